@@ -1,0 +1,550 @@
+/**
+ * The client side of secure aggregation (Bonawitz et al. 2017, §4; docs/PROTOCOL.md §4) as a sans-I/O
+ * state machine: it is fed server messages and returns its replies. It reads no clock, opens no
+ * socket and draws randomness only from the injected {@link Rng}.
+ *
+ * Call order: `start()` once (returns `AdvertiseKeys`), then `handle(message)` for every server
+ * message, sending each returned reply. The client refuses — throws {@link Refusal} and becomes
+ * `failed` — whenever honouring a request could expose its input; it throws
+ * {@link ProtocolViolation} for messages that break the protocol. After either, every later call
+ * throws the same error, and nothing further is revealed.
+ * @module
+ */
+import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';
+import { Ed25519Signer, ed25519Verify } from './crypto/ed25519.ts';
+import {
+  fieldElementFromBytes,
+  fieldElementToBytes,
+  randomFieldElement,
+  shamirSplit,
+} from './crypto/shamir.ts';
+import { X25519PrivateKey, x25519PublicKeyProblem } from './crypto/x25519.ts';
+import { concatBytes, equalBytes, isStrictlyAscending, u32 } from './encoding.ts';
+import { ProtocolViolation, Refusal, UsageError } from './errors.ts';
+import { applyPairMask, applySelfMask } from './mask.ts';
+import type {
+  AdvertisedKeys,
+  AdvertiseKeysMessage,
+  ClientMessage,
+  ConsistencyRequestMessage,
+  EncryptedSharesMessage,
+  MaskedInputMessage,
+  PeerKeysMessage,
+  SecretShare,
+  ServerMessage,
+  ShareCiphertext,
+  ShareDeliveryMessage,
+  UnmaskRequestMessage,
+  UnmaskResponseMessage,
+} from './messages.ts';
+import type { RoundParams } from './params.ts';
+import { reduceInto } from './ring.ts';
+import {
+  advertiseTranscript,
+  consistencyTranscript,
+  deriveShareKey,
+  derivePairSeed,
+  selfMaskCommitment,
+  sessionIdFor,
+  shareAad,
+  shareNonce,
+} from './transcript.ts';
+import type { ClientId, Rng } from './types.ts';
+
+/** Where a client is in the round. */
+export type ClientState =
+  | 'idle'
+  | 'awaiting-peer-keys'
+  | 'awaiting-shares'
+  | 'awaiting-consistency'
+  | 'awaiting-unmask'
+  | 'done'
+  | 'aborted'
+  | 'failed';
+
+/** Options for {@link SecAggClient}. */
+export interface SecAggClientOptions {
+  readonly id: ClientId;
+  readonly params: RoundParams;
+  /** One vector per round vector spec (in `params.vectors` order), elements < 2^bits. Copied. */
+  readonly input: readonly Uint32Array[];
+  readonly rng: Rng;
+  /** Malicious setting: this client's long-term signing key. */
+  readonly identity?: Ed25519Signer;
+  /** Malicious setting: every client's long-term Ed25519 public key. */
+  readonly peerIdentities?: ReadonlyMap<ClientId, Uint8Array>;
+}
+
+/** The plaintext of one share message: shares of the sender's self-mask seed and mask key. */
+const SHARE_PLAINTEXT_BYTES = 4 + 4 + 32 + 32;
+
+/** What the client knows once the session id is fixed (after `PeerKeys`). */
+interface Session {
+  readonly sessionId: Uint8Array;
+  /** U1 entries that are neighbours of this client, by id. */
+  readonly neighbourKeys: ReadonlyMap<ClientId, AdvertisedKeys>;
+  /** b: the self-mask seed as a field element, encoded. */
+  readonly selfMaskSeed: Uint8Array;
+  /** This client's own shares of its self-mask seed and its mask key (evaluations at its own id). */
+  readonly ownShares: { readonly selfMask: bigint; readonly maskKey: bigint };
+}
+
+/** Shares received from neighbour E_v members, by sender. */
+type ReceivedShares = ReadonlyMap<ClientId, { readonly selfMask: bigint; readonly maskKey: bigint }>;
+
+type Phase =
+  | { readonly state: 'idle' }
+  | { readonly state: 'awaiting-peer-keys' }
+  | { readonly state: 'awaiting-shares'; readonly session: Session }
+  | { readonly state: 'awaiting-consistency'; readonly session: Session; readonly received: ReceivedShares }
+  | {
+      readonly state: 'awaiting-unmask';
+      readonly session: Session;
+      readonly received: ReceivedShares;
+      /** Malicious setting: the survivor list this client signed. */
+      readonly signedSurvivors?: readonly ClientId[];
+    }
+  | { readonly state: 'done' }
+  | { readonly state: 'aborted'; readonly reason: string }
+  | { readonly state: 'failed'; readonly error: Error };
+
+/** One client's state machine for one round. */
+export class SecAggClient {
+  readonly id: ClientId;
+  readonly params: RoundParams;
+  readonly #rng: Rng;
+  readonly #identity: Ed25519Signer | undefined;
+  readonly #peerIdentities: ReadonlyMap<ClientId, Uint8Array> | undefined;
+  readonly #neighbours: ReadonlySet<ClientId>;
+  #input: Uint32Array[];
+  #cipherKey: X25519PrivateKey | undefined;
+  #maskKey: X25519PrivateKey | undefined;
+  #phase: Phase = { state: 'idle' };
+
+  /**
+   * @throws {UsageError} when the options are inconsistent (input shape, missing identity keys).
+   */
+  constructor(options: SecAggClientOptions) {
+    const { id, params } = options;
+    if (!params.clients.includes(id)) throw new UsageError(`client ${id} is not among the round's clients`);
+    if (options.input.length !== params.vectors.length) {
+      throw new UsageError(`expected ${params.vectors.length} input vectors, got ${options.input.length}`);
+    }
+    this.#input = params.vectors.map((spec, i) => {
+      const vector = options.input[i]!;
+      if (!(vector instanceof Uint32Array)) throw new UsageError(`input '${spec.name}' must be a Uint32Array`);
+      if (vector.length !== spec.length) {
+        throw new UsageError(`input '${spec.name}' must have ${spec.length} elements, got ${vector.length}`);
+      }
+      if (spec.bits < 32) {
+        const limit = 2 ** spec.bits;
+        const bad = vector.findIndex((x) => x >= limit);
+        if (bad >= 0) throw new UsageError(`input '${spec.name}'[${bad}] is not below 2^${spec.bits}`);
+      }
+      return vector.slice();
+    });
+    if (params.serverModel === 'malicious') {
+      if (!options.identity) throw new UsageError('the malicious setting needs an identity signing key');
+      const identities = options.peerIdentities;
+      if (!identities) throw new UsageError('the malicious setting needs every client identity key');
+      const missing = params.clients.find((c) => !identities.has(c));
+      if (missing !== undefined) throw new UsageError(`no identity key for client ${missing}`);
+      const own = identities.get(id)!;
+      if (!equalBytes(own, options.identity.publicKey)) {
+        throw new UsageError(`the identity key listed for client ${id} is not this client's`);
+      }
+    }
+    this.id = id;
+    this.params = params;
+    this.#rng = options.rng;
+    this.#identity = options.identity;
+    this.#peerIdentities = options.peerIdentities;
+    this.#neighbours = new Set(params.graph.neighbours(id));
+  }
+
+  /** The current state. */
+  get state(): ClientState {
+    return this.#phase.state;
+  }
+
+  /** The session id, once the peer keys have been accepted. */
+  get sessionId(): Uint8Array | undefined {
+    return 'session' in this.#phase ? this.#phase.session.sessionId : undefined;
+  }
+
+  /** Why the server aborted the round, when `state` is `aborted`. */
+  get abortReason(): string | undefined {
+    return this.#phase.state === 'aborted' ? this.#phase.reason : undefined;
+  }
+
+  /** Stage 0: generates this round's key pairs and returns the advertisement. Call once. */
+  start(): AdvertiseKeysMessage {
+    this.#assertUsable();
+    if (this.#phase.state !== 'idle') throw new UsageError(`start() called in state '${this.#phase.state}'`);
+    const cipherKey = X25519PrivateKey.generate(this.#rng);
+    const maskKey = X25519PrivateKey.generate(this.#rng);
+    this.#cipherKey = cipherKey;
+    this.#maskKey = maskKey;
+    this.#phase = { state: 'awaiting-peer-keys' };
+    const message: AdvertiseKeysMessage = { type: 'advertise', cPk: cipherKey.publicKey, sPk: maskKey.publicKey };
+    if (this.params.serverModel === 'malicious') {
+      const transcript = advertiseTranscript(this.params.configHash, this.id, message.cPk, message.sPk);
+      return { ...message, signature: this.#identity!.sign(transcript) };
+    }
+    return message;
+  }
+
+  /**
+   * Feeds one server message; returns the reply to send, if any.
+   * @throws {Refusal} when the request could expose this client's input (the client fails).
+   * @throws {ProtocolViolation} when the message is malformed or out of order (the client fails).
+   * @throws {UsageError} when called after the client has ended.
+   */
+  handle(message: ServerMessage): ClientMessage | undefined {
+    this.#assertUsable();
+    if (message.type === 'abort') {
+      this.#end({ state: 'aborted', reason: message.reason });
+      return undefined;
+    }
+    try {
+      return this.#dispatch(message);
+    } catch (error) {
+      if (error instanceof Refusal || error instanceof ProtocolViolation) this.#end({ state: 'failed', error });
+      throw error;
+    }
+  }
+
+  #dispatch(message: Exclude<ServerMessage, { type: 'abort' }>): ClientMessage {
+    const phase = this.#phase;
+    switch (message.type) {
+      case 'peer-keys':
+        if (phase.state !== 'awaiting-peer-keys') break;
+        return this.#onPeerKeys(message);
+      case 'share-delivery':
+        if (phase.state !== 'awaiting-shares') break;
+        return this.#onShareDelivery(phase.session, message);
+      case 'consistency-request':
+        if (phase.state !== 'awaiting-consistency') break;
+        return this.#onConsistencyRequest(phase.session, phase.received, message);
+      case 'unmask-request':
+        if (phase.state === 'done') throw new Refusal('repeated-request', 'already answered an unmask request');
+        if (phase.state !== 'awaiting-unmask') break;
+        return this.#onUnmaskRequest(phase.session, phase.received, phase.signedSurvivors, message);
+      default:
+        return assertNever(message);
+    }
+    throw new ProtocolViolation(`unexpected '${message.type}' message in state '${phase.state}'`);
+  }
+
+  // ---- stage 0 → 1 ---------------------------------------------------------------------------
+
+  #onPeerKeys(message: PeerKeysMessage): EncryptedSharesMessage {
+    const { params } = this;
+    const peers = message.peers;
+    const ids = peers.map((p) => p.id);
+    if (!isStrictlyAscending(ids)) throw new Refusal('bad-peer-list', 'peer ids are not sorted and unique');
+    const members = new Set(params.clients);
+    const stranger = ids.find((peer) => !members.has(peer));
+    if (stranger !== undefined) throw new Refusal('bad-peer-list', `client ${stranger} is not in this round`);
+    const own = peers.find((p) => p.id === this.id);
+    if (!own) throw new Refusal('bad-peer-list', 'this client is missing from the peer list');
+    if (!equalBytes(own.cPk, this.#cipherKey!.publicKey) || !equalBytes(own.sPk, this.#maskKey!.publicKey)) {
+      throw new Refusal('own-keys-altered', "the peer list carries keys that are not this client's");
+    }
+    this.#checkNoRepeatedKeys(peers);
+    const neighbourKeys = new Map<ClientId, AdvertisedKeys>();
+    for (const peer of peers) {
+      this.#checkSignaturePresence(peer);
+      if (!this.#neighbours.has(peer.id)) continue;
+      for (const [name, key] of [
+        ['cipher', peer.cPk],
+        ['mask', peer.sPk],
+      ] as const) {
+        const problem = x25519PublicKeyProblem(key);
+        if (problem) throw new Refusal('invalid-public-key', `client ${peer.id}'s ${name} key: ${problem}`);
+      }
+      if (params.serverModel === 'malicious') {
+        const transcript = advertiseTranscript(params.configHash, peer.id, peer.cPk, peer.sPk);
+        if (!ed25519Verify(this.#peerIdentities!.get(peer.id)!, transcript, peer.signature!)) {
+          throw new Refusal('bad-signature', `client ${peer.id}'s key advertisement signature is invalid`);
+        }
+      }
+      neighbourKeys.set(peer.id, peer);
+    }
+    if (neighbourKeys.size + 1 < params.threshold) {
+      throw new Refusal(
+        'too-few-peers',
+        `${neighbourKeys.size + 1} of this client's neighbourhood advertised keys, threshold is ${params.threshold}`,
+      );
+    }
+    const sessionId = sessionIdFor(params.configHash, peers);
+    return this.#shareSecrets(sessionId, neighbourKeys);
+  }
+
+  #checkSignaturePresence(peer: AdvertisedKeys): void {
+    const malicious = this.params.serverModel === 'malicious';
+    if (malicious && peer.signature?.length !== 64) {
+      throw new Refusal('bad-signature', `client ${peer.id}'s key advertisement is not signed`);
+    }
+    if (!malicious && peer.signature !== undefined) {
+      throw new ProtocolViolation(`client ${peer.id}'s advertisement carries a signature in the semi-honest setting`);
+    }
+  }
+
+  /** A coordinator that replays a key (one client's, or this client's own) is misbehaving (§3.1). */
+  #checkNoRepeatedKeys(peers: readonly AdvertisedKeys[]): void {
+    const seen = new Set<string>();
+    for (const peer of peers) {
+      for (const key of [peer.cPk, peer.sPk]) {
+        const hex = Buffer.from(key).toString('hex');
+        if (seen.has(hex)) throw new Refusal('duplicate-public-key', `client ${peer.id} advertises a repeated key`);
+        seen.add(hex);
+      }
+    }
+  }
+
+  #shareSecrets(sessionId: Uint8Array, neighbourKeys: ReadonlyMap<ClientId, AdvertisedKeys>): EncryptedSharesMessage {
+    const { threshold } = this.params;
+    const holders = [this.id, ...neighbourKeys.keys()].sort((a, b) => a - b) as ClientId[];
+    // Draw order is part of the spec (§5): b, then b's polynomial, then the mask key's polynomial.
+    const selfMaskSeed = randomFieldElement(this.#rng);
+    const maskKeySecret = fieldElementFromBytes(this.#maskKey!.bytes);
+    const selfMaskShares = shamirSplit(selfMaskSeed, threshold, holders, this.#rng);
+    const maskKeyShares = shamirSplit(maskKeySecret, threshold, holders, this.#rng);
+    const seedBytes = fieldElementToBytes(selfMaskSeed);
+    const ciphertexts: ShareCiphertext[] = [];
+    let ownShares: Session['ownShares'] | undefined;
+    holders.forEach((holder, i) => {
+      const shares = { selfMask: selfMaskShares[i]!, maskKey: maskKeyShares[i]! };
+      if (holder === this.id) {
+        ownShares = shares;
+        return;
+      }
+      const key = deriveShareKey(this.#cipherKey!, neighbourKeys.get(holder)!.cPk, sessionId, this.id, holder);
+      const plaintext = concatBytes(
+        u32(this.id),
+        u32(holder),
+        fieldElementToBytes(shares.selfMask),
+        fieldElementToBytes(shares.maskKey),
+      );
+      const ciphertext = aesGcmSeal(key, shareNonce(this.id, holder), shareAad(sessionId, this.id, holder), plaintext);
+      plaintext.fill(0);
+      key.fill(0);
+      ciphertexts.push({ from: this.id, to: holder, ciphertext });
+    });
+    this.#phase = {
+      state: 'awaiting-shares',
+      session: { sessionId, neighbourKeys, selfMaskSeed: seedBytes, ownShares: ownShares! },
+    };
+    return { type: 'shares', bCommit: selfMaskCommitment(sessionId, this.id, seedBytes), ciphertexts };
+  }
+
+  // ---- stage 1 → 2 ---------------------------------------------------------------------------
+
+  #onShareDelivery(session: Session, message: ShareDeliveryMessage): MaskedInputMessage {
+    const senders = message.ciphertexts.map((c) => c.from);
+    if (!isStrictlyAscending(senders)) throw new Refusal('bad-peer-list', 'share senders are not sorted and unique');
+    const received = new Map<ClientId, { selfMask: bigint; maskKey: bigint }>();
+    for (const { from, to, ciphertext } of message.ciphertexts) {
+      const sender = session.neighbourKeys.get(from);
+      if (!sender) throw new Refusal('inconsistent-survivors', `shares from ${from}, which is not a neighbour in U1`);
+      if (to !== this.id) throw new ProtocolViolation(`a share addressed to client ${to} was delivered here`);
+      received.set(from, this.#openShare(session, sender, ciphertext));
+    }
+    if (received.size + 1 < this.params.threshold) {
+      throw new Refusal(
+        'too-few-peers',
+        `shares arrived from ${received.size} neighbours; with this client that is below threshold ${this.params.threshold}`,
+      );
+    }
+    const vectors = this.#maskInput(session, [...received.keys()]);
+    this.#phase =
+      this.params.serverModel === 'malicious'
+        ? { state: 'awaiting-consistency', session, received }
+        : { state: 'awaiting-unmask', session, received };
+    return { type: 'masked', vectors };
+  }
+
+  #openShare(
+    session: Session,
+    sender: AdvertisedKeys,
+    ciphertext: Uint8Array,
+  ): { selfMask: bigint; maskKey: bigint } {
+    const { sessionId } = session;
+    const key = deriveShareKey(this.#cipherKey!, sender.cPk, sessionId, this.id, sender.id);
+    const plaintext = aesGcmOpen(key, shareNonce(sender.id, this.id), shareAad(sessionId, sender.id, this.id), ciphertext);
+    key.fill(0);
+    if (!plaintext || plaintext.length !== SHARE_PLAINTEXT_BYTES) {
+      throw new Refusal('bad-share', `the share ciphertext from client ${sender.id} does not authenticate`);
+    }
+    const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    if (view.getUint32(0, true) !== sender.id || view.getUint32(4, true) !== this.id) {
+      throw new Refusal('bad-share', `the share from client ${sender.id} names the wrong pair`);
+    }
+    try {
+      return {
+        selfMask: fieldElementFromBytes(plaintext.subarray(8, 40)),
+        maskKey: fieldElementFromBytes(plaintext.subarray(40, 72)),
+      };
+    } catch {
+      throw new Refusal('bad-share', `the share from client ${sender.id} is not a field element`);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /** y = x + selfMask(b) + Σ ± pairMask(s_vu) mod 2^bits, for every vector (§4.3). */
+  #maskInput(session: Session, senders: readonly ClientId[]): Uint32Array[] {
+    const { sessionId } = session;
+    const pairSeeds = senders.map((peer) =>
+      derivePairSeed(this.#maskKey!, session.neighbourKeys.get(peer)!.sPk, sessionId, this.id, peer),
+    );
+    const masked = this.params.vectors.map((spec, i) => {
+      const acc = this.#input[i]!;
+      applySelfMask(acc, session.selfMaskSeed, sessionId, this.id, spec, 1);
+      senders.forEach((peer, j) => applyPairMask(acc, pairSeeds[j]!, sessionId, this.id, peer, spec));
+      reduceInto(acc, spec.bits);
+      return acc;
+    });
+    for (const seed of pairSeeds) seed.fill(0);
+    // The masked vectors now own the input buffers; the plaintext input no longer exists here.
+    this.#input = [];
+    return masked;
+  }
+
+  // ---- stage 3 (malicious only) --------------------------------------------------------------
+
+  #onConsistencyRequest(
+    session: Session,
+    received: ReceivedShares,
+    message: ConsistencyRequestMessage,
+  ): ClientMessage {
+    this.#checkSurvivors(message.survivors, received);
+    const survivors = [...message.survivors];
+    const signature = this.#identity!.sign(consistencyTranscript(session.sessionId, survivors));
+    this.#phase = { state: 'awaiting-unmask', session, received, signedSurvivors: survivors };
+    return { type: 'consistency', signature };
+  }
+
+  /** Checks a survivor list U3 against what this client saw (§4.4, §4.5). */
+  #checkSurvivors(survivors: readonly ClientId[], received: ReceivedShares): void {
+    if (!isStrictlyAscending(survivors)) {
+      throw new Refusal('inconsistent-survivors', 'the survivor list is not sorted and unique');
+    }
+    if (!survivors.includes(this.id)) {
+      throw new Refusal('inconsistent-survivors', 'this client is missing from the survivor list');
+    }
+    if (survivors.length < this.params.threshold) {
+      throw new Refusal(
+        'survivors-below-threshold',
+        `${survivors.length} survivors is below threshold ${this.params.threshold}`,
+      );
+    }
+    this.#checkSawShares(survivors, received, 'survivor');
+  }
+
+  /** Every listed neighbour must be one whose shares this client received. */
+  #checkSawShares(ids: readonly ClientId[], received: ReceivedShares, role: string): void {
+    const members = new Set(this.params.clients);
+    for (const peer of ids) {
+      if (!members.has(peer)) throw new Refusal('inconsistent-survivors', `${role} ${peer} is not in this round`);
+      if (this.#neighbours.has(peer) && !received.has(peer)) {
+        throw new Refusal('inconsistent-survivors', `${role} ${peer} never shared keys with this client`);
+      }
+    }
+  }
+
+  // ---- stage 4 -------------------------------------------------------------------------------
+
+  #onUnmaskRequest(
+    session: Session,
+    received: ReceivedShares,
+    signedSurvivors: readonly ClientId[] | undefined,
+    message: UnmaskRequestMessage,
+  ): UnmaskResponseMessage {
+    const { survivors, dropped } = message;
+    if (!isStrictlyAscending(dropped)) {
+      throw new Refusal('inconsistent-survivors', 'the dropped list is not sorted and unique');
+    }
+    if (dropped.includes(this.id)) {
+      throw new Refusal('self-listed-as-dropped', 'this client is listed as dropped but asked to unmask');
+    }
+    const survivorSet = new Set(survivors);
+    const both = dropped.find((peer) => survivorSet.has(peer));
+    if (both !== undefined) {
+      throw new Refusal(
+        'both-shares-requested',
+        `client ${both} is listed as both surviving and dropped; revealing both its shares would expose its input`,
+      );
+    }
+    this.#checkSurvivors(survivors, received);
+    this.#checkSawShares(dropped, received, 'dropped client');
+    const droppedSet = new Set(dropped);
+    const unaccounted = [...received.keys()].find((peer) => !survivorSet.has(peer) && !droppedSet.has(peer));
+    if (unaccounted !== undefined) {
+      throw new Refusal('inconsistent-survivors', `client ${unaccounted} shared keys but is in neither list`);
+    }
+    if (this.params.serverModel === 'malicious') this.#checkConsistencySignatures(session, signedSurvivors!, message);
+
+    const selfMaskShares: SecretShare[] = [];
+    const keyShares: SecretShare[] = [];
+    const ordered = [...received.keys(), this.id].sort((a, b) => a - b);
+    for (const peer of ordered) {
+      const shares = peer === this.id ? session.ownShares : received.get(peer)!;
+      if (survivorSet.has(peer)) selfMaskShares.push({ of: peer, share: fieldElementToBytes(shares.selfMask) });
+      else if (droppedSet.has(peer)) keyShares.push({ of: peer, share: fieldElementToBytes(shares.maskKey) });
+    }
+    this.#end({ state: 'done' });
+    return { type: 'unmask', selfMaskShares, keyShares };
+  }
+
+  #checkConsistencySignatures(
+    session: Session,
+    signedSurvivors: readonly ClientId[],
+    message: UnmaskRequestMessage,
+  ): void {
+    const { survivors, signatures = [] } = message;
+    if (survivors.length !== signedSurvivors.length || survivors.some((id, i) => id !== signedSurvivors[i])) {
+      throw new Refusal('inconsistent-survivors', 'the survivor list differs from the one this client signed');
+    }
+    const signers = signatures.map((s) => s.id);
+    if (!isStrictlyAscending(signers)) throw new Refusal('bad-signature', 'signers are not sorted and unique');
+    if (signatures.length < this.params.threshold) {
+      throw new Refusal(
+        'survivors-below-threshold',
+        `${signatures.length} consistency signatures is below threshold ${this.params.threshold}`,
+      );
+    }
+    const transcript = consistencyTranscript(session.sessionId, survivors);
+    const survivorSet = new Set(survivors);
+    for (const { id, signature } of signatures) {
+      if (!survivorSet.has(id)) throw new Refusal('bad-signature', `signer ${id} is not a survivor`);
+      if (!ed25519Verify(this.#peerIdentities!.get(id)!, transcript, signature)) {
+        throw new Refusal('bad-signature', `client ${id}'s consistency signature is invalid`);
+      }
+    }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  #assertUsable(): void {
+    const phase = this.#phase;
+    if (phase.state === 'failed') throw phase.error;
+    if (phase.state === 'aborted') throw new UsageError(`the round was aborted: ${phase.reason}`);
+  }
+
+  /** Ends the round for this client and forgets every secret (best effort: JS cannot wipe BigInts). */
+  #end(phase: Phase): void {
+    const current = this.#phase;
+    if ('session' in current) current.session.selfMaskSeed.fill(0);
+    for (const vector of this.#input) vector.fill(0);
+    this.#input = [];
+    this.#cipherKey = undefined;
+    this.#maskKey = undefined;
+    this.#phase = phase;
+  }
+}
+
+function assertNever(value: never): never {
+  throw new ProtocolViolation(`unknown message type '${(value as { type?: unknown }).type}'`);
+}

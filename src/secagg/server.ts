@@ -1,0 +1,561 @@
+/**
+ * The server side of secure aggregation (Bonawitz et al. 2017, §4; docs/PROTOCOL.md §4) as a sans-I/O
+ * state machine. It is fed client messages and disconnects, and queues messages to send; time is
+ * passed in (`now`, in milliseconds) and deadlines are data, as in quinn-proto.
+ *
+ * Call order: `start(now)`; then, in any order, `handle(from, message, now)`,
+ * `handleDisconnect(from, now)`, `handleTimeout(now)` when `pollTimeout()` has passed, or
+ * `closeStage(now)` to end the current stage early; after each call drain `pollTransmit()`. When
+ * `result` is set the round is over.
+ *
+ * A stage closes when every client still expected in it has answered, or at its deadline. A client
+ * that disconnects, misses a deadline or sends an invalid message is dropped at that stage and the
+ * round goes on; with fewer than `threshold` clients left the round aborts and nothing is
+ * reconstructed. The masked inputs are summed as they arrive, so memory is O(vector length).
+ * @module
+ */
+import { ed25519Verify } from './crypto/ed25519.ts';
+import { fieldElementFromBytes, fieldElementToBytes, LagrangeCache, shamirReconstruct } from './crypto/shamir.ts';
+import { X25519PrivateKey } from './crypto/x25519.ts';
+import { equalBytes } from './encoding.ts';
+import { ProtocolViolation, RoundAborted, UsageError } from './errors.ts';
+import { applyPairMask, applySelfMask } from './mask.ts';
+import type {
+  AdvertisedKeys,
+  ClientMessage,
+  ConsistencySignature,
+  EncryptedSharesMessage,
+  MaskedInputMessage,
+  SecretShare,
+  ServerMessage,
+  ShareCiphertext,
+  Stage,
+  UnmaskResponseMessage,
+} from './messages.ts';
+import type { RoundParams } from './params.ts';
+import { addInto, reduceInto } from './ring.ts';
+import {
+  advertiseTranscript,
+  consistencyTranscript,
+  derivePairSeed,
+  selfMaskCommitment,
+  sessionIdFor,
+} from './transcript.ts';
+import type { ClientId } from './types.ts';
+
+/** Per-stage deadlines in milliseconds after the stage opens; a missing entry means no deadline. */
+export type StageTimeouts = Partial<Record<Stage, number>>;
+
+/** Options for {@link SecAggServer}. */
+export interface SecAggServerOptions {
+  readonly params: RoundParams;
+  /** Malicious setting: every client's long-term Ed25519 public key. */
+  readonly identities?: ReadonlyMap<ClientId, Uint8Array>;
+  readonly timeouts?: StageTimeouts;
+}
+
+/** A message to send to one client. */
+export interface Outgoing {
+  readonly to: ClientId;
+  readonly message: ServerMessage;
+}
+
+/** How a round ended. `survivors` are exactly the clients whose inputs are in the sum. */
+export type RoundResult =
+  | {
+      readonly status: 'ok';
+      /** One sum per vector spec, in `params.vectors` order, elements mod 2^bits. */
+      readonly sums: readonly Uint32Array[];
+      readonly survivors: readonly ClientId[];
+      /** Every other selected client, with the stage at which it was lost. */
+      readonly dropped: ReadonlyMap<ClientId, Stage>;
+    }
+  | {
+      readonly status: 'aborted';
+      readonly error: RoundAborted;
+      readonly dropped: ReadonlyMap<ClientId, Stage>;
+    };
+
+/** What the server keeps per client; each field is set when that stage's message is accepted. */
+interface ClientRecord {
+  keys?: AdvertisedKeys;
+  shares?: EncryptedSharesMessage;
+  masked?: true;
+  consistency?: Uint8Array;
+  unmask?: UnmaskResponseMessage;
+  /** Set once the client is lost; it is then ignored for the rest of the round. */
+  droppedAt?: Stage;
+  /**
+   * Disconnected after its message for the open stage was accepted: it still belongs to that
+   * stage's set (its masked input may already be in the sum) and is dropped at the next stage.
+   */
+  gone?: true;
+}
+
+/** The server's state machine for one round. */
+export class SecAggServer {
+  readonly params: RoundParams;
+  readonly #identities: ReadonlyMap<ClientId, Uint8Array> | undefined;
+  readonly #timeouts: StageTimeouts;
+  readonly #records = new Map<ClientId, ClientRecord>();
+  readonly #outbox: Outgoing[] = [];
+  readonly #lagrange = new LagrangeCache();
+  #stage: Stage | 'idle' | 'ended' = 'idle';
+  #deadline: number | undefined;
+  #sessionId: Uint8Array | undefined;
+  /** U1's keys, by id, once the advertise stage has closed. */
+  #keys = new Map<ClientId, AdvertisedKeys>();
+  /** Running sum of masked inputs, one accumulator per vector. */
+  #sums: Uint32Array[] = [];
+  /** U3, once the masked stage has closed. */
+  #survivors: readonly ClientId[] = [];
+  #result: RoundResult | undefined;
+
+  constructor(options: SecAggServerOptions) {
+    const { params } = options;
+    if (params.serverModel === 'malicious') {
+      const identities = options.identities;
+      if (!identities) throw new UsageError('the malicious setting needs every client identity key');
+      const missing = params.clients.find((c) => !identities.has(c));
+      if (missing !== undefined) throw new UsageError(`no identity key for client ${missing}`);
+    }
+    this.params = params;
+    this.#identities = options.identities;
+    this.#timeouts = options.timeouts ?? {};
+    for (const id of params.clients) this.#records.set(id, {});
+  }
+
+  /** The open stage, `idle` before `start`, `ended` once `result` is set. */
+  get stage(): Stage | 'idle' | 'ended' {
+    return this.#stage;
+  }
+
+  /** The round's outcome, once it has ended. */
+  get result(): RoundResult | undefined {
+    return this.#result;
+  }
+
+  /** The session id, once the advertise stage has closed. */
+  get sessionId(): Uint8Array | undefined {
+    return this.#sessionId;
+  }
+
+  /** Opens the advertise stage. */
+  start(now: number): void {
+    if (this.#stage !== 'idle') throw new UsageError(`start() called in stage '${this.#stage}'`);
+    this.#open('advertise', now);
+  }
+
+  /** The next message to send, or undefined when there is none. */
+  pollTransmit(): Outgoing | undefined {
+    return this.#outbox.shift();
+  }
+
+  /** When `handleTimeout` should next be called, or undefined if no deadline is pending. */
+  pollTimeout(): number | undefined {
+    return this.#deadline;
+  }
+
+  /** Closes the current stage if its deadline has passed; otherwise does nothing. */
+  handleTimeout(now: number): void {
+    if (this.#deadline !== undefined && now >= this.#deadline) this.closeStage(now);
+  }
+
+  /** The client's connection is gone: it is dropped at the current stage. Unknown ids are ignored. */
+  handleDisconnect(from: ClientId, now: number): void {
+    const record = this.#records.get(from);
+    if (!record || record.droppedAt || this.#stage === 'idle' || this.#stage === 'ended') return;
+    if (this.#answered(record, this.#stage)) record.gone = true;
+    else record.droppedAt = this.#stage;
+    this.#closeIfComplete(now);
+  }
+
+  /**
+   * Feeds one client message.
+   * @throws {ProtocolViolation} naming the client when the message is invalid or out of stage. A
+   *   client whose message for the open stage was not yet accepted is dropped; the round goes on.
+   */
+  handle(from: ClientId, message: ClientMessage, now: number): void {
+    const record = this.#records.get(from);
+    if (!record) throw new ProtocolViolation(`client ${from} is not in this round`, from);
+    if (record.droppedAt || record.gone) {
+      throw new ProtocolViolation(`client ${from} was dropped or disconnected earlier in this round`, from);
+    }
+    const stage = this.#stage;
+    if (stage === 'idle' || stage === 'ended') {
+      throw new ProtocolViolation(`client ${from} sent '${message.type}' while the round is ${stage}`, from);
+    }
+    if (this.#answered(record, stage)) {
+      throw new ProtocolViolation(`client ${from} already answered stage '${stage}'`, from);
+    }
+    if (message.type !== STAGE_MESSAGE[stage]) {
+      record.droppedAt = stage;
+      this.#closeIfComplete(now);
+      throw new ProtocolViolation(`client ${from} sent '${message.type}' during stage '${stage}'`, from);
+    }
+    try {
+      this.#accept(from, record, message);
+    } catch (error) {
+      if (!(error instanceof ProtocolViolation)) throw error;
+      record.droppedAt = stage;
+      this.#closeIfComplete(now);
+      throw error;
+    }
+    this.#closeIfComplete(now);
+  }
+
+  /** Ends the open stage now: clients that have not answered are dropped at it. */
+  closeStage(now: number): void {
+    const stage = this.#stage;
+    if (stage === 'idle' || stage === 'ended') return;
+    for (const record of this.#records.values()) {
+      if (!record.droppedAt && !this.#answered(record, stage)) record.droppedAt = stage;
+    }
+    const moving = this.#active();
+    // Clients that answered and then disconnected belong to `moving` but will not answer again.
+    const next = nextStage(stage, this.params);
+    for (const id of moving) {
+      const record = this.#records.get(id)!;
+      if (record.gone) record.droppedAt = next;
+    }
+    if (moving.length < this.params.threshold) {
+      this.#abort(
+        'too-few-clients',
+        stage,
+        `${moving.length} clients completed stage '${stage}', threshold is ${this.params.threshold}`,
+      );
+      return;
+    }
+    switch (stage) {
+      case 'advertise':
+        return this.#afterAdvertise(moving, now);
+      case 'share':
+        return this.#afterShare(moving, now);
+      case 'masked':
+        return this.#afterMasked(moving, now);
+      case 'consistency':
+        return this.#afterConsistency(moving, now);
+      case 'unmask':
+        return this.#afterUnmask(moving);
+    }
+  }
+
+  // ---- accepting messages --------------------------------------------------------------------
+
+  #accept(from: ClientId, record: ClientRecord, message: ClientMessage): void {
+    switch (message.type) {
+      case 'advertise':
+        return this.#acceptAdvertise(from, record, message);
+      case 'shares':
+        return this.#acceptShares(from, record, message);
+      case 'masked':
+        return this.#acceptMasked(from, record, message);
+      case 'consistency':
+        return this.#acceptConsistency(from, record, message.signature);
+      case 'unmask':
+        return this.#acceptUnmask(from, record, message);
+    }
+  }
+
+  #acceptAdvertise(from: ClientId, record: ClientRecord, message: ClientMessage & { type: 'advertise' }): void {
+    if (message.cPk.length !== 32 || message.sPk.length !== 32) {
+      throw new ProtocolViolation(`client ${from}'s public keys must be 32 bytes`, from);
+    }
+    if (this.params.serverModel === 'malicious') {
+      const transcript = advertiseTranscript(this.params.configHash, from, message.cPk, message.sPk);
+      if (!message.signature || !ed25519Verify(this.#identities!.get(from)!, transcript, message.signature)) {
+        throw new ProtocolViolation(`client ${from}'s key advertisement signature is invalid`, from);
+      }
+    } else if (message.signature !== undefined) {
+      throw new ProtocolViolation(`client ${from} signed its keys in the semi-honest setting`, from);
+    }
+    record.keys = { id: from, cPk: message.cPk.slice(), sPk: message.sPk.slice(), signature: message.signature };
+  }
+
+  #acceptShares(from: ClientId, record: ClientRecord, message: EncryptedSharesMessage): void {
+    if (message.bCommit.length !== 32) throw new ProtocolViolation(`client ${from}'s commitment must be 32 bytes`, from);
+    // The ciphertexts must go exactly to this client's neighbours in U1, once each, in order.
+    const expected = this.params.graph.neighbours(from).filter((v) => this.#keys.has(v));
+    const { ciphertexts } = message;
+    const wrong = ciphertexts.length !== expected.length || ciphertexts.some((c, i) => c.to !== expected[i]);
+    if (wrong) throw new ProtocolViolation(`client ${from} did not send one share to each neighbour`, from);
+    if (ciphertexts.some((c) => c.from !== from || c.ciphertext.length !== 88)) {
+      throw new ProtocolViolation(`client ${from} sent a malformed share ciphertext`, from);
+    }
+    record.shares = message;
+  }
+
+  #acceptMasked(from: ClientId, record: ClientRecord, message: MaskedInputMessage): void {
+    const { vectors } = this.params;
+    if (message.vectors.length !== vectors.length) {
+      throw new ProtocolViolation(`client ${from} sent ${message.vectors.length} vectors, expected ${vectors.length}`, from);
+    }
+    vectors.forEach((spec, i) => {
+      const vector = message.vectors[i]!;
+      if (vector.length !== spec.length) {
+        throw new ProtocolViolation(`client ${from}'s vector '${spec.name}' has the wrong length`, from);
+      }
+      if (spec.bits < 32) {
+        const limit = 2 ** spec.bits;
+        if (vector.some((x) => x >= limit)) {
+          throw new ProtocolViolation(`client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`, from);
+        }
+      }
+    });
+    // Validated in full first, so a rejected message never touches the running sum.
+    message.vectors.forEach((vector, i) => addInto(this.#sums[i]!, vector));
+    record.masked = true;
+  }
+
+  #acceptConsistency(from: ClientId, record: ClientRecord, signature: Uint8Array): void {
+    const transcript = consistencyTranscript(this.#sessionId!, this.#survivors);
+    if (!ed25519Verify(this.#identities!.get(from)!, transcript, signature)) {
+      throw new ProtocolViolation(`client ${from}'s consistency signature is invalid`, from);
+    }
+    record.consistency = signature.slice();
+  }
+
+  #acceptUnmask(from: ClientId, record: ClientRecord, message: UnmaskResponseMessage): void {
+    // The shares must be exactly those requested: self-mask shares of the survivors and key shares
+    // of the dropped clients among `from` and the neighbours whose shares it received.
+    const held = this.#shareSenders(from);
+    const survivors = new Set(this.#survivors);
+    const expectSelf = [...held, from].filter((u) => survivors.has(u)).sort((a, b) => a - b);
+    const expectKey = held.filter((u) => !survivors.has(u));
+    const matches = (shares: readonly SecretShare[], ids: readonly ClientId[]) =>
+      shares.length === ids.length && shares.every((s, i) => s.of === ids[i] && s.share.length === 32);
+    if (!matches(message.selfMaskShares, expectSelf) || !matches(message.keyShares, expectKey)) {
+      throw new ProtocolViolation(`client ${from}'s unmask response does not match the request`, from);
+    }
+    record.unmask = message;
+  }
+
+  /** E_v: the senders whose share ciphertexts were delivered to `v` (neighbours in U2). */
+  #shareSenders(v: ClientId): ClientId[] {
+    return this.params.graph.neighbours(v).filter((u) => this.#inU2(u));
+  }
+
+  #inU2(u: ClientId): boolean {
+    const record = this.#records.get(u)!;
+    return record.shares !== undefined && record.droppedAt !== 'share' && record.droppedAt !== 'advertise';
+  }
+
+  // ---- closing stages ------------------------------------------------------------------------
+
+  #afterAdvertise(u1: readonly ClientId[], now: number): void {
+    const peers = u1.map((id) => this.#records.get(id)!.keys!);
+    this.#keys = new Map(peers.map((p) => [p.id, p]));
+    this.#sessionId = sessionIdFor(this.params.configHash, peers);
+    for (const to of u1) this.#send(to, { type: 'peer-keys', peers });
+    this.#open('share', now);
+  }
+
+  #afterShare(u2: readonly ClientId[], now: number): void {
+    const inbox = new Map<ClientId, ShareCiphertext[]>(u2.map((v) => [v, []]));
+    for (const from of u2) {
+      for (const ciphertext of this.#records.get(from)!.shares!.ciphertexts) inbox.get(ciphertext.to)?.push(ciphertext);
+    }
+    this.#sums = this.params.vectors.map((spec) => new Uint32Array(spec.length));
+    for (const [to, ciphertexts] of inbox) this.#send(to, { type: 'share-delivery', ciphertexts });
+    this.#open('masked', now);
+  }
+
+  #afterMasked(u3: readonly ClientId[], now: number): void {
+    this.#survivors = u3;
+    if (this.params.serverModel === 'malicious') {
+      for (const to of u3) this.#send(to, { type: 'consistency-request', survivors: u3 });
+      this.#open('consistency', now);
+    } else {
+      this.#requestUnmask(u3, undefined, now);
+    }
+  }
+
+  #afterConsistency(u4: readonly ClientId[], now: number): void {
+    const signatures: ConsistencySignature[] = u4.map((id) => ({ id, signature: this.#records.get(id)!.consistency! }));
+    this.#requestUnmask(u4, signatures, now);
+  }
+
+  #requestUnmask(recipients: readonly ClientId[], signatures: ConsistencySignature[] | undefined, now: number): void {
+    const survivors = new Set(this.#survivors);
+    const dropped = this.params.clients.filter((u) => this.#inU2(u) && !survivors.has(u));
+    for (const to of recipients) {
+      this.#send(to, { type: 'unmask-request', survivors: this.#survivors, dropped, signatures });
+    }
+    this.#open('unmask', now);
+  }
+
+  #afterUnmask(u5: readonly ClientId[]): void {
+    try {
+      const sums = this.#unmask(u5);
+      this.#finish({ status: 'ok', sums, survivors: this.#survivors, dropped: this.#droppedMap() });
+    } catch (error) {
+      if (!(error instanceof RoundAborted)) throw error;
+      this.#abort(error.code, error.stage, error.message);
+    }
+  }
+
+  /** Removes the self masks of U3 and the pairwise masks of dropped clients (§4.6). */
+  #unmask(responders: readonly ClientId[]): Uint32Array[] {
+    const sessionId = this.#sessionId!;
+    const survivors = new Set(this.#survivors);
+    const selfMaskShares = new Map<ClientId, { id: ClientId; value: bigint }[]>();
+    const keyShares = new Map<ClientId, { id: ClientId; value: bigint }[]>();
+    const collect = (into: typeof selfMaskShares, holder: ClientId, share: SecretShare) => {
+      let value: bigint;
+      try {
+        value = fieldElementFromBytes(share.share);
+      } catch {
+        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${holder} sent a share that is not a field element`);
+      }
+      const list = into.get(share.of) ?? [];
+      list.push({ id: holder, value });
+      into.set(share.of, list);
+    };
+    for (const holder of responders) {
+      const response = this.#records.get(holder)!.unmask!;
+      for (const share of response.selfMaskShares) collect(selfMaskShares, holder, share);
+      for (const share of response.keyShares) collect(keyShares, holder, share);
+    }
+
+    const selfMaskSeeds = this.#survivors.map((u) => {
+      const seed = fieldElementToBytes(this.#reconstruct(u, selfMaskShares.get(u), 'self-mask seed'));
+      if (!equalBytes(selfMaskCommitment(sessionId, u, seed), this.#records.get(u)!.shares!.bCommit)) {
+        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${u}'s self-mask seed does not match its commitment`);
+      }
+      return seed;
+    });
+    const droppedPairs: { seed: Uint8Array; dropped: ClientId; survivor: ClientId }[] = [];
+    for (const [u, shares] of keyShares) {
+      const bytes = fieldElementToBytes(this.#reconstruct(u, shares, 'mask key'));
+      let key: X25519PrivateKey;
+      try {
+        key = X25519PrivateKey.fromBytes(bytes);
+      } catch {
+        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${u}'s reconstructed mask key is malformed`);
+      }
+      if (!equalBytes(key.publicKey, this.#keys.get(u)!.sPk)) {
+        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${u}'s reconstructed mask key does not match its public key`);
+      }
+      for (const v of this.params.graph.neighbours(u)) {
+        if (survivors.has(v)) {
+          droppedPairs.push({ seed: derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v), dropped: u, survivor: v });
+        }
+      }
+      bytes.fill(0);
+    }
+
+    const sums = this.#sums;
+    this.params.vectors.forEach((spec, i) => {
+      const acc = sums[i]!;
+      this.#survivors.forEach((u, j) => applySelfMask(acc, selfMaskSeeds[j]!, sessionId, u, spec, -1));
+      // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes it.
+      for (const pair of droppedPairs) applyPairMask(acc, pair.seed, sessionId, pair.dropped, pair.survivor, spec);
+      reduceInto(acc, spec.bits);
+    });
+    for (const seed of selfMaskSeeds) seed.fill(0);
+    for (const pair of droppedPairs) pair.seed.fill(0);
+    return sums;
+  }
+
+  #reconstruct(of: ClientId, shares: { id: ClientId; value: bigint }[] | undefined, what: string): bigint {
+    const count = shares?.length ?? 0;
+    if (count < this.params.threshold) {
+      throw new RoundAborted(
+        'too-few-clients',
+        'unmask',
+        `only ${count} shares of client ${of}'s ${what} arrived, threshold is ${this.params.threshold}`,
+      );
+    }
+    return shamirReconstruct(shares!, this.params.threshold, this.#lagrange);
+  }
+
+  // ---- bookkeeping ---------------------------------------------------------------------------
+
+  #answered(record: ClientRecord, stage: Stage): boolean {
+    switch (stage) {
+      case 'advertise':
+        return record.keys !== undefined;
+      case 'share':
+        return record.shares !== undefined;
+      case 'masked':
+        return record.masked === true;
+      case 'consistency':
+        return record.consistency !== undefined;
+      case 'unmask':
+        return record.unmask !== undefined;
+    }
+  }
+
+  /** Clients not dropped, ascending. */
+  #active(): ClientId[] {
+    return this.params.clients.filter((id) => !this.#records.get(id)!.droppedAt);
+  }
+
+  #closeIfComplete(now: number): void {
+    const stage = this.#stage;
+    if (stage === 'idle' || stage === 'ended') return;
+    const waiting = this.#active().some((id) => !this.#answered(this.#records.get(id)!, stage));
+    if (!waiting) this.closeStage(now);
+  }
+
+  #open(stage: Stage, now: number): void {
+    this.#stage = stage;
+    const timeout = this.#timeouts[stage];
+    this.#deadline = timeout === undefined ? undefined : now + timeout;
+    // Everyone may already be gone (disconnected after answering the previous stage).
+    if (stage !== 'advertise') this.#closeIfComplete(now);
+  }
+
+  #send(to: ClientId, message: ServerMessage): void {
+    this.#outbox.push({ to, message });
+  }
+
+  /** Every selected client whose input is not in the sum, with the stage it was lost at. */
+  #droppedMap(): Map<ClientId, Stage> {
+    const survivors = new Set(this.#survivors);
+    const dropped = new Map<ClientId, Stage>();
+    for (const [id, record] of this.#records) {
+      if (record.droppedAt && !survivors.has(id)) dropped.set(id, record.droppedAt);
+    }
+    return dropped;
+  }
+
+  #abort(code: RoundAborted['code'], stage: Stage, reason: string): void {
+    const error = new RoundAborted(code, stage, reason);
+    for (const to of this.#active()) this.#send(to, { type: 'abort', reason: error.message });
+    this.#sums = [];
+    // After an abort nobody's input is in a sum, so every selected client counts as dropped.
+    const dropped = new Map<ClientId, Stage>();
+    for (const [id, record] of this.#records) dropped.set(id, record.droppedAt ?? stage);
+    this.#finish({ status: 'aborted', error, dropped });
+  }
+
+  #finish(result: RoundResult): void {
+    this.#result = result;
+    this.#stage = 'ended';
+    this.#deadline = undefined;
+  }
+}
+
+/** The message type each stage expects. */
+const STAGE_MESSAGE: Record<Stage, ClientMessage['type']> = {
+  advertise: 'advertise',
+  share: 'shares',
+  masked: 'masked',
+  consistency: 'consistency',
+  unmask: 'unmask',
+};
+
+function nextStage(stage: Stage, params: RoundParams): Stage {
+  switch (stage) {
+    case 'advertise':
+      return 'share';
+    case 'share':
+      return 'masked';
+    case 'masked':
+      return params.serverModel === 'malicious' ? 'consistency' : 'unmask';
+    case 'consistency':
+    case 'unmask':
+      return 'unmask';
+  }
+}
