@@ -26,6 +26,8 @@ export interface SimulationOptions {
   readonly clock?: () => number;
   /** Lets a test rewrite (or swallow, by returning undefined) any server → client message. */
   readonly tamper?: (to: ClientId, message: ServerMessage) => ServerMessage | undefined;
+  /** Sees every client → server message (for tests and test vectors). */
+  readonly observe?: (from: ClientId, message: ClientMessage) => void;
 }
 
 /** What happened in a simulated round. */
@@ -88,6 +90,7 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
   };
   const deliverToServer = (from: ClientId, message: ClientMessage) => {
     toServer++;
+    options.observe?.(from, message);
     serverDo(() => server.handle(from, message, now));
   };
   const disconnect = (id: ClientId) => {

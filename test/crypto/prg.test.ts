@@ -1,0 +1,219 @@
+// Mask PRG, docs/PROTOCOL.md §6.1–6.2: per-vector HKDF key derivation and AES-128-CTR expansion
+// added modulo 2^32, checked against @noble/ciphers and @noble/hashes.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ctr } from '@noble/ciphers/aes.js';
+import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import fc from 'fast-check';
+import {
+  addMask,
+  deriveMaskKey,
+  expandMask,
+  type MaskKey,
+  PAIR_MASK_LABEL,
+  selfMaskLabel,
+} from '../../src/secagg/crypto/prg.ts';
+import { type ClientId, clientId, type VectorSpec } from '../../src/secagg/types.ts';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const bytes16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
+const maskKey = fc.record({ key: bytes16, iv: bytes16 });
+
+/** The keystream as noble computes it: AES-128-CTR over zeros, words read little-endian. */
+function nobleWords(mask: MaskKey, length: number): Uint32Array {
+  const stream = ctr(mask.key, mask.iv).encrypt(new Uint8Array(4 * length));
+  const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
+  return Uint32Array.from({ length }, (_, i) => view.getUint32(4 * i, true));
+}
+
+function randomWords(length: number, seed: number): Uint32Array {
+  // A cheap xorshift fill: test data, not randomness the protocol depends on.
+  const out = new Uint32Array(length);
+  let x = seed | 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x >>> 0;
+  }
+  return out;
+}
+
+describe('expandMask', () => {
+  it('is the AES-128-CTR keystream as little-endian words, like noble', () => {
+    fc.assert(
+      fc.property(maskKey, fc.integer({ min: 0, max: 300 }), (mask, length) => {
+        assert.deepEqual(expandMask(mask, length), nobleWords(mask, length));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('increments the whole 16-byte counter big-endian, across 2^64 and 2^128 carries', () => {
+    const key = new Uint8Array(16).fill(0x42);
+    for (const ivHex of [
+      'ffffffffffffffffffffffffffffffff',
+      'fffffffffffffffffffffffffffffffe',
+      '0000000000000000ffffffffffffffff',
+    ]) {
+      const mask = { key, iv: Uint8Array.from(Buffer.from(ivHex, 'hex')) };
+      assert.deepEqual(expandMask(mask, 16), nobleWords(mask, 16), ivHex);
+    }
+  });
+
+  it('crosses 64 KiB chunk boundaries consistently', () => {
+    const mask = { key: new Uint8Array(16).fill(1), iv: new Uint8Array(16).fill(2) };
+    const long = expandMask(mask, 40000);
+    assert.deepEqual(long, nobleWords(mask, 40000));
+    assert.deepEqual(expandMask(mask, 16385), long.subarray(0, 16385));
+  });
+});
+
+describe('addMask', () => {
+  const mask = { key: Uint8Array.from({ length: 16 }, (_, i) => i), iv: new Uint8Array(16).fill(0xa5) };
+
+  for (const length of [0, 1, 5, 16383, 16384, 16385, 100003]) {
+    it(`adds and subtracts the mask modulo 2^32 (length ${length})`, () => {
+      const start = randomWords(length, length + 7);
+      const words = expandMask(mask, length);
+      const acc = Uint32Array.from(start);
+      addMask(acc, mask, 1);
+      for (let i = 0; i < length; i++) {
+        if (acc[i] !== (start[i]! + words[i]!) % 2 ** 32) assert.fail(`word ${i} after +1`);
+      }
+      addMask(acc, mask, -1);
+      assert.deepEqual(acc, start);
+      addMask(acc, mask, -1);
+      for (let i = 0; i < length; i++) {
+        if (acc[i] !== (start[i]! - words[i]! + 2 ** 32) % 2 ** 32) assert.fail(`word ${i} after -1`);
+      }
+    });
+  }
+
+  it('restores any accumulator after +1 then −1', () => {
+    fc.assert(
+      fc.property(
+        maskKey,
+        fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 100 }),
+        (m, values) => {
+          const acc = Uint32Array.from(values);
+          addMask(acc, m, 1);
+          addMask(acc, m, -1);
+          assert.deepEqual(acc, Uint32Array.from(values));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('works on a view into a larger buffer without touching its neighbours', () => {
+    const backing = new Uint32Array(50).fill(7);
+    const view = backing.subarray(10, 30);
+    addMask(view, mask, 1);
+    const words = expandMask(mask, 20);
+    assert.deepEqual(
+      Array.from(view),
+      Array.from(words, (w) => (w + 7) % 2 ** 32),
+    );
+    assert.ok(backing.subarray(0, 10).every((v) => v === 7));
+    assert.ok(backing.subarray(30).every((v) => v === 7));
+  });
+
+  it('validates its arguments', () => {
+    const acc = new Uint32Array(4);
+    assert.throws(() => addMask(new Int32Array(4) as unknown as Uint32Array, mask, 1), TypeError);
+    assert.throws(() => addMask(acc, mask, 0 as 1), RangeError);
+    assert.throws(() => addMask(acc, mask, 2 as 1), RangeError);
+    assert.throws(() => addMask(acc, mask, '1' as unknown as 1), TypeError);
+    assert.throws(() => addMask(acc, { key: new Uint8Array(32), iv: mask.iv }, 1), RangeError);
+    assert.throws(() => addMask(acc, { key: mask.key, iv: new Uint8Array(12) }, 1), RangeError);
+    assert.throws(() => addMask(acc, null as unknown as MaskKey, 1), TypeError);
+    assert.throws(() => expandMask(mask, -1), RangeError);
+    assert.throws(() => expandMask(mask, 1.5), RangeError);
+  });
+});
+
+describe('deriveMaskKey', () => {
+  const seed = new Uint8Array(32).fill(1);
+  const sessionId = new Uint8Array(32).fill(2);
+  const spec: VectorSpec = { name: 'dense/kernel', length: 1000, bits: 20 };
+
+  it('follows PROTOCOL.md §6.1 byte for byte', () => {
+    const label = Buffer.concat([Buffer.from('privagg/v1/self-mask', 'ascii'), Buffer.from([7, 0, 0, 0])]);
+    assert.equal(hex(selfMaskLabel(clientId(7))), hex(label));
+    assert.equal(Buffer.from(PAIR_MASK_LABEL).toString('latin1'), 'privagg/v1/pair-mask');
+    const info = Buffer.concat([
+      label,
+      Buffer.from([12, 0, 0, 0]),
+      Buffer.from('dense/kernel', 'utf8'),
+      Buffer.from([0xe8, 0x03, 0, 0]), // 1000
+      Buffer.from([20]),
+    ]);
+    const okm = nobleHkdf(nobleSha256, seed, sessionId, info, 32);
+    const mask = deriveMaskKey(seed, sessionId, selfMaskLabel(clientId(7)), spec);
+    assert.equal(hex(mask.key), hex(okm.subarray(0, 16)));
+    assert.equal(hex(mask.iv), hex(okm.subarray(16)));
+    assert.ok(Object.isFrozen(mask));
+  });
+
+  it('changes when any input changes', () => {
+    const base = deriveMaskKey(seed, sessionId, PAIR_MASK_LABEL, spec);
+    const flipped = (b: Uint8Array, i: number) => {
+      const c = Uint8Array.from(b);
+      c[i] = c[i]! ^ 1;
+      return c;
+    };
+    const variants: MaskKey[] = [
+      deriveMaskKey(flipped(seed, 0), sessionId, PAIR_MASK_LABEL, spec),
+      deriveMaskKey(flipped(seed, 31), sessionId, PAIR_MASK_LABEL, spec),
+      deriveMaskKey(seed, flipped(sessionId, 0), PAIR_MASK_LABEL, spec),
+      deriveMaskKey(seed, flipped(sessionId, 31), PAIR_MASK_LABEL, spec),
+      deriveMaskKey(seed, sessionId, selfMaskLabel(clientId(1)), spec),
+      deriveMaskKey(seed, sessionId, selfMaskLabel(clientId(2)), spec),
+      deriveMaskKey(seed, sessionId, PAIR_MASK_LABEL, { ...spec, name: 'dense/kernem' }),
+      deriveMaskKey(seed, sessionId, PAIR_MASK_LABEL, { ...spec, name: 'dense/kernel2' }),
+      deriveMaskKey(seed, sessionId, PAIR_MASK_LABEL, { ...spec, length: 1001 }),
+      deriveMaskKey(seed, sessionId, PAIR_MASK_LABEL, { ...spec, bits: 21 }),
+    ];
+    const all = [base, ...variants].map((m) => hex(m.key) + hex(m.iv));
+    assert.equal(new Set(all).size, all.length);
+    assert.notEqual(hex(base.key), hex(base.iv));
+  });
+
+  it('is deterministic', () => {
+    const a = deriveMaskKey(seed, sessionId, selfMaskLabel(clientId(3)), spec);
+    const b = deriveMaskKey(Uint8Array.from(seed), Uint8Array.from(sessionId), selfMaskLabel(clientId(3)), {
+      ...spec,
+    });
+    assert.equal(hex(a.key) + hex(a.iv), hex(b.key) + hex(b.iv));
+  });
+
+  it('validates its arguments', () => {
+    const ok =
+      (over: Partial<Record<'seed' | 'sessionId' | 'label', unknown>>, s: unknown = spec) =>
+      () =>
+        deriveMaskKey(
+          (over.seed ?? seed) as Uint8Array,
+          (over.sessionId ?? sessionId) as Uint8Array,
+          (over.label ?? PAIR_MASK_LABEL) as Uint8Array,
+          s as VectorSpec,
+        );
+    assert.throws(ok({ seed: new Uint8Array(31) }), RangeError);
+    assert.throws(ok({ sessionId: new Uint8Array(33) }), RangeError);
+    assert.throws(ok({ label: new Uint8Array(0) }), RangeError);
+    assert.throws(ok({ seed: 'seed' }), TypeError);
+    assert.throws(ok({}, null), TypeError);
+    assert.throws(ok({}, { ...spec, name: '' }), RangeError);
+    assert.throws(ok({}, { ...spec, name: 'x'.repeat(256) }), RangeError);
+    assert.throws(ok({}, { ...spec, name: 'é'.repeat(128) }), RangeError); // 256 UTF-8 bytes
+    assert.doesNotThrow(ok({}, { ...spec, name: 'x'.repeat(255) }));
+    assert.throws(ok({}, { ...spec, name: 3 }), TypeError);
+    assert.throws(ok({}, { ...spec, length: 0 }), RangeError);
+    assert.throws(ok({}, { ...spec, length: 2 ** 32 }), RangeError);
+    assert.throws(ok({}, { ...spec, bits: 0 }), RangeError);
+    assert.throws(ok({}, { ...spec, bits: 33 }), RangeError);
+    assert.throws(() => selfMaskLabel(0 as ClientId), RangeError);
+    assert.throws(() => selfMaskLabel((2 ** 32) as ClientId), RangeError);
+  });
+});
