@@ -11,7 +11,7 @@
  * @module
  */
 import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';
-import { Ed25519Signer, ed25519Verify } from './crypto/ed25519.ts';
+import { type Ed25519Signer, ed25519Verify } from './crypto/ed25519.ts';
 import {
   fieldElementFromBytes,
   fieldElementToBytes,
@@ -42,8 +42,8 @@ import { reduceInto } from './ring.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
-  deriveShareKey,
   derivePairSeed,
+  deriveShareKey,
   selfMaskCommitment,
   sessionIdFor,
   shareAad,
@@ -132,7 +132,8 @@ export class SecAggClient {
     }
     this.#input = params.vectors.map((spec, i) => {
       const vector = options.input[i]!;
-      if (!(vector instanceof Uint32Array)) throw new UsageError(`input '${spec.name}' must be a Uint32Array`);
+      if (!(vector instanceof Uint32Array))
+        throw new UsageError(`input '${spec.name}' must be a Uint32Array`);
       if (vector.length !== spec.length) {
         throw new UsageError(`input '${spec.name}' must have ${spec.length} elements, got ${vector.length}`);
       }
@@ -186,7 +187,11 @@ export class SecAggClient {
     this.#cipherKey = cipherKey;
     this.#maskKey = maskKey;
     this.#phase = { state: 'awaiting-peer-keys' };
-    const message: AdvertiseKeysMessage = { type: 'advertise', cPk: cipherKey.publicKey, sPk: maskKey.publicKey };
+    const message: AdvertiseKeysMessage = {
+      type: 'advertise',
+      cPk: cipherKey.publicKey,
+      sPk: maskKey.publicKey,
+    };
     if (this.params.serverModel === 'malicious') {
       const transcript = advertiseTranscript(this.params.configHash, this.id, message.cPk, message.sPk);
       return { ...message, signature: this.#identity!.sign(transcript) };
@@ -209,7 +214,8 @@ export class SecAggClient {
     try {
       return this.#dispatch(message);
     } catch (error) {
-      if (error instanceof Refusal || error instanceof ProtocolViolation) this.#end({ state: 'failed', error });
+      if (error instanceof Refusal || error instanceof ProtocolViolation)
+        this.#end({ state: 'failed', error });
       throw error;
     }
   }
@@ -227,7 +233,8 @@ export class SecAggClient {
         if (phase.state !== 'awaiting-consistency') break;
         return this.#onConsistencyRequest(phase.session, phase.received, message);
       case 'unmask-request':
-        if (phase.state === 'done') throw new Refusal('repeated-request', 'already answered an unmask request');
+        if (phase.state === 'done')
+          throw new Refusal('repeated-request', 'already answered an unmask request');
         if (phase.state !== 'awaiting-unmask') break;
         return this.#onUnmaskRequest(phase.session, phase.received, phase.signedSurvivors, message);
       default:
@@ -287,7 +294,9 @@ export class SecAggClient {
       throw new Refusal('bad-signature', `client ${peer.id}'s key advertisement is not signed`);
     }
     if (!malicious && peer.signature !== undefined) {
-      throw new ProtocolViolation(`client ${peer.id}'s advertisement carries a signature in the semi-honest setting`);
+      throw new ProtocolViolation(
+        `client ${peer.id}'s advertisement carries a signature in the semi-honest setting`,
+      );
     }
   }
 
@@ -297,13 +306,17 @@ export class SecAggClient {
     for (const peer of peers) {
       for (const key of [peer.cPk, peer.sPk]) {
         const hex = Buffer.from(key).toString('hex');
-        if (seen.has(hex)) throw new Refusal('duplicate-public-key', `client ${peer.id} advertises a repeated key`);
+        if (seen.has(hex))
+          throw new Refusal('duplicate-public-key', `client ${peer.id} advertises a repeated key`);
         seen.add(hex);
       }
     }
   }
 
-  #shareSecrets(sessionId: Uint8Array, neighbourKeys: ReadonlyMap<ClientId, AdvertisedKeys>): EncryptedSharesMessage {
+  #shareSecrets(
+    sessionId: Uint8Array,
+    neighbourKeys: ReadonlyMap<ClientId, AdvertisedKeys>,
+  ): EncryptedSharesMessage {
     const { threshold } = this.params;
     const holders = [this.id, ...neighbourKeys.keys()].sort((a, b) => a - b) as ClientId[];
     // Draw order is part of the spec (§5): b, then b's polynomial, then the mask key's polynomial.
@@ -320,14 +333,25 @@ export class SecAggClient {
         ownShares = shares;
         return;
       }
-      const key = deriveShareKey(this.#cipherKey!, neighbourKeys.get(holder)!.cPk, sessionId, this.id, holder);
+      const key = deriveShareKey(
+        this.#cipherKey!,
+        neighbourKeys.get(holder)!.cPk,
+        sessionId,
+        this.id,
+        holder,
+      );
       const plaintext = concatBytes(
         u32(this.id),
         u32(holder),
         fieldElementToBytes(shares.selfMask),
         fieldElementToBytes(shares.maskKey),
       );
-      const ciphertext = aesGcmSeal(key, shareNonce(this.id, holder), shareAad(sessionId, this.id, holder), plaintext);
+      const ciphertext = aesGcmSeal(
+        key,
+        shareNonce(this.id, holder),
+        shareAad(sessionId, this.id, holder),
+        plaintext,
+      );
       plaintext.fill(0);
       key.fill(0);
       ciphertexts.push({ from: this.id, to: holder, ciphertext });
@@ -343,11 +367,13 @@ export class SecAggClient {
 
   #onShareDelivery(session: Session, message: ShareDeliveryMessage): MaskedInputMessage {
     const senders = message.ciphertexts.map((c) => c.from);
-    if (!isStrictlyAscending(senders)) throw new Refusal('bad-peer-list', 'share senders are not sorted and unique');
+    if (!isStrictlyAscending(senders))
+      throw new Refusal('bad-peer-list', 'share senders are not sorted and unique');
     const received = new Map<ClientId, { selfMask: bigint; maskKey: bigint }>();
     for (const { from, to, ciphertext } of message.ciphertexts) {
       const sender = session.neighbourKeys.get(from);
-      if (!sender) throw new Refusal('inconsistent-survivors', `shares from ${from}, which is not a neighbour in U1`);
+      if (!sender)
+        throw new Refusal('inconsistent-survivors', `shares from ${from}, which is not a neighbour in U1`);
       if (to !== this.id) throw new ProtocolViolation(`a share addressed to client ${to} was delivered here`);
       received.set(from, this.#openShare(session, sender, ciphertext));
     }
@@ -372,7 +398,12 @@ export class SecAggClient {
   ): { selfMask: bigint; maskKey: bigint } {
     const { sessionId } = session;
     const key = deriveShareKey(this.#cipherKey!, sender.cPk, sessionId, this.id, sender.id);
-    const plaintext = aesGcmOpen(key, shareNonce(sender.id, this.id), shareAad(sessionId, sender.id, this.id), ciphertext);
+    const plaintext = aesGcmOpen(
+      key,
+      shareNonce(sender.id, this.id),
+      shareAad(sessionId, sender.id, this.id),
+      ciphertext,
+    );
     key.fill(0);
     if (!plaintext || plaintext.length !== SHARE_PLAINTEXT_BYTES) {
       throw new Refusal('bad-share', `the share ciphertext from client ${sender.id} does not authenticate`);
@@ -402,7 +433,9 @@ export class SecAggClient {
     const masked = this.params.vectors.map((spec, i) => {
       const acc = this.#input[i]!;
       applySelfMask(acc, session.selfMaskSeed, sessionId, this.id, spec, 1);
-      senders.forEach((peer, j) => applyPairMask(acc, pairSeeds[j]!, sessionId, this.id, peer, spec));
+      senders.forEach((peer, j) => {
+        applyPairMask(acc, pairSeeds[j]!, sessionId, this.id, peer, spec);
+      });
       reduceInto(acc, spec.bits);
       return acc;
     });
@@ -447,7 +480,8 @@ export class SecAggClient {
   #checkSawShares(ids: readonly ClientId[], received: ReceivedShares, role: string): void {
     const members = new Set(this.params.clients);
     for (const peer of ids) {
-      if (!members.has(peer)) throw new Refusal('inconsistent-survivors', `${role} ${peer} is not in this round`);
+      if (!members.has(peer))
+        throw new Refusal('inconsistent-survivors', `${role} ${peer} is not in this round`);
       if (this.#neighbours.has(peer) && !received.has(peer)) {
         throw new Refusal('inconsistent-survivors', `${role} ${peer} never shared keys with this client`);
       }
@@ -484,14 +518,16 @@ export class SecAggClient {
     if (unaccounted !== undefined) {
       throw new Refusal('inconsistent-survivors', `client ${unaccounted} shared keys but is in neither list`);
     }
-    if (this.params.serverModel === 'malicious') this.#checkConsistencySignatures(session, signedSurvivors!, message);
+    if (this.params.serverModel === 'malicious')
+      this.#checkConsistencySignatures(session, signedSurvivors!, message);
 
     const selfMaskShares: SecretShare[] = [];
     const keyShares: SecretShare[] = [];
     const ordered = [...received.keys(), this.id].sort((a, b) => a - b);
     for (const peer of ordered) {
       const shares = peer === this.id ? session.ownShares : received.get(peer)!;
-      if (survivorSet.has(peer)) selfMaskShares.push({ of: peer, share: fieldElementToBytes(shares.selfMask) });
+      if (survivorSet.has(peer))
+        selfMaskShares.push({ of: peer, share: fieldElementToBytes(shares.selfMask) });
       else if (droppedSet.has(peer)) keyShares.push({ of: peer, share: fieldElementToBytes(shares.maskKey) });
     }
     this.#end({ state: 'done' });
@@ -505,10 +541,14 @@ export class SecAggClient {
   ): void {
     const { survivors, signatures = [] } = message;
     if (survivors.length !== signedSurvivors.length || survivors.some((id, i) => id !== signedSurvivors[i])) {
-      throw new Refusal('inconsistent-survivors', 'the survivor list differs from the one this client signed');
+      throw new Refusal(
+        'inconsistent-survivors',
+        'the survivor list differs from the one this client signed',
+      );
     }
     const signers = signatures.map((s) => s.id);
-    if (!isStrictlyAscending(signers)) throw new Refusal('bad-signature', 'signers are not sorted and unique');
+    if (!isStrictlyAscending(signers))
+      throw new Refusal('bad-signature', 'signers are not sorted and unique');
     if (signatures.length < this.params.threshold) {
       throw new Refusal(
         'survivors-below-threshold',

@@ -15,7 +15,12 @@
  * @module
  */
 import { ed25519Verify } from './crypto/ed25519.ts';
-import { fieldElementFromBytes, fieldElementToBytes, LagrangeCache, shamirReconstruct } from './crypto/shamir.ts';
+import {
+  fieldElementFromBytes,
+  fieldElementToBytes,
+  LagrangeCache,
+  shamirReconstruct,
+} from './crypto/shamir.ts';
 import { X25519PrivateKey } from './crypto/x25519.ts';
 import { equalBytes } from './encoding.ts';
 import { ProtocolViolation, RoundAborted, UsageError } from './errors.ts';
@@ -228,15 +233,20 @@ export class SecAggServer {
     }
     switch (stage) {
       case 'advertise':
-        return this.#afterAdvertise(moving, now);
+        this.#afterAdvertise(moving, now);
+        return;
       case 'share':
-        return this.#afterShare(moving, now);
+        this.#afterShare(moving, now);
+        return;
       case 'masked':
-        return this.#afterMasked(moving, now);
+        this.#afterMasked(moving, now);
+        return;
       case 'consistency':
-        return this.#afterConsistency(moving, now);
+        this.#afterConsistency(moving, now);
+        return;
       case 'unmask':
-        return this.#afterUnmask(moving);
+        this.#afterUnmask(moving);
+        return;
     }
   }
 
@@ -257,7 +267,11 @@ export class SecAggServer {
     }
   }
 
-  #acceptAdvertise(from: ClientId, record: ClientRecord, message: ClientMessage & { type: 'advertise' }): void {
+  #acceptAdvertise(
+    from: ClientId,
+    record: ClientRecord,
+    message: ClientMessage & { type: 'advertise' },
+  ): void {
     if (message.cPk.length !== 32 || message.sPk.length !== 32) {
       throw new ProtocolViolation(`client ${from}'s public keys must be 32 bytes`, from);
     }
@@ -269,11 +283,17 @@ export class SecAggServer {
     } else if (message.signature !== undefined) {
       throw new ProtocolViolation(`client ${from} signed its keys in the semi-honest setting`, from);
     }
-    record.keys = { id: from, cPk: message.cPk.slice(), sPk: message.sPk.slice(), signature: message.signature };
+    record.keys = {
+      id: from,
+      cPk: message.cPk.slice(),
+      sPk: message.sPk.slice(),
+      signature: message.signature,
+    };
   }
 
   #acceptShares(from: ClientId, record: ClientRecord, message: EncryptedSharesMessage): void {
-    if (message.bCommit.length !== 32) throw new ProtocolViolation(`client ${from}'s commitment must be 32 bytes`, from);
+    if (message.bCommit.length !== 32)
+      throw new ProtocolViolation(`client ${from}'s commitment must be 32 bytes`, from);
     // The ciphertexts must go exactly to this client's neighbours in U1, once each, in order.
     const expected = this.params.graph.neighbours(from).filter((v) => this.#keys.has(v));
     const { ciphertexts } = message;
@@ -288,7 +308,10 @@ export class SecAggServer {
   #acceptMasked(from: ClientId, record: ClientRecord, message: MaskedInputMessage): void {
     const { vectors } = this.params;
     if (message.vectors.length !== vectors.length) {
-      throw new ProtocolViolation(`client ${from} sent ${message.vectors.length} vectors, expected ${vectors.length}`, from);
+      throw new ProtocolViolation(
+        `client ${from} sent ${message.vectors.length} vectors, expected ${vectors.length}`,
+        from,
+      );
     }
     vectors.forEach((spec, i) => {
       const vector = message.vectors[i]!;
@@ -298,12 +321,17 @@ export class SecAggServer {
       if (spec.bits < 32) {
         const limit = 2 ** spec.bits;
         if (vector.some((x) => x >= limit)) {
-          throw new ProtocolViolation(`client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`, from);
+          throw new ProtocolViolation(
+            `client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`,
+            from,
+          );
         }
       }
     });
     // Validated in full first, so a rejected message never touches the running sum.
-    message.vectors.forEach((vector, i) => addInto(this.#sums[i]!, vector));
+    message.vectors.forEach((vector, i) => {
+      addInto(this.#sums[i]!, vector);
+    });
     record.masked = true;
   }
 
@@ -353,7 +381,8 @@ export class SecAggServer {
   #afterShare(u2: readonly ClientId[], now: number): void {
     const inbox = new Map<ClientId, ShareCiphertext[]>(u2.map((v) => [v, []]));
     for (const from of u2) {
-      for (const ciphertext of this.#records.get(from)!.shares!.ciphertexts) inbox.get(ciphertext.to)?.push(ciphertext);
+      for (const ciphertext of this.#records.get(from)!.shares!.ciphertexts)
+        inbox.get(ciphertext.to)?.push(ciphertext);
     }
     this.#sums = this.params.vectors.map((spec) => new Uint32Array(spec.length));
     for (const [to, ciphertexts] of inbox) this.#send(to, { type: 'share-delivery', ciphertexts });
@@ -371,11 +400,18 @@ export class SecAggServer {
   }
 
   #afterConsistency(u4: readonly ClientId[], now: number): void {
-    const signatures: ConsistencySignature[] = u4.map((id) => ({ id, signature: this.#records.get(id)!.consistency! }));
+    const signatures: ConsistencySignature[] = u4.map((id) => ({
+      id,
+      signature: this.#records.get(id)!.consistency!,
+    }));
     this.#requestUnmask(u4, signatures, now);
   }
 
-  #requestUnmask(recipients: readonly ClientId[], signatures: ConsistencySignature[] | undefined, now: number): void {
+  #requestUnmask(
+    recipients: readonly ClientId[],
+    signatures: ConsistencySignature[] | undefined,
+    now: number,
+  ): void {
     const survivors = new Set(this.#survivors);
     const dropped = this.params.clients.filter((u) => this.#inU2(u) && !survivors.has(u));
     for (const to of recipients) {
@@ -405,7 +441,11 @@ export class SecAggServer {
       try {
         value = fieldElementFromBytes(share.share);
       } catch {
-        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${holder} sent a share that is not a field element`);
+        throw new RoundAborted(
+          'reconstruction-failed',
+          'unmask',
+          `client ${holder} sent a share that is not a field element`,
+        );
       }
       const list = into.get(share.of) ?? [];
       list.push({ id: holder, value });
@@ -420,7 +460,11 @@ export class SecAggServer {
     const selfMaskSeeds = this.#survivors.map((u) => {
       const seed = fieldElementToBytes(this.#reconstruct(u, selfMaskShares.get(u), 'self-mask seed'));
       if (!equalBytes(selfMaskCommitment(sessionId, u, seed), this.#records.get(u)!.shares!.bCommit)) {
-        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${u}'s self-mask seed does not match its commitment`);
+        throw new RoundAborted(
+          'reconstruction-failed',
+          'unmask',
+          `client ${u}'s self-mask seed does not match its commitment`,
+        );
       }
       return seed;
     });
@@ -431,14 +475,26 @@ export class SecAggServer {
       try {
         key = X25519PrivateKey.fromBytes(bytes);
       } catch {
-        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${u}'s reconstructed mask key is malformed`);
+        throw new RoundAborted(
+          'reconstruction-failed',
+          'unmask',
+          `client ${u}'s reconstructed mask key is malformed`,
+        );
       }
       if (!equalBytes(key.publicKey, this.#keys.get(u)!.sPk)) {
-        throw new RoundAborted('reconstruction-failed', 'unmask', `client ${u}'s reconstructed mask key does not match its public key`);
+        throw new RoundAborted(
+          'reconstruction-failed',
+          'unmask',
+          `client ${u}'s reconstructed mask key does not match its public key`,
+        );
       }
       for (const v of this.params.graph.neighbours(u)) {
         if (survivors.has(v)) {
-          droppedPairs.push({ seed: derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v), dropped: u, survivor: v });
+          droppedPairs.push({
+            seed: derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v),
+            dropped: u,
+            survivor: v,
+          });
         }
       }
       bytes.fill(0);
@@ -447,9 +503,12 @@ export class SecAggServer {
     const sums = this.#sums;
     this.params.vectors.forEach((spec, i) => {
       const acc = sums[i]!;
-      this.#survivors.forEach((u, j) => applySelfMask(acc, selfMaskSeeds[j]!, sessionId, u, spec, -1));
+      this.#survivors.forEach((u, j) => {
+        applySelfMask(acc, selfMaskSeeds[j]!, sessionId, u, spec, -1);
+      });
       // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes it.
-      for (const pair of droppedPairs) applyPairMask(acc, pair.seed, sessionId, pair.dropped, pair.survivor, spec);
+      for (const pair of droppedPairs)
+        applyPairMask(acc, pair.seed, sessionId, pair.dropped, pair.survivor, spec);
       reduceInto(acc, spec.bits);
     });
     for (const seed of selfMaskSeeds) seed.fill(0);

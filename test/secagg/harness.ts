@@ -1,5 +1,5 @@
 /** Shared helpers for protocol tests: parameters, deterministic inputs, plain sums. */
-import { roundParams, type RoundParams, type RoundParamsInput } from '../../src/secagg/params.ts';
+import { type RoundParams, type RoundParamsInput, roundParams } from '../../src/secagg/params.ts';
 import { DeterministicRng } from '../../src/secagg/rng.ts';
 import type { ClientId, VectorSpec } from '../../src/secagg/types.ts';
 

@@ -52,7 +52,13 @@ describe('a masked input', () => {
   it('differs from the same client input in a second round with fresh keys', () => {
     const length = 64;
     const make = (round: number) =>
-      roundParams({ round, serverModel: 'semi-honest', threshold: 2, clients: [1, 2, 3], vectors: [{ name: 'v', length, bits: 32 }] });
+      roundParams({
+        round,
+        serverModel: 'semi-honest',
+        threshold: 2,
+        clients: [1, 2, 3],
+        vectors: [{ name: 'v', length, bits: 32 }],
+      });
     const seen: Uint32Array[] = [];
     for (const round of [1, 2]) {
       const params = make(round);

@@ -151,8 +151,8 @@ describe('property: the unmasked sum equals the survivors plain sum', () => {
             return stage === undefined || stage === 'unmask';
           });
           const unmaskers = params.clients.filter((id) => !dropouts.has(id));
-          const stillAtEachStage = ['advertise', 'share', 'masked'].map(
-            (s, k) =>
+          const stillAtEachStage = [0, 1, 2].map(
+            (k) =>
               params.clients.filter((id) => {
                 const d = dropouts.get(id);
                 return d === undefined || ['advertise', 'share', 'masked', 'unmask'].indexOf(d) > k;

@@ -35,7 +35,8 @@ const cases: Case[] = [
   {
     name: 'a peer list without the client itself',
     code: 'bad-peer-list',
-    rewrite: (m, victim) => (m.type === 'peer-keys' ? { ...m, peers: m.peers.filter((p) => p.id !== victim) } : m),
+    rewrite: (m, victim) =>
+      m.type === 'peer-keys' ? { ...m, peers: m.peers.filter((p) => p.id !== victim) } : m,
   },
   {
     name: "a peer list that alters the client's own keys",
@@ -50,7 +51,10 @@ const cases: Case[] = [
     code: 'invalid-public-key',
     rewrite: (m, victim) =>
       m.type === 'peer-keys'
-        ? { ...m, peers: m.peers.map((p) => (p.id !== victim && p.id === 3 ? { ...p, sPk: SMALL_ORDER_POINT } : p)) }
+        ? {
+            ...m,
+            peers: m.peers.map((p) => (p.id !== victim && p.id === 3 ? { ...p, sPk: SMALL_ORDER_POINT } : p)),
+          }
         : m,
   },
   {
@@ -65,7 +69,8 @@ const cases: Case[] = [
   {
     name: 'too few peers to reach the threshold',
     code: 'too-few-peers',
-    rewrite: (m, victim) => (m.type === 'peer-keys' ? { ...m, peers: m.peers.filter((p) => p.id <= victim) } : m),
+    rewrite: (m, victim) =>
+      m.type === 'peer-keys' ? { ...m, peers: m.peers.filter((p) => p.id <= victim) } : m,
   },
   {
     name: 'a corrupted share ciphertext',
@@ -96,19 +101,27 @@ const cases: Case[] = [
     code: 'survivors-below-threshold',
     rewrite: (m, victim) =>
       m.type === 'unmask-request'
-        ? { ...m, survivors: [victim, ...m.survivors.filter((id) => id !== victim).slice(0, 1)].sort((a, b) => a - b) }
+        ? {
+            ...m,
+            survivors: [victim, ...m.survivors.filter((id) => id !== victim).slice(0, 1)].sort(
+              (a, b) => a - b,
+            ),
+          }
         : m,
   },
   {
     name: 'a survivor list with duplicates',
     code: 'inconsistent-survivors',
-    rewrite: (m) => (m.type === 'unmask-request' ? { ...m, survivors: [m.survivors[0]!, ...m.survivors] } : m),
+    rewrite: (m) =>
+      m.type === 'unmask-request' ? { ...m, survivors: [m.survivors[0]!, ...m.survivors] } : m,
   },
   {
     name: 'a survivor list that leaves a peer it saw unaccounted for',
     code: 'inconsistent-survivors',
     rewrite: (m, victim) =>
-      m.type === 'unmask-request' ? { ...m, survivors: m.survivors.filter((id) => id === victim || id > 2) } : m,
+      m.type === 'unmask-request'
+        ? { ...m, survivors: m.survivors.filter((id) => id === victim || id > 2) }
+        : m,
   },
   {
     name: 'a key advertisement with a bad signature',
@@ -224,7 +237,8 @@ describe('parameter validation', () => {
           clients: [1, 2, 3, 4, 5, 6, 7, 8],
           vectors: TWO_VECTORS,
         }),
-      (e: unknown) => e instanceof ParameterError && e.problem === 'threshold-too-low' && /minimum 4/.test(e.message),
+      (e: unknown) =>
+        e instanceof ParameterError && e.problem === 'threshold-too-low' && /minimum 4/.test(e.message),
     );
   });
 
@@ -239,12 +253,19 @@ describe('parameter validation', () => {
           clients: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
           vectors: TWO_VECTORS,
         }),
-      (e: unknown) => e instanceof ParameterError && /minimum 7/.test(e.message) && /2t > n \+ n_C/.test(e.message),
+      (e: unknown) =>
+        e instanceof ParameterError && /minimum 7/.test(e.message) && /2t > n \+ n_C/.test(e.message),
     );
   });
 
   it('refuses t = 1, duplicate ids, duplicate vector names and bad bit widths', () => {
-    const base = { round: 1, serverModel: 'semi-honest' as const, threshold: 2, clients: [1, 2, 3], vectors: TWO_VECTORS };
+    const base = {
+      round: 1,
+      serverModel: 'semi-honest' as const,
+      threshold: 2,
+      clients: [1, 2, 3],
+      vectors: TWO_VECTORS,
+    };
     assert.throws(() => roundParams({ ...base, threshold: 1 }), ParameterError);
     assert.throws(() => roundParams({ ...base, clients: [1, 2, 2] }), /repeats/);
     assert.throws(() => roundParams({ ...base, clients: [0, 1, 2] }), /client id/);

@@ -1,0 +1,303 @@
+/**
+ * The client SDK: takes part in secure aggregation rounds over gRPC. A training loop calls
+ * {@link Participant.participate} with a function that gives its input vectors for the announced
+ * round; the SDK runs every stage through the sans-I/O {@link SecAggClient}, streams the masked input
+ * in chunks with flow control, and turns the coordinator's aborts into typed errors.
+ * @module
+ */
+import { once } from 'node:events';
+import { type ChannelCredentials, type ClientDuplexStream, Metadata, status as Status } from '@grpc/grpc-js';
+import type { ClientFrame } from '../gen/privagg/v1/secagg.ts';
+import { SecAggClient } from '../secagg/client.ts';
+import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
+import type { ServerMessage, Stage } from '../secagg/messages.ts';
+import { ParameterError, type RoundParams, roundParams } from '../secagg/params.ts';
+import { systemRng } from '../secagg/rng.ts';
+import type { ClientId, Rng } from '../secagg/types.ts';
+import {
+  abortFromError,
+  checkInToFrame,
+  clientAbortToFrame,
+  clientMessageToFrames,
+  type InboundServerFrame,
+  parseServerFrame,
+  type WireAbortCode,
+} from '../wire/convert.ts';
+import { WireFormatError } from '../wire/errors.ts';
+import { ParticipateClient } from '../wire/service.ts';
+
+/** The coordinator aborted the round (or dropped or did not select this client). */
+export class CoordinatorAbortError extends Error {
+  override name = 'CoordinatorAbortError';
+  constructor(
+    readonly code: WireAbortCode,
+    readonly reason: string,
+  ) {
+    super(`coordinator aborted the round (${code}): ${reason}`);
+  }
+}
+
+/** This client refused a coordinator request that could have exposed its input. */
+export class ClientRefusedError extends Error {
+  override name = 'ClientRefusedError';
+  constructor(readonly refusal: Refusal) {
+    super(`refused the coordinator's request: ${refusal.message}`);
+  }
+}
+
+/** The connection failed or the coordinator ended the call with an error status. */
+export class TransportError extends Error {
+  override name = 'TransportError';
+  constructor(
+    readonly code: Status,
+    readonly details: string,
+  ) {
+    super(`${Status[code] ?? code}: ${details}`);
+  }
+
+  /** Worth retrying after a backoff (the coordinator is unreachable or restarting). */
+  get retryable(): boolean {
+    return this.code === Status.UNAVAILABLE || this.code === Status.DEADLINE_EXCEEDED;
+  }
+}
+
+/** What the participant's input callback is given. */
+export type InputFor = (params: RoundParams, clientId: ClientId) => readonly Uint32Array[];
+
+/** Options for {@link Participant}. */
+export interface ParticipantOptions {
+  /** `host:port` of the coordinator. */
+  readonly address: string;
+  readonly credentials: ChannelCredentials;
+  /** This client's name at the coordinator. */
+  readonly name: string;
+  /** Per-client bearer token, sent as `authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** Randomness for keys and masks; the OS CSPRNG unless a test injects one. */
+  readonly rng?: Rng;
+  /** Called on entering each stage (before this client's work for it). */
+  readonly onStage?: (stage: Stage) => void;
+  /** Largest masked-input chunk in bytes (default 1 MiB). */
+  readonly maxChunkBytes?: number;
+}
+
+/** A completed participation. The client never learns the sum; it learns that its part is done. */
+export interface Participation {
+  readonly round: number;
+  readonly clientId: ClientId;
+}
+
+/** The stage a client enters on each server message. */
+const STAGE_ENTERED: Record<Exclude<ServerMessage['type'], 'abort'>, Stage> = {
+  'peer-keys': 'share',
+  'share-delivery': 'masked',
+  'consistency-request': 'consistency',
+  'unmask-request': 'unmask',
+};
+
+/** One client's connection to a coordinator. */
+export class Participant {
+  readonly #options: ParticipantOptions;
+  readonly #grpc: InstanceType<typeof ParticipateClient>;
+
+  constructor(options: ParticipantOptions) {
+    this.#options = options;
+    this.#grpc = new ParticipateClient(options.address, options.credentials, {
+      'grpc.max_receive_message_length': 16 << 20,
+    });
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.#grpc.close();
+  }
+
+  /**
+   * Checks in and takes part in the next round.
+   * @throws {CoordinatorAbortError} the round was aborted, or this client dropped or not selected
+   * @throws {ClientRefusedError} this client refused a request (it told the coordinator why)
+   * @throws {TransportError} the connection failed
+   */
+  async participate(inputFor: InputFor, deadlineMs?: number): Promise<Participation> {
+    const metadata = new Metadata();
+    if (this.#options.token !== undefined) metadata.set('authorization', `Bearer ${this.#options.token}`);
+    const call = this.#grpc.participate(
+      metadata,
+      deadlineMs === undefined ? {} : { deadline: new Date(Date.now() + deadlineMs) },
+    );
+    const session = new ParticipantSession(call, this.#options, inputFor);
+    return session.run();
+  }
+
+  /**
+   * Takes part in `rounds` rounds, reconnecting with exponential backoff (with jitter) when the
+   * coordinator is unreachable. Aborted rounds are reported through `onOutcome` and do not stop it.
+   */
+  async participateRounds(
+    rounds: number,
+    inputFor: InputFor,
+    onOutcome: (outcome: Participation | Error) => void,
+    backoff: { initialMs: number; maxMs: number; maxAttempts: number } = {
+      initialMs: 100,
+      maxMs: 5_000,
+      maxAttempts: 8,
+    },
+  ): Promise<void> {
+    for (let done = 0; done < rounds; done++) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          onOutcome(await this.participate(inputFor));
+          break;
+        } catch (error) {
+          const retry =
+            error instanceof TransportError && error.retryable && attempt + 1 < backoff.maxAttempts;
+          if (!retry) {
+            if (error instanceof CoordinatorAbortError || error instanceof ClientRefusedError) {
+              onOutcome(error);
+              break;
+            }
+            throw error;
+          }
+          const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt) * (0.5 + Math.random() / 2);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    }
+  }
+}
+
+/** One Participate call, processed strictly in order. */
+class ParticipantSession {
+  #core: SecAggClient | undefined;
+  #round = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #settled = false;
+  #resolve!: (value: Participation) => void;
+  #reject!: (error: Error) => void;
+
+  constructor(
+    readonly call: ClientDuplexStream<ClientFrame, Uint8Array>,
+    readonly options: ParticipantOptions,
+    readonly inputFor: InputFor,
+  ) {}
+
+  run(): Promise<Participation> {
+    const result = new Promise<Participation>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    const { call } = this;
+    call.on('data', (bytes: Uint8Array) => {
+      this.#chain = this.#chain.then(() => this.#onFrame(bytes)).catch((error) => this.#fail(error));
+    });
+    call.on('error', (error: { code?: number; details?: string; message?: string }) => {
+      this.#fail(
+        new TransportError(error.code ?? Status.UNKNOWN, error.details ?? error.message ?? 'call failed'),
+      );
+    });
+    call.on('end', () => {
+      this.#chain = this.#chain.then(() => this.#onEnd());
+    });
+    call.write(checkInToFrame(this.options.name));
+    return result;
+  }
+
+  async #onFrame(bytes: Uint8Array): Promise<void> {
+    if (this.#settled) return;
+    let frame: InboundServerFrame;
+    try {
+      frame = parseServerFrame(bytes, this.#core?.id);
+    } catch (error) {
+      if (error instanceof WireFormatError) throw new ProtocolViolation(error.message);
+      throw error;
+    }
+    if (frame.type === 'round') return this.#onAnnouncement(frame.clientId, frame.parameters);
+    if (frame.type === 'abort') {
+      this.#core?.handle({ type: 'abort', reason: frame.reason });
+      this.#settle(new CoordinatorAbortError(frame.code, frame.reason));
+      return;
+    }
+    const core = this.#core;
+    if (!core) throw new ProtocolViolation(`'${frame.type}' before the round announcement`);
+    this.options.onStage?.(STAGE_ENTERED[frame.type]);
+    const reply = core.handle(frame);
+    if (reply) await this.#send(reply);
+  }
+
+  async #onAnnouncement(clientId: ClientId, parameters: Parameters<typeof roundParams>[0]): Promise<void> {
+    if (this.#core) throw new ProtocolViolation('a second round announcement on one call');
+    let params: RoundParams;
+    try {
+      params = roundParams(parameters);
+    } catch (error) {
+      if (error instanceof ParameterError) {
+        throw new Refusal(
+          error.problem === 'threshold-too-low' ? 'threshold-too-low' : 'bad-parameters',
+          error.message,
+        );
+      }
+      throw error;
+    }
+    this.#round = params.round;
+    this.#core = new SecAggClient({
+      id: clientId,
+      params,
+      input: this.inputFor(params, clientId),
+      rng: this.options.rng ?? systemRng,
+    });
+    this.options.onStage?.('advertise');
+    await this.#send(this.#core.start());
+  }
+
+  async #send(message: Parameters<typeof clientMessageToFrames>[0]): Promise<void> {
+    const core = this.#core!;
+    const frames = clientMessageToFrames(message, {
+      self: core.id,
+      vectors: core.params.vectors,
+      maxChunkBytes: this.options.maxChunkBytes,
+    });
+    for (const frame of frames) {
+      if (this.#settled) return;
+      if (!this.call.write(frame)) await once(this.call, 'drain');
+    }
+  }
+
+  #onEnd(): void {
+    if (this.#settled) return;
+    const core = this.#core;
+    if (core?.state === 'done') {
+      this.#settle({ round: this.#round, clientId: core.id });
+    } else {
+      this.#settle(
+        new TransportError(
+          Status.UNAVAILABLE,
+          'the coordinator ended the session before the round completed',
+        ),
+      );
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#settled) return;
+    if (error instanceof Refusal || error instanceof ProtocolViolation) {
+      // Tell the coordinator why, then stop: nothing more is revealed.
+      this.call.write(clientAbortToFrame(abortFromError(error)));
+      this.call.end();
+      this.#settle(error instanceof Refusal ? new ClientRefusedError(error) : error);
+      return;
+    }
+    this.#settle(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  #settle(outcome: Participation | Error): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (outcome instanceof Error) {
+      this.call.cancel();
+      this.#reject(outcome);
+    } else {
+      this.call.end();
+      this.#resolve(outcome);
+    }
+  }
+}

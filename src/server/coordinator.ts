@@ -1,0 +1,608 @@
+/**
+ * The coordinator: binds the sans-I/O {@link SecAggServer} to gRPC. It admits authenticated client
+ * sessions, selects a cohort per round, relays each stage's messages, turns disconnects and missed
+ * deadlines into dropouts, and hands the model owner each round's unmasked sum.
+ *
+ * Memory: masked inputs are summed as they complete; at most `maxConcurrentUploads` inputs are being
+ * assembled at once (the other uploading streams are paused, so gRPC flow control holds the data on
+ * the clients), so the coordinator holds O(vector length), not O(clients × vector length).
+ * @module
+ */
+import { type ServerDuplexStream, status as Status } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { ServerFrame } from '../gen/privagg/v1/secagg.ts';
+import { ProtocolViolation } from '../secagg/errors.ts';
+import type { ClientMessage, Stage } from '../secagg/messages.ts';
+import { type RoundParams, roundParams } from '../secagg/params.ts';
+import { type RoundResult, SecAggServer, type StageTimeouts } from '../secagg/server.ts';
+import type { ClientId, ServerModel, VectorSpec } from '../secagg/types.ts';
+import {
+  type InboundClientFrame,
+  MaskedInputAssembler,
+  parseClientFrame,
+  roundAnnouncementToFrame,
+  serverMessageToFrame,
+  type WireAbort,
+} from '../wire/convert.ts';
+import { WireFormatError } from '../wire/errors.ts';
+
+/** How the coordinator runs its rounds. */
+export interface CoordinatorConfig {
+  /** N: how many clients a round selects. */
+  readonly cohortSize: number;
+  /** M: a round starts with fewer than N only once the check-in window has passed, and never below M. */
+  readonly minClients: number;
+  /** Shamir threshold t (validated per round against the number actually selected). */
+  readonly threshold: number;
+  readonly serverModel: ServerModel;
+  readonly maxCorruptClients: number;
+  /** The named vectors summed each round. */
+  readonly vectors: readonly VectorSpec[];
+  /** How many rounds to run; `Infinity` runs until closed. */
+  readonly rounds: number;
+  /** Check-in window in ms: how long to wait for N clients before starting with at least M. */
+  readonly checkInMs: number;
+  /** Per-stage deadlines in ms. */
+  readonly timeouts: StageTimeouts;
+  /** How many masked inputs may be assembled at once. */
+  readonly maxConcurrentUploads: number;
+  /** Malicious setting: each client name's long-term Ed25519 public key. */
+  readonly identities?: ReadonlyMap<string, Uint8Array>;
+  /** Most frames a client may send in one stage before it is cut off (flooding). */
+  readonly maxFramesPerStage: number;
+}
+
+/** One round's outcome for the model owner, with clients named as they checked in. */
+export interface RoundOutcome {
+  readonly round: number;
+  readonly status: 'ok' | 'aborted';
+  /** Exactly the clients whose inputs are in the sum. */
+  readonly survivors: readonly string[];
+  /** Every other selected client, with the stage at which it was lost. */
+  readonly dropped: Readonly<Record<string, Stage>>;
+  /** One sum per vector (in `vectors` order) when `status` is ok. */
+  readonly sums: readonly Uint32Array[];
+  readonly vectors: readonly VectorSpec[];
+  /** Why the round aborted; absent when ok. */
+  readonly reason?: string;
+  /** Milliseconds from announcement to result, and per stage. */
+  readonly timing: { readonly totalMs: number; readonly stageMs: Readonly<Partial<Record<Stage, number>>> };
+}
+
+/** Decides who a call is: the authenticated client name, or a reason to refuse it. */
+export type Authenticate = (
+  call: ServerDuplexStream<Uint8Array, ServerFrame>,
+) =>
+  | { readonly ok: true; readonly name: string | undefined }
+  | { readonly ok: false; readonly reason: string };
+
+/** Injected effects, so tests can drive time. */
+export interface CoordinatorEnvironment {
+  readonly logger: Logger;
+  readonly authenticate: Authenticate;
+  readonly now?: () => number;
+}
+
+type Call = ServerDuplexStream<Uint8Array, ServerFrame>;
+
+/** One Participate call. */
+class Session {
+  name: string | undefined;
+  id: ClientId | undefined;
+  round: ActiveRound | undefined;
+  assembler: MaskedInputAssembler | undefined;
+  framesThisStage = 0;
+  stageSeen: Stage | 'idle' | 'ended' = 'idle';
+  closed = false;
+  constructor(
+    readonly call: Call,
+    readonly authenticatedName: string | undefined,
+  ) {}
+}
+
+/** A round in progress. */
+interface ActiveRound {
+  readonly params: RoundParams;
+  readonly server: SecAggServer;
+  readonly sessions: ReadonlyMap<ClientId, Session>;
+  readonly startedAt: number;
+  readonly stageStarted: Map<Stage, number>;
+  timer: NodeJS.Timeout | undefined;
+  readonly uploading: Set<Session>;
+  readonly uploadQueue: Session[];
+  readonly done: (result: RoundResult) => void;
+}
+
+/** The coordinator service. Register {@link handleParticipate} with a grpc-js server. */
+export class Coordinator {
+  readonly config: CoordinatorConfig;
+  readonly #env: CoordinatorEnvironment;
+  readonly #now: () => number;
+  readonly #waiting: Session[] = [];
+  readonly #outcomes: RoundOutcome[] = [];
+  #outcomeWaiters: ((value: IteratorResult<RoundOutcome>) => void)[] = [];
+  #waitingChanged: (() => void) | undefined;
+  #closed = false;
+  #round: ActiveRound | undefined;
+
+  constructor(config: CoordinatorConfig, env: CoordinatorEnvironment) {
+    if (config.minClients > config.cohortSize) {
+      throw new RangeError(`min clients ${config.minClients} exceeds the cohort size ${config.cohortSize}`);
+    }
+    if (config.threshold > config.minClients) {
+      throw new RangeError(
+        `threshold ${config.threshold} exceeds min clients ${config.minClients}: a round with M clients could never complete`,
+      );
+    }
+    this.config = config;
+    // Validate the parameters once up front, for the smallest round the coordinator may run.
+    roundParams(this.#paramsInput(1, config.minClients));
+    this.#env = env;
+    this.#now = env.now ?? (() => performance.now());
+  }
+
+  /** The gRPC handler for `Participate`. */
+  readonly handleParticipate = (call: Call): void => {
+    const auth = this.#env.authenticate(call);
+    if (!auth.ok) {
+      this.#env.logger.warn({ peer: call.getPeer(), reason: auth.reason }, 'refused unauthenticated call');
+      call.emit('error', { code: Status.UNAUTHENTICATED, details: auth.reason });
+      return;
+    }
+    const session = new Session(call, auth.name);
+    call.on('data', (bytes: Uint8Array) => this.#onFrame(session, bytes));
+    call.on('end', () => this.#onGone(session, 'stream ended'));
+    call.on('error', () => this.#onGone(session, 'stream error'));
+    call.on('cancelled', () => this.#onGone(session, 'cancelled'));
+    call.on('close', () => this.#onGone(session, 'closed'));
+  };
+
+  /** The results of each round as it ends, in order. Ends when the coordinator has run all rounds. */
+  async *outcomes(): AsyncGenerator<RoundOutcome> {
+    let index = 0;
+    while (true) {
+      if (index < this.#outcomes.length) {
+        yield this.#outcomes[index++]!;
+        continue;
+      }
+      if (this.#closed) return;
+      const next = await new Promise<IteratorResult<RoundOutcome>>((resolve) =>
+        this.#outcomeWaiters.push(resolve),
+      );
+      if (next.done) return;
+    }
+  }
+
+  /** Runs the configured number of rounds, then closes. */
+  async run(): Promise<void> {
+    for (let round = 1; round <= this.config.rounds && !this.#closed; round++) {
+      const cohort = await this.#selectCohort();
+      if (!cohort) break;
+      const outcome = await this.#runRound(round, cohort);
+      this.#publish(outcome);
+    }
+    this.close();
+  }
+
+  /** Stops: ends every session and the outcome stream. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const session of this.#waiting)
+      this.#endSession(session, {
+        type: 'abort',
+        code: 'server-aborted',
+        reason: 'coordinator shutting down',
+      });
+    this.#waiting.length = 0;
+    this.#waitingChanged?.();
+    for (const resolve of this.#outcomeWaiters) resolve({ done: true, value: undefined });
+    this.#outcomeWaiters = [];
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  #onFrame(session: Session, bytes: Uint8Array): void {
+    if (session.closed) return;
+    let frame: InboundClientFrame;
+    try {
+      frame = parseClientFrame(bytes, session.id);
+    } catch (error) {
+      if (!(error instanceof WireFormatError)) throw error;
+      this.#reject(session, Status.INVALID_ARGUMENT, error.message);
+      return;
+    }
+    if (frame.type === 'check-in') return this.#onCheckIn(session, frame.clientName);
+    const round = session.round;
+    if (!round || session.id === undefined) {
+      this.#reject(
+        session,
+        Status.FAILED_PRECONDITION,
+        `'${frame.type}' before the client was selected for a round`,
+      );
+      return;
+    }
+    if (!this.#withinRateLimit(session, round)) return;
+    if (frame.type === 'abort') {
+      this.#env.logger.info(
+        { client: session.name, code: frame.code, refusal: frame.refusal },
+        'client aborted',
+      );
+      this.#disconnect(session, round);
+      this.#closeCall(session);
+      return;
+    }
+    if (frame.type === 'masked-chunk') return this.#onMaskedChunk(session, round, frame);
+    this.#deliver(session, round, frame);
+  }
+
+  #onCheckIn(session: Session, name: string): void {
+    if (session.name !== undefined) {
+      this.#reject(session, Status.FAILED_PRECONDITION, 'checked in twice on one stream');
+      return;
+    }
+    if (session.authenticatedName !== undefined && session.authenticatedName !== name) {
+      this.#reject(
+        session,
+        Status.PERMISSION_DENIED,
+        `authenticated as '${session.authenticatedName}', not '${name}'`,
+      );
+      return;
+    }
+    const taken = this.#waiting.some((s) => s.name === name) || this.#roundHasName(name);
+    if (taken) {
+      this.#reject(session, Status.ALREADY_EXISTS, `client '${name}' already has a session`);
+      return;
+    }
+    if (this.config.serverModel === 'malicious' && !this.config.identities?.has(name)) {
+      this.#reject(session, Status.PERMISSION_DENIED, `no identity key is registered for client '${name}'`);
+      return;
+    }
+    session.name = name;
+    this.#waiting.push(session);
+    this.#env.logger.debug({ client: name, waiting: this.#waiting.length }, 'client checked in');
+    this.#waitingChanged?.();
+  }
+
+  #roundHasName(name: string): boolean {
+    const round = this.#round;
+    if (!round) return false;
+    for (const s of round.sessions.values()) if (s.name === name && !s.closed) return true;
+    return false;
+  }
+
+  #withinRateLimit(session: Session, round: ActiveRound): boolean {
+    const stage = round.server.stage;
+    if (session.stageSeen !== stage) {
+      session.stageSeen = stage;
+      session.framesThisStage = 0;
+    }
+    session.framesThisStage++;
+    if (session.framesThisStage <= this.config.maxFramesPerStage) return true;
+    this.#env.logger.warn({ client: session.name, stage }, 'client exceeded the frame rate limit');
+    this.#disconnect(session, round);
+    this.#reject(
+      session,
+      Status.RESOURCE_EXHAUSTED,
+      `more than ${this.config.maxFramesPerStage} frames in stage '${stage}'`,
+    );
+    return false;
+  }
+
+  #onMaskedChunk(
+    session: Session,
+    round: ActiveRound,
+    frame: InboundClientFrame & { type: 'masked-chunk' },
+  ): void {
+    if (round.server.stage !== 'masked') {
+      this.#violation(session, round, `masked input chunk during stage '${round.server.stage}'`);
+      return;
+    }
+    if (!session.assembler) {
+      session.assembler = new MaskedInputAssembler(round.params.vectors);
+      if (round.uploading.size >= this.config.maxConcurrentUploads) {
+        // Hold this stream until a slot frees; its data stays on the client (flow control).
+        session.call.pause();
+        round.uploadQueue.push(session);
+      } else {
+        round.uploading.add(session);
+      }
+    }
+    try {
+      session.assembler.accept(frame);
+    } catch (error) {
+      if (!(error instanceof WireFormatError)) throw error;
+      this.#releaseUpload(session, round);
+      this.#violation(session, round, error.message);
+      return;
+    }
+    if (!session.assembler.complete) return;
+    let message: ClientMessage;
+    try {
+      message = session.assembler.message();
+    } catch (error) {
+      if (!(error instanceof WireFormatError)) throw error;
+      this.#releaseUpload(session, round);
+      this.#violation(session, round, error.message);
+      return;
+    }
+    this.#releaseUpload(session, round);
+    this.#deliver(session, round, message);
+  }
+
+  #releaseUpload(session: Session, round: ActiveRound): void {
+    session.assembler = undefined;
+    if (!round.uploading.delete(session)) {
+      const queued = round.uploadQueue.indexOf(session);
+      if (queued >= 0) round.uploadQueue.splice(queued, 1);
+      return;
+    }
+    const next = round.uploadQueue.shift();
+    if (next) {
+      round.uploading.add(next);
+      next.call.resume();
+    }
+  }
+
+  /** Feeds a core message to the round's server. */
+  #deliver(session: Session, round: ActiveRound, message: ClientMessage): void {
+    try {
+      round.server.handle(session.id!, message, this.#now());
+    } catch (error) {
+      if (!(error instanceof ProtocolViolation)) throw error;
+      this.#env.logger.warn(
+        { client: session.name, stage: round.server.stage, error: error.message },
+        'protocol violation',
+      );
+      this.#pump(round);
+      this.#reject(session, Status.INVALID_ARGUMENT, error.message);
+      return;
+    }
+    this.#pump(round);
+  }
+
+  #violation(session: Session, round: ActiveRound, message: string): void {
+    this.#env.logger.warn(
+      { client: session.name, stage: round.server.stage, error: message },
+      'protocol violation',
+    );
+    this.#disconnect(session, round);
+    this.#reject(session, Status.INVALID_ARGUMENT, message);
+  }
+
+  #onGone(session: Session, why: string): void {
+    if (session.closed) return;
+    session.closed = true;
+    const waitingIndex = this.#waiting.indexOf(session);
+    if (waitingIndex >= 0) {
+      this.#waiting.splice(waitingIndex, 1);
+      this.#waitingChanged?.();
+    }
+    const round = session.round;
+    if (round) {
+      this.#env.logger.info({ client: session.name, stage: round.server.stage, why }, 'client disconnected');
+      this.#disconnect(session, round);
+    }
+  }
+
+  #disconnect(session: Session, round: ActiveRound): void {
+    if (session.assembler) this.#releaseUpload(session, round);
+    if (session.id === undefined || round.server.stage === 'ended') return;
+    round.server.handleDisconnect(session.id, this.#now());
+    this.#pump(round);
+  }
+
+  #reject(session: Session, code: Status, details: string): void {
+    if (session.closed) return;
+    const round = session.round;
+    session.closed = true;
+    if (round && session.id !== undefined && round.server.stage !== 'ended') {
+      round.server.handleDisconnect(session.id, this.#now());
+      this.#pump(round);
+    }
+    const waitingIndex = this.#waiting.indexOf(session);
+    if (waitingIndex >= 0) this.#waiting.splice(waitingIndex, 1);
+    session.call.emit('error', { code, details });
+  }
+
+  #endSession(session: Session, abort: WireAbort | undefined): void {
+    if (session.closed) return;
+    if (abort && session.id !== undefined) {
+      session.call.write(serverMessageToFrame(abort, session.id));
+    } else if (abort) {
+      session.call.emit('error', { code: Status.UNAVAILABLE, details: abort.reason });
+      session.closed = true;
+      return;
+    }
+    this.#closeCall(session);
+  }
+
+  #closeCall(session: Session): void {
+    if (session.closed) return;
+    session.closed = true;
+    session.call.end();
+  }
+
+  // ---- rounds --------------------------------------------------------------------------------
+
+  /** Waits for N checked-in clients, or for M once the check-in window has passed. */
+  async #selectCohort(): Promise<Session[] | undefined> {
+    const { cohortSize, minClients, checkInMs } = this.config;
+    const windowEnds = this.#now() + checkInMs;
+    while (!this.#closed) {
+      const live = this.#waiting.filter((s) => !s.closed);
+      const windowOver = this.#now() >= windowEnds;
+      if (live.length >= cohortSize || (windowOver && live.length >= minClients)) {
+        const cohort = live.slice(0, cohortSize);
+        for (const s of cohort) this.#waiting.splice(this.#waiting.indexOf(s), 1);
+        return cohort;
+      }
+      const wait = windowOver ? undefined : Math.max(1, windowEnds - this.#now());
+      await new Promise<void>((resolve) => {
+        const timer = wait === undefined ? undefined : setTimeout(resolve, wait);
+        this.#waitingChanged = () => {
+          if (timer) clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#waitingChanged = undefined;
+    }
+    return undefined;
+  }
+
+  #paramsInput(round: number, n: number) {
+    return {
+      round,
+      serverModel: this.config.serverModel,
+      threshold: this.config.threshold,
+      maxCorruptClients: this.config.maxCorruptClients,
+      clients: Array.from({ length: n }, (_, i) => i + 1),
+      vectors: this.config.vectors,
+    };
+  }
+
+  async #runRound(roundNumber: number, cohort: Session[]): Promise<RoundOutcome> {
+    // Ids follow the order of names, so a round's id assignment is reproducible from its cohort.
+    cohort.sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));
+    const params = roundParams(this.#paramsInput(roundNumber, cohort.length));
+    const sessions = new Map<ClientId, Session>();
+    cohort.forEach((session, i) => {
+      session.id = params.clients[i]!;
+      sessions.set(session.id, session);
+    });
+    const identities = this.config.identities
+      ? new Map(cohort.map((s) => [s.id!, this.config.identities!.get(s.name!)!]))
+      : undefined;
+    const server = new SecAggServer({ params, identities, timeouts: this.config.timeouts });
+    const startedAt = this.#now();
+    const result = await new Promise<RoundResult>((done) => {
+      const round: ActiveRound = {
+        params,
+        server,
+        sessions,
+        startedAt,
+        stageStarted: new Map(),
+        timer: undefined,
+        uploading: new Set(),
+        uploadQueue: [],
+        done,
+      };
+      this.#round = round;
+      for (const session of cohort) session.round = round;
+      this.#env.logger.info(
+        { round: roundNumber, clients: cohort.length, threshold: params.threshold },
+        'round started',
+      );
+      server.start(this.#now());
+      for (const [id, session] of sessions) {
+        if (session.closed) server.handleDisconnect(id, this.#now());
+        else session.call.write(roundAnnouncementToFrame(params, id));
+      }
+      this.#pump(round);
+    });
+    this.#round = undefined;
+    const totalMs = this.#now() - startedAt;
+    const stageMs: Partial<Record<Stage, number>> = {};
+    const marks = [...(this.#stageMarks.get(server) ?? [])];
+    marks.forEach(([stage, at], i) => {
+      stageMs[stage] = (marks[i + 1]?.[1] ?? startedAt + totalMs) - at;
+    });
+    this.#stageMarks.delete(server);
+    for (const session of sessions.values()) this.#closeCall(session);
+    return this.#outcome(roundNumber, params, sessions, result, { totalMs, stageMs });
+  }
+
+  readonly #stageMarks = new Map<SecAggServer, [Stage, number][]>();
+
+  /** Sends what the server queued, tracks stage changes and deadlines, and notices the end. */
+  #pump(round: ActiveRound): void {
+    const { server } = round;
+    for (let out = server.pollTransmit(); out; out = server.pollTransmit()) {
+      const session = round.sessions.get(out.to);
+      if (!session || session.closed) continue;
+      const message = out.message.type === 'abort' ? this.#abortFrame(out.message.reason) : out.message;
+      session.call.write(serverMessageToFrame(message, out.to));
+    }
+    const stage = server.stage;
+    if (stage !== 'idle' && stage !== 'ended') {
+      const marks = this.#stageMarks.get(server) ?? [];
+      if (marks.at(-1)?.[0] !== stage) {
+        marks.push([stage, this.#now()]);
+        this.#stageMarks.set(server, marks);
+        this.#env.logger.debug({ round: round.params.round, stage }, 'stage opened');
+      }
+    }
+    if (round.timer) clearTimeout(round.timer);
+    round.timer = undefined;
+    if (server.result) {
+      round.done(server.result);
+      return;
+    }
+    const deadline = server.pollTimeout();
+    if (deadline !== undefined) {
+      round.timer = setTimeout(
+        () => {
+          round.timer = undefined;
+          server.handleTimeout(this.#now());
+          this.#pump(round);
+        },
+        Math.max(0, deadline - this.#now()),
+      );
+    }
+  }
+
+  #abortFrame(reason: string): WireAbort {
+    const match = /^(too-few-clients|reconstruction-failed|server-aborted|client-refused) at /.exec(reason);
+    const code = (match?.[1] ?? 'server-aborted') as WireAbort['code'];
+    return { type: 'abort', code, reason };
+  }
+
+  #outcome(
+    round: number,
+    params: RoundParams,
+    sessions: ReadonlyMap<ClientId, Session>,
+    result: RoundResult,
+    timing: RoundOutcome['timing'],
+  ): RoundOutcome {
+    const nameOf = (id: ClientId) => sessions.get(id)!.name!;
+    const dropped: Record<string, Stage> = {};
+    for (const [id, stage] of result.dropped) dropped[nameOf(id)] = stage;
+    if (result.status === 'ok') {
+      return {
+        round,
+        status: 'ok',
+        survivors: result.survivors.map(nameOf),
+        dropped,
+        sums: result.sums,
+        vectors: params.vectors,
+        timing,
+      };
+    }
+    return {
+      round,
+      status: 'aborted',
+      survivors: [],
+      dropped,
+      sums: [],
+      vectors: params.vectors,
+      reason: result.error.message,
+      timing,
+    };
+  }
+
+  #publish(outcome: RoundOutcome): void {
+    this.#env.logger.info(
+      {
+        round: outcome.round,
+        status: outcome.status,
+        survivors: outcome.survivors.length,
+        reason: outcome.reason,
+      },
+      'round ended',
+    );
+    this.#outcomes.push(outcome);
+    const waiters = this.#outcomeWaiters;
+    this.#outcomeWaiters = [];
+    for (const resolve of waiters) resolve({ done: false, value: outcome });
+  }
+}

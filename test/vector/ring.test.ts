@@ -1,0 +1,164 @@
+// Ring arithmetic mod 2^32 with a final reduction mod 2^bits, docs/PROTOCOL.md §6.2.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { addInto, assertBits, assertLength, maxValue, reduceInto, subInto } from '../../src/secagg/ring.ts';
+
+/** `count` u32 vectors of one common length, 1..50. */
+const vectors = (count: number) =>
+  fc
+    .integer({ min: 1, max: 50 })
+    .chain((n) =>
+      fc.array(fc.uint32Array({ minLength: n, maxLength: n }), { minLength: count, maxLength: count }),
+    );
+const pair = vectors(2).map(([a, b]) => [a!, b!] as const);
+
+const mod = (x: bigint, bits: number): number => Number(BigInt.asUintN(bits, x));
+
+describe('addInto / subInto', () => {
+  it('adds and subtracts modulo 2^32', () => {
+    fc.assert(
+      fc.property(pair, ([a, b]) => {
+        const sum = a.slice();
+        addInto(sum, b);
+        const diff = a.slice();
+        subInto(diff, b);
+        for (let i = 0; i < a.length; i++) {
+          assert.equal(sum[i], mod(BigInt(a[i]!) + BigInt(b[i]!), 32));
+          assert.equal(diff[i], mod(BigInt(a[i]!) - BigInt(b[i]!), 32));
+        }
+      }),
+    );
+  });
+
+  it('subInto undoes addInto and leaves the operand untouched', () => {
+    fc.assert(
+      fc.property(pair, ([a, b]) => {
+        const acc = a.slice();
+        const operand = b.slice();
+        addInto(acc, operand);
+        subInto(acc, operand);
+        assert.deepEqual(acc, a);
+        assert.deepEqual(operand, b);
+      }),
+    );
+  });
+
+  it('allows the accumulator as its own operand', () => {
+    const a = Uint32Array.of(0x8000_0001, 3);
+    addInto(a, a);
+    assert.deepEqual(a, Uint32Array.of(2, 6));
+    subInto(a, a);
+    assert.deepEqual(a, Uint32Array.of(0, 0));
+  });
+
+  it('gives the same result mod 2^bits as reducing after every step (§6.2)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 32 }), vectors(3), (bits, [a, b, c]) => {
+        if (!a || !b || !c) throw new Error('expected three vectors');
+        const late = a.slice();
+        addInto(late, b);
+        subInto(late, c);
+        reduceInto(late, bits);
+        const early = a.slice();
+        reduceInto(early, bits);
+        const rb = b.slice();
+        reduceInto(rb, bits);
+        addInto(early, rb);
+        reduceInto(early, bits);
+        const rc = c.slice();
+        reduceInto(rc, bits);
+        subInto(early, rc);
+        reduceInto(early, bits);
+        assert.deepEqual(late, early);
+      }),
+    );
+  });
+
+  it('rejects mismatched lengths and wrong types, naming the argument', () => {
+    for (const f of [addInto, subInto]) {
+      assert.throws(() => f(new Uint32Array(2), new Uint32Array(3)), {
+        name: 'RangeError',
+        message: /v must have 2 elements, got 3/,
+      });
+      assert.throws(() => f(new Int32Array(2) as unknown as Uint32Array, new Uint32Array(2)), {
+        name: 'TypeError',
+        message: /acc must be a Uint32Array, got Int32Array/,
+      });
+      assert.throws(() => f(new Uint32Array(2), [1, 2] as unknown as Uint32Array), {
+        name: 'TypeError',
+        message: /v must be a Uint32Array, got Array/,
+      });
+    }
+  });
+
+  it('changes nothing when it rejects', () => {
+    const acc = Uint32Array.of(1, 2);
+    assert.throws(() => addInto(acc, new Uint32Array(3)));
+    assert.deepEqual(acc, Uint32Array.of(1, 2));
+  });
+});
+
+describe('reduceInto', () => {
+  it('keeps the low bits, and is a no-op at 32 bits', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 32 }),
+        fc.uint32Array({ minLength: 1, maxLength: 50 }),
+        (bits, v) => {
+          const r = v.slice();
+          reduceInto(r, bits);
+          for (let i = 0; i < v.length; i++) assert.equal(r[i], v[i]! % 2 ** bits);
+        },
+      ),
+    );
+    const v = Uint32Array.of(0xffff_ffff, 0x8000_0000);
+    reduceInto(v, 32);
+    assert.deepEqual(v, Uint32Array.of(0xffff_ffff, 0x8000_0000));
+  });
+
+  it('rejects bad arguments', () => {
+    assert.throws(() => reduceInto([1] as unknown as Uint32Array, 8), {
+      name: 'TypeError',
+      message: /v must/,
+    });
+    assert.throws(() => reduceInto(new Uint32Array(1), 0), { name: 'RangeError', message: /bits/ });
+    assert.throws(() => reduceInto(new Uint32Array(1), 33), { name: 'RangeError', message: /bits/ });
+    assert.throws(() => reduceInto(new Uint32Array(1), '8' as unknown as number), {
+      name: 'TypeError',
+      message: /bits/,
+    });
+  });
+});
+
+describe('maxValue / assertBits / assertLength', () => {
+  it('maxValue is 2^bits − 1, exactly, up to 32 bits', () => {
+    assert.equal(maxValue(1), 1);
+    assert.equal(maxValue(8), 255);
+    assert.equal(maxValue(20), 1_048_575);
+    assert.equal(maxValue(31), 0x7fff_ffff);
+    assert.equal(maxValue(32), 0xffff_ffff);
+    for (const bits of [0, 33, 1.5, Number.NaN]) assert.throws(() => maxValue(bits), RangeError);
+    assert.throws(() => maxValue(null as unknown as number), TypeError);
+  });
+
+  it('assertBits honours a minimum width and the argument name', () => {
+    assertBits(2, 'options.bits', 2);
+    assert.throws(() => assertBits(1, 'options.bits', 2), {
+      name: 'RangeError',
+      message: /options\.bits must be an integer in 2\.\.32, got 1/,
+    });
+  });
+
+  it('assertLength checks the type, then the length', () => {
+    assertLength(new Uint32Array(3), 3, 'mask');
+    assert.throws(() => assertLength(new Uint32Array(2), 3, 'mask'), {
+      name: 'RangeError',
+      message: /mask must have 3 elements, got 2/,
+    });
+    assert.throws(() => assertLength(new Uint8Array(3), 3, 'mask'), {
+      name: 'TypeError',
+      message: /mask must be a Uint32Array, got Uint8Array/,
+    });
+  });
+});
