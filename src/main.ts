@@ -4,10 +4,11 @@
  * checks the unmasked sum against the survivors' plain sum.
  * @module
  */
+
+import type { Stage } from './secagg/messages.ts';
 import { defaultThreshold, roundParams } from './secagg/params.ts';
 import { systemRng } from './secagg/rng.ts';
 import type { ClientId, VectorSpec } from './secagg/types.ts';
-import type { Stage } from './secagg/messages.ts';
 import { simulateRound } from './sim/round.ts';
 
 const CLIENTS = 50;
@@ -83,4 +84,6 @@ if (mismatches > 0) {
   console.error(`FAILED: ${mismatches} elements differ from the survivors' plain sum`);
   process.exit(1);
 }
-console.log(`verified: the unmasked sum equals the survivors' plain sum in all ${params.vectors.reduce((n, v) => n + v.length, 0)} elements`);
+console.log(
+  `verified: the unmasked sum equals the survivors' plain sum in all ${params.vectors.reduce((n, v) => n + v.length, 0)} elements`,
+);

@@ -57,11 +57,7 @@ export class Refusal extends Error {
 }
 
 /** Why a round aborted. */
-export type AbortCode =
-  | 'too-few-clients'
-  | 'reconstruction-failed'
-  | 'server-aborted'
-  | 'client-refused';
+export type AbortCode = 'too-few-clients' | 'reconstruction-failed' | 'server-aborted' | 'client-refused';
 
 /** The round ended without a result; no secret was reconstructed. */
 export class RoundAborted extends Error {

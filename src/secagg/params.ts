@@ -61,13 +61,17 @@ const MAX_VECTOR_NAME_BYTES = 255;
  * consistency check). Never below 2: with t = 1 a single share is the secret.
  */
 export function minimumThreshold(n: number, serverModel: ServerModel, maxCorruptClients: number): number {
-  const bound = serverModel === 'malicious' ? Math.floor((n + maxCorruptClients) / 2) + 1 : maxCorruptClients + 1;
+  const bound =
+    serverModel === 'malicious' ? Math.floor((n + maxCorruptClients) / 2) + 1 : maxCorruptClients + 1;
   return Math.max(2, bound);
 }
 
 /** The default threshold: ⌊2n/3⌋ + 1 (safe in both settings for n_C < n/3), at least the minimum. */
 export function defaultThreshold(n: number, serverModel: ServerModel, maxCorruptClients = 0): number {
-  return Math.min(n, Math.max(Math.floor((2 * n) / 3) + 1, minimumThreshold(n, serverModel, maxCorruptClients)));
+  return Math.min(
+    n,
+    Math.max(Math.floor((2 * n) / 3) + 1, minimumThreshold(n, serverModel, maxCorruptClients)),
+  );
 }
 
 function checkInteger(value: number, name: string, min: number, max: number): void {
@@ -111,7 +115,10 @@ function validateVectors(vectors: readonly VectorSpec[]): VectorSpec[] {
 export function roundParams(input: RoundParamsInput): RoundParams {
   checkInteger(input.round, 'round', 1, 0xffff_ffff);
   if (input.serverModel !== 'semi-honest' && input.serverModel !== 'malicious') {
-    throw new ParameterError('invalid', `serverModel must be 'semi-honest' or 'malicious', got '${input.serverModel}'`);
+    throw new ParameterError(
+      'invalid',
+      `serverModel must be 'semi-honest' or 'malicious', got '${input.serverModel}'`,
+    );
   }
   let clients: ClientId[];
   try {

@@ -31,7 +31,12 @@ export function advertiseTranscript(
 
 /** The session id: a hash over the configuration and every advertised key of U1 (§4.0). */
 export function sessionIdFor(configHash: Uint8Array, peers: readonly AdvertisedKeys[]): Uint8Array {
-  return sha256(LABEL.session, configHash, u32(peers.length), ...peers.flatMap((p) => [u32(p.id), p.cPk, p.sPk]));
+  return sha256(
+    LABEL.session,
+    configHash,
+    u32(peers.length),
+    ...peers.flatMap((p) => [u32(p.id), p.cPk, p.sPk]),
+  );
 }
 
 function pairInfo(label: Uint8Array, a: ClientId, b: ClientId): Uint8Array {

@@ -154,7 +154,8 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
   }
   // Let clients see the abort (or nothing) that is still queued.
   for (let outgoing = server.pollTransmit(); outgoing; outgoing = server.pollTransmit()) {
-    if (!gone.has(outgoing.to) && outgoing.message.type === 'abort') clients.get(outgoing.to)!.handle(outgoing.message);
+    if (!gone.has(outgoing.to) && outgoing.message.type === 'abort')
+      clients.get(outgoing.to)!.handle(outgoing.message);
   }
   return {
     result: server.result,
