@@ -13,6 +13,9 @@ import { addInto, reduceInto } from '../../src/secagg/ring.ts';
 import { DeterministicRng } from '../../src/secagg/rng.ts';
 import type { Rng } from '../../src/secagg/types.ts';
 
+// Every assert.ok carries a message: without one, a failing assert.ok makes Node re-parse this file
+// to quote the expression, and under fast-check's shrinking that turns a quick failure into minutes.
+
 // ---- helpers ----------------------------------------------------------------------------------------
 
 /**
@@ -172,8 +175,8 @@ describe('maxScale', () => {
     assert.equal(127 / 0.1, 1270);
     assert.equal(noWrap(8, 0.1, 1, 1270), false);
     const s = maxScale(8, 0.1, 1);
-    assert.ok(s < 1270 && s > 1269.99);
-    assert.ok(noWrap(8, 0.1, 1, s));
+    assert.ok(s < 1270 && s > 1269.99, `maxScale(8, 0.1, 1) = ${s}`);
+    assert.ok(noWrap(8, 0.1, 1, s), `maxScale(8, 0.1, 1) = ${s} breaks the bound`);
   });
 
   it('returns the largest scale that satisfies m · ⌈c · s⌉ ≤ 2^(bits−1) − 1, exactly', () => {
@@ -187,7 +190,7 @@ describe('maxScale', () => {
         fc.double({ min: 1e-6, max: 1e6, noNaN: true }),
         ([bits, clients], clip) => {
           const s = maxScale(bits, clip, clients);
-          assert.ok(Number.isFinite(s) && s > 0);
+          assert.ok(Number.isFinite(s) && s > 0, `maxScale(${bits}, ${clip}, ${clients}) = ${s}`);
           assert.ok(
             noWrap(bits, clip, clients, s),
             `maxScale(${bits}, ${clip}, ${clients}) = ${s} breaks the bound`,
@@ -258,7 +261,10 @@ describe('quantize', () => {
     quantize(new Float64Array(37).fill(0.3), { bits: 16, clip: 1, scale: 100, clients: 3 }, rng);
     assert.equal(drawn.length, 1);
     assert.equal(drawn[0]!.length, 4 * 37);
-    assert.ok(drawn[0]!.every((b) => b === 0));
+    assert.ok(
+      drawn[0]!.every((b) => b === 0),
+      'random bytes were not zeroed',
+    );
   });
 
   it('is exact on multiples of 1/scale', () => {
@@ -444,7 +450,10 @@ describe('quantize: the no-overflow bound', () => {
       const top = Array.from({ length: clients }, () => Float64Array.of(clip, clip * 1.5, 1e300));
       const bottom = Array.from({ length: clients }, () => Float64Array.of(-clip, -clip * 1.5, -1e300));
       const extreme = clients * Number(exactCeilProduct(clip, scale));
-      assert.ok(extreme <= 2 ** (bits - 1) - 1);
+      assert.ok(
+        extreme <= 2 ** (bits - 1) - 1,
+        `bits ${bits}, clip ${clip}, ${clients} clients: bound broken`,
+      );
       for (const [vectors, rng, sign] of [
         [top, up, 1],
         [bottom, down, -1],
@@ -454,7 +463,10 @@ describe('quantize: the no-overflow bound', () => {
             Math.sign(value) === sign,
             `bits ${bits}, clip ${clip}, ${clients} clients: wrapped to ${value}`,
           );
-          assert.ok(Math.abs(value - sign * clients * clip) <= clients / scale + 1e-9 * clients * clip);
+          assert.ok(
+            Math.abs(value - sign * clients * clip) <= clients / scale + 1e-9 * clients * clip,
+            `bits ${bits}, clip ${clip}, ${clients} clients: decoded ${value}`,
+          );
         }
       }
     }
@@ -475,7 +487,10 @@ describe('quantize: the no-overflow bound', () => {
           const vectors = Array.from({ length: clients }, () => Float64Array.of(sign * clip));
           const [value] = aggregate(vectors, options, new DeterministicRng(seed));
           assert.equal(Math.sign(value!), sign);
-          assert.ok(Math.abs(value! - sign * clients * clip) <= clients / scale + 1e-9 * clients * clip);
+          assert.ok(
+            Math.abs(value! - sign * clients * clip) <= clients / scale + 1e-9 * clients * clip,
+            `bits ${bits}, clip ${clip}, ${clients} clients: decoded ${value}`,
+          );
         },
       ),
     );

@@ -112,6 +112,17 @@ describe('reduceInto', () => {
         },
       ),
     );
+    // The high bits at every width, which random u32s (biased towards small values) rarely reach.
+    for (let bits = 1; bits <= 32; bits++) {
+      const edge = Uint32Array.of(0xffff_ffff, 0x8000_0000, 2 ** bits - 1, 2 ** (bits - 1));
+      reduceInto(edge, bits);
+      const low = 2 ** bits - 1;
+      assert.deepEqual(
+        edge,
+        Uint32Array.of(low, bits === 32 ? 0x8000_0000 : 0, low, 2 ** (bits - 1)),
+        `${bits} bits`,
+      );
+    }
     const v = Uint32Array.of(0xffff_ffff, 0x8000_0000);
     reduceInto(v, 32);
     assert.deepEqual(v, Uint32Array.of(0xffff_ffff, 0x8000_0000));
