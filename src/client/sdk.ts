@@ -6,7 +6,13 @@
  * @module
  */
 import { once } from 'node:events';
-import { type ChannelCredentials, type ClientDuplexStream, Metadata, status as Status } from '@grpc/grpc-js';
+import {
+  type ChannelCredentials,
+  type ClientDuplexStream,
+  type ClientOptions,
+  Metadata,
+  status as Status,
+} from '@grpc/grpc-js';
 import type { ClientFrame } from '../gen/privagg/v1/secagg.ts';
 import { SecAggClient } from '../secagg/client.ts';
 import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
@@ -48,9 +54,14 @@ export class ClientRefusedError extends Error {
 /** The connection failed or the coordinator ended the call with an error status. */
 export class TransportError extends Error {
   override name = 'TransportError';
+  /**
+   * @param stage - the stage this client had entered when the call failed, or undefined when the
+   *   round had not been announced to it yet (nothing of this round was sent: a retry loses nothing)
+   */
   constructor(
     readonly code: Status,
     readonly details: string,
+    readonly stage?: Stage,
   ) {
     super(`${Status[code] ?? code}: ${details}`);
   }
@@ -79,6 +90,28 @@ export interface ParticipantOptions {
   readonly onStage?: (stage: Stage) => void;
   /** Largest masked-input chunk in bytes (default 1 MiB). */
   readonly maxChunkBytes?: number;
+  /**
+   * Extra grpc-js channel options (for example reconnect backoff, or `grpc.ssl_target_name_override`),
+   * applied over the SDK's own (`grpc.max_receive_message_length` = 16 MiB).
+   */
+  readonly channelOptions?: Partial<ClientOptions>;
+}
+
+/** How {@link Participant.participateRounds} retries. */
+export interface RetryPolicy {
+  /** First backoff delay in ms; it doubles per attempt (with jitter: 50–100% of the value). */
+  readonly initialMs: number;
+  /** Largest backoff delay in ms. */
+  readonly maxMs: number;
+  /** Most attempts per round (the first included) before the retryable error is thrown. */
+  readonly maxAttempts: number;
+  /**
+   * What a {@link TransportError} after the round was announced to this client means (its `stage` is
+   * set: the coordinator died or ended the call mid-round). `retry` (the default) handles it like any
+   * other: a retryable one is retried, joining the next round in this one's place, and any other is
+   * thrown. `report` passes it to `onOutcome` as that round's outcome and moves on to the next round.
+   */
+  readonly midRound?: 'retry' | 'report';
 }
 
 /** A completed participation. The client never learns the sum; it learns that its part is done. */
@@ -104,6 +137,7 @@ export class Participant {
     this.#options = options;
     this.#grpc = new ParticipateClient(options.address, options.credentials, {
       'grpc.max_receive_message_length': 16 << 20,
+      ...options.channelOptions,
     });
   }
 
@@ -131,13 +165,14 @@ export class Participant {
 
   /**
    * Takes part in `rounds` rounds, reconnecting with exponential backoff (with jitter) when the
-   * coordinator is unreachable. Aborted rounds are reported through `onOutcome` and do not stop it.
+   * coordinator is unreachable. Aborted rounds are reported through `onOutcome` and do not stop it;
+   * neither do rounds lost mid-round when `backoff.midRound` is `report`.
    */
   async participateRounds(
     rounds: number,
     inputFor: InputFor,
     onOutcome: (outcome: Participation | Error) => void,
-    backoff: { initialMs: number; maxMs: number; maxAttempts: number } = {
+    backoff: RetryPolicy = {
       initialMs: 100,
       maxMs: 5_000,
       maxAttempts: 8,
@@ -149,6 +184,10 @@ export class Participant {
           onOutcome(await this.participate(inputFor));
           break;
         } catch (error) {
+          if (backoff.midRound === 'report' && error instanceof TransportError && error.stage !== undefined) {
+            onOutcome(error);
+            break;
+          }
           const retry =
             error instanceof TransportError && error.retryable && attempt + 1 < backoff.maxAttempts;
           if (!retry) {
@@ -169,6 +208,8 @@ export class Participant {
 /** One Participate call, processed strictly in order. */
 class ParticipantSession {
   #core: SecAggClient | undefined;
+  /** The stage this client last entered; undefined until the round is announced. */
+  #stage: Stage | undefined;
   #round = 0;
   #chain: Promise<void> = Promise.resolve();
   #settled = false;
@@ -192,7 +233,11 @@ class ParticipantSession {
     });
     call.on('error', (error: { code?: number; details?: string; message?: string }) => {
       this.#fail(
-        new TransportError(error.code ?? Status.UNKNOWN, error.details ?? error.message ?? 'call failed'),
+        new TransportError(
+          error.code ?? Status.UNKNOWN,
+          error.details ?? error.message ?? 'call failed',
+          this.#stage,
+        ),
       );
     });
     call.on('end', () => {
@@ -219,7 +264,8 @@ class ParticipantSession {
     }
     const core = this.#core;
     if (!core) throw new ProtocolViolation(`'${frame.type}' before the round announcement`);
-    this.options.onStage?.(STAGE_ENTERED[frame.type]);
+    this.#stage = STAGE_ENTERED[frame.type];
+    this.options.onStage?.(this.#stage);
     const reply = core.handle(frame);
     if (reply) await this.#send(reply);
   }
@@ -245,6 +291,7 @@ class ParticipantSession {
       input: this.inputFor(params, clientId),
       rng: this.options.rng ?? systemRng,
     });
+    this.#stage = 'advertise';
     this.options.onStage?.('advertise');
     await this.#send(this.#core.start());
   }
@@ -272,6 +319,7 @@ class ParticipantSession {
         new TransportError(
           Status.UNAVAILABLE,
           'the coordinator ended the session before the round completed',
+          this.#stage,
         ),
       );
     }

@@ -217,12 +217,6 @@ export class SecAggServer {
       if (!record.droppedAt && !this.#answered(record, stage)) record.droppedAt = stage;
     }
     const moving = this.#active();
-    // Clients that answered and then disconnected belong to `moving` but will not answer again.
-    const next = nextStage(stage, this.params);
-    for (const id of moving) {
-      const record = this.#records.get(id)!;
-      if (record.gone) record.droppedAt = next;
-    }
     if (moving.length < this.params.threshold) {
       this.#abort(
         'too-few-clients',
@@ -230,6 +224,12 @@ export class SecAggServer {
         `${moving.length} clients completed stage '${stage}', threshold is ${this.params.threshold}`,
       );
       return;
+    }
+    // Clients that answered and then disconnected belong to `moving` but will not answer again.
+    const next = nextStage(stage, this.params);
+    for (const id of moving) {
+      const record = this.#records.get(id)!;
+      if (record.gone) record.droppedAt = next;
     }
     switch (stage) {
       case 'advertise':

@@ -92,6 +92,8 @@ class Session {
   round: ActiveRound | undefined;
   assembler: MaskedInputAssembler | undefined;
   framesThisStage = 0;
+  /** Its masked input was assembled and handed to the core: no chunk may follow. */
+  uploaded = false;
   stageSeen: Stage | 'idle' | 'ended' = 'idle';
   closed = false;
   constructor(
@@ -151,7 +153,18 @@ export class Coordinator {
     }
     const session = new Session(call, auth.name);
     call.on('data', (bytes: Uint8Array) => this.#onFrame(session, bytes));
-    call.on('end', () => this.#onGone(session, 'stream ended'));
+    call.on('end', () => {
+      const open = !session.closed;
+      this.#onGone(session, 'stream ended');
+      // A half-close before the session is over: nothing more will come, so end the call rather than
+      // leave it open until the client cancels it.
+      if (open) {
+        call.emit('error', {
+          code: Status.CANCELLED,
+          details: 'the client ended its stream before its session was over',
+        });
+      }
+    });
     call.on('error', () => this.#onGone(session, 'stream error'));
     call.on('cancelled', () => this.#onGone(session, 'cancelled'));
     call.on('close', () => this.#onGone(session, 'closed'));
@@ -188,7 +201,8 @@ export class Coordinator {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const session of this.#waiting)
+    // A copy: ending a session runs its 'error' listener, which removes it from #waiting.
+    for (const session of [...this.#waiting])
       this.#endSession(session, {
         type: 'abort',
         code: 'server-aborted',
@@ -237,6 +251,10 @@ export class Coordinator {
   }
 
   #onCheckIn(session: Session, name: string): void {
+    if (this.#closed) {
+      this.#reject(session, Status.UNAVAILABLE, 'the coordinator is shutting down');
+      return;
+    }
     if (session.name !== undefined) {
       this.#reject(session, Status.FAILED_PRECONDITION, 'checked in twice on one stream');
       return;
@@ -298,6 +316,11 @@ export class Coordinator {
       this.#violation(session, round, `masked input chunk during stage '${round.server.stage}'`);
       return;
     }
+    if (session.uploaded) {
+      // Checked here, not left to the core: a new assembler would take an upload slot and hold it.
+      this.#violation(session, round, 'masked_input_chunk arrived after the masked input was complete');
+      return;
+    }
     if (!session.assembler) {
       session.assembler = new MaskedInputAssembler(round.params.vectors);
       if (round.uploading.size >= this.config.maxConcurrentUploads) {
@@ -327,6 +350,7 @@ export class Coordinator {
       return;
     }
     this.#releaseUpload(session, round);
+    session.uploaded = true;
     this.#deliver(session, round, message);
   }
 
@@ -396,10 +420,9 @@ export class Coordinator {
     if (session.closed) return;
     const round = session.round;
     session.closed = true;
-    if (round && session.id !== undefined && round.server.stage !== 'ended') {
-      round.server.handleDisconnect(session.id, this.#now());
-      this.#pump(round);
-    }
+    // Also frees the upload slot the session holds or waits for (its stream ends here, so no later
+    // event would free it).
+    if (round) this.#disconnect(session, round);
     const waitingIndex = this.#waiting.indexOf(session);
     if (waitingIndex >= 0) this.#waiting.splice(waitingIndex, 1);
     session.call.emit('error', { code, details });
@@ -565,8 +588,10 @@ export class Coordinator {
     timing: RoundOutcome['timing'],
   ): RoundOutcome {
     const nameOf = (id: ClientId) => sessions.get(id)!.name!;
-    const dropped: Record<string, Stage> = {};
-    for (const [id, stage] of result.dropped) dropped[nameOf(id)] = stage;
+    // fromEntries defines own properties, so even a client named '__proto__' is listed.
+    const dropped: Record<string, Stage> = Object.fromEntries(
+      [...result.dropped].map(([id, stage]) => [nameOf(id), stage]),
+    );
     if (result.status === 'ok') {
       return {
         round,

@@ -1,0 +1,410 @@
+/**
+ * `privagg client`: takes part in secure aggregation rounds with an input vector read from a JSON
+ * file, through the client SDK (src/client/sdk.ts). One line per round on stdout; its own failures on
+ * stderr, one line each. `--fail-at STAGE` is fault injection: the process exits abruptly on entering
+ * that stage, with no goodbye frame, as a crashed client would.
+ *
+ * gRPC and the SDK are imported once the arguments have been checked, so a bad argument fails fast
+ * (and `privagg --help` does not load them).
+ * @module
+ */
+import { readFileSync, writeSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
+import type { Participation } from '../client/sdk.ts';
+import type { Stage } from '../secagg/messages.ts';
+import type { RoundParams } from '../secagg/params.ts';
+import { formatHostPort, isLoopbackHost, parseHostPort } from './address.ts';
+import { CliError, type Command } from './command.ts';
+import { oneLine } from './text.ts';
+
+/** Exit status of a process stopped by `--fail-at`. */
+export const FAIL_AT_EXIT_CODE = 3;
+
+/** The stages `--fail-at` accepts (the network coordinator runs the semi-honest protocol). */
+export const FAIL_AT_STAGES = ['advertise', 'share', 'masked', 'unmask'] as const satisfies readonly Stage[];
+
+const DEFAULT_RETRIES = 6;
+const DEFAULT_RETRY_DELAY_MS = 250;
+
+const usage = `usage: privagg client --server HOST:PORT --id ID --input FILE [options]
+
+Takes part in secure aggregation rounds run by 'privagg serve'. The coordinator learns only the sum
+of the surviving clients' inputs, never this input.
+
+  --server HOST:PORT        the coordinator ([IPv6]:PORT for an IPv6 address)
+  --id ID                   this client's name at the coordinator (1..255 bytes)
+  --input FILE              JSON array of D integers in [0, 2^32); D must be the dimension the
+                            coordinator announces. (For a coordinator summing several named
+                            vectors: a JSON object {"name": [...], ...}.)
+  --rounds R                take part in R rounds, reconnecting between them (default 1)
+  --fail-at STAGE           fault injection: exit abruptly (status ${FAIL_AT_EXIT_CODE}, no goodbye) on entering
+                            STAGE: advertise, share, masked or unmask
+  --retries N               reconnection attempts after the first, with exponential backoff, before
+                            giving up on an unreachable coordinator (default ${DEFAULT_RETRIES})
+  --retry-delay-ms MS       first backoff delay; it doubles up to 8x (default ${DEFAULT_RETRY_DELAY_MS})
+
+authentication and transport security:
+  --token-file FILE         file holding this client's bearer token (sent as
+                            "authorization: Bearer <token>")
+  --token TOKEN             the token itself (visible to other local users in the process list:
+                            prefer --token-file)
+  --tls-ca FILE             trust this CA for the coordinator's certificate (default: system CAs)
+  --tls-cert FILE --tls-key FILE   client certificate and key (mutual TLS)
+  --tls-server-name NAME    expect NAME in the coordinator's certificate instead of HOST
+  --insecure-plaintext-dev-only   plaintext to a non-loopback host (DEVELOPMENT ONLY: anyone on
+                            the path can read and rewrite the protocol and steal the token)
+  A loopback HOST (localhost, 127.0.0.0/8, ::1) is reached in plaintext unless a --tls-* flag is
+  given; any other host over TLS.
+
+Prints "round K: done" or "round K: aborted (CODE): REASON" per round (K counts this client's
+rounds). Exits 0 when every round completed or was aborted by the coordinator (an abort is the
+coordinator's decision, not this client's failure); 1 when a round failed here (the coordinator
+was lost mid-round, this client refused a request, or it was refused) or the coordinator could not
+be reached; 2 on bad input.`;
+
+/** The input as read from the file, before the announcement says what is expected. */
+type Input =
+  | { readonly kind: 'array'; readonly values: Uint32Array }
+  | { readonly kind: 'object'; readonly vectors: ReadonlyMap<string, Uint32Array> };
+
+function checkedArray(value: unknown, what: string): Uint32Array {
+  if (!Array.isArray(value)) throw new CliError(`${what} must be a JSON array of integers in [0, 2^32)`);
+  const out = new Uint32Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
+      throw new CliError(`${what}[${i}] is ${JSON.stringify(v)}: not an integer in [0, 2^32)`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Reads and checks an input file: a JSON array of integers in [0, 2^32), or an object of such arrays.
+ * @throws CliError naming the file and the first problem
+ */
+export function readInput(path: string): Input {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read --input ${path}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`--input ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (Array.isArray(value)) return { kind: 'array', values: checkedArray(value, `--input ${path}`) };
+  if (typeof value === 'object' && value !== null) {
+    const vectors = new Map<string, Uint32Array>();
+    for (const [name, v] of Object.entries(value)) {
+      vectors.set(name, checkedArray(v, `--input ${path} "${name}"`));
+    }
+    if (vectors.size === 0) throw new CliError(`--input ${path} holds an empty object`);
+    return { kind: 'object', vectors };
+  }
+  throw new CliError(`--input ${path} must be a JSON array of integers in [0, 2^32)`);
+}
+
+/**
+ * The input vectors for an announced round, checked against its vector specs (names, lengths, and
+ * each value below 2^bits).
+ * @throws CliError when the input does not fit the announcement
+ */
+export function inputForRound(input: Input, params: RoundParams, path: string): Uint32Array[] {
+  const specs = params.vectors;
+  let vectors: Uint32Array[];
+  if (input.kind === 'array') {
+    if (specs.length !== 1) {
+      throw new CliError(
+        `the coordinator sums ${specs.length} vectors (${specs.map((s) => s.name).join(', ')}): --input ${path} ` +
+          'must be a JSON object of one array per vector name',
+      );
+    }
+    vectors = [input.values];
+  } else {
+    const expected = specs.map((s) => s.name);
+    const extra = [...input.vectors.keys()].filter((name) => !expected.includes(name));
+    const missing = expected.filter((name) => !input.vectors.has(name));
+    if (extra.length > 0 || missing.length > 0) {
+      throw new CliError(
+        `--input ${path} names vectors [${[...input.vectors.keys()].join(', ')}] but the coordinator sums ` +
+          `[${expected.join(', ')}]`,
+      );
+    }
+    vectors = specs.map((s) => input.vectors.get(s.name)!);
+  }
+  return specs.map((spec, i) => {
+    const values = vectors[i]!;
+    const where = input.kind === 'array' ? `--input ${path}` : `--input ${path} "${spec.name}"`;
+    if (values.length !== spec.length) {
+      throw new CliError(
+        `${where} has ${values.length} values but the coordinator's round ${params.round} sums vectors of ` +
+          `length ${spec.length}`,
+      );
+    }
+    if (spec.bits < 32) {
+      const limit = 2 ** spec.bits;
+      const at = values.findIndex((v) => v >= limit);
+      if (at >= 0) throw new CliError(`${where}[${at}] is ${values[at]}: not below 2^${spec.bits}`);
+    }
+    return values.slice();
+  });
+}
+
+function readSmallFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new CliError(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+}
+
+function nonNegativeInteger(flag: string, raw: string | undefined, fallback: number, min = 0): number {
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new CliError(`--${flag} must be an integer >= ${min}, got '${raw}'`);
+  }
+  return value;
+}
+
+/**
+ * grpc-js sets the TLS server name (SNI) to the host even when it is an IP address, and Node then
+ * prints deprecation DEP0123 on stderr at every connection. SNI carries no meaning for an IP address
+ * (the certificate is still checked against it), so that one warning is dropped; others still print.
+ */
+let ipServerNameWarningSilenced = false;
+function silenceIpServerNameWarning(): void {
+  if (ipServerNameWarningSilenced) return;
+  ipServerNameWarningSilenced = true;
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const [, second, third] = args;
+    const code = typeof second === 'object' && second !== null ? (second as { code?: unknown }).code : third;
+    if (code === 'DEP0123') return;
+    emitWarning(...args);
+  }) as typeof process.emitWarning;
+}
+
+interface Transport {
+  readonly credentials: ChannelCredentials;
+  readonly channelOptions: Partial<ClientOptions>;
+  readonly warning?: string;
+}
+
+/** The client side of the transport policy (see the usage text). */
+function transport(
+  grpc: typeof import('@grpc/grpc-js'),
+  host: string,
+  values: Record<string, string | boolean | undefined>,
+  address: string,
+): Transport {
+  const str = (name: string) => values[name] as string | undefined;
+  const tlsFlags = ['tls-ca', 'tls-cert', 'tls-key', 'tls-server-name'].filter((f) => str(f) !== undefined);
+  const insecure = values['insecure-plaintext-dev-only'] === true;
+  if (insecure && tlsFlags.length > 0) {
+    throw new CliError(`--insecure-plaintext-dev-only contradicts --${tlsFlags[0]}`);
+  }
+  const loopback = isLoopbackHost(host);
+  if (insecure || (loopback && tlsFlags.length === 0)) {
+    return {
+      credentials: grpc.credentials.createInsecure(),
+      channelOptions: {},
+      warning: loopback
+        ? undefined
+        : `privagg: WARNING: plaintext connection to ${address}, which is not a loopback host ` +
+          '(--insecure-plaintext-dev-only): the protocol and the token can be read and rewritten on the way',
+    };
+  }
+  if ((str('tls-cert') === undefined) !== (str('tls-key') === undefined)) {
+    throw new CliError('give --tls-cert and --tls-key together');
+  }
+  const ca = str('tls-ca') === undefined ? null : readSmallFile(str('tls-ca')!, '--tls-ca');
+  const key = str('tls-key') === undefined ? null : readSmallFile(str('tls-key')!, '--tls-key');
+  const cert = str('tls-cert') === undefined ? null : readSmallFile(str('tls-cert')!, '--tls-cert');
+  let creds: ChannelCredentials;
+  try {
+    creds = grpc.credentials.createSsl(ca, key, cert);
+  } catch (error) {
+    throw new CliError(`cannot use the TLS files: ${oneLine((error as Error).message)}`);
+  }
+  const serverName = str('tls-server-name');
+  return {
+    credentials: creds,
+    channelOptions:
+      serverName === undefined
+        ? {}
+        : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName },
+  };
+}
+
+function readToken(values: Record<string, string | boolean | undefined>): string | undefined {
+  const token = values['token'] as string | undefined;
+  const tokenFile = values['token-file'] as string | undefined;
+  if (token !== undefined && tokenFile !== undefined)
+    throw new CliError('give --token or --token-file, not both');
+  const raw =
+    tokenFile === undefined ? token : readSmallFile(tokenFile, '--token-file').toString('utf8').trim();
+  if (raw === undefined) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(raw)) {
+    throw new CliError('the token must be a non-empty string of visible ASCII characters');
+  }
+  return raw;
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        server: { type: 'string' },
+        id: { type: 'string' },
+        input: { type: 'string' },
+        rounds: { type: 'string' },
+        'fail-at': { type: 'string' },
+        retries: { type: 'string' },
+        'retry-delay-ms': { type: 'string' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-server-name': { type: 'string' },
+        'insecure-plaintext-dev-only': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new CliError((error as Error).message.split('\n')[0]!);
+  }
+  const str = (name: string) => values[name] as string | undefined;
+  const required = (name: string): string => {
+    const value = str(name);
+    if (value === undefined) throw new CliError(`missing --${name} (see privagg client --help)`);
+    return value;
+  };
+
+  let server: ReturnType<typeof parseHostPort>;
+  try {
+    server = parseHostPort(required('server'), '--server');
+  } catch (error) {
+    if (error instanceof RangeError) throw new CliError(error.message);
+    throw error;
+  }
+  const address = formatHostPort(server.host, server.port);
+  const id = required('id');
+  const idBytes = Buffer.byteLength(id, 'utf8');
+  if (idBytes < 1 || idBytes > 255) throw new CliError(`--id must be 1..255 UTF-8 bytes, got ${idBytes}`);
+  const inputPath = required('input');
+  const input = readInput(inputPath);
+  const rounds = nonNegativeInteger('rounds', str('rounds'), 1, 1);
+  const retries = nonNegativeInteger('retries', str('retries'), DEFAULT_RETRIES);
+  const retryDelayMs = nonNegativeInteger('retry-delay-ms', str('retry-delay-ms'), DEFAULT_RETRY_DELAY_MS, 1);
+  const failAt = str('fail-at');
+  if (failAt !== undefined && !(FAIL_AT_STAGES as readonly string[]).includes(failAt)) {
+    throw new CliError(`--fail-at must be one of ${FAIL_AT_STAGES.join(', ')}, got '${failAt}'`);
+  }
+  const token = readToken(values);
+  const grpc = await import('@grpc/grpc-js');
+  // Every failure is reported by this command in one line; grpc-js's own console errors would add more.
+  grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+  const { CoordinatorAbortError, Participant, TransportError } = await import('../client/sdk.ts');
+  const { ProtocolViolation } = await import('../secagg/errors.ts');
+  const {
+    credentials: channelCredentials,
+    channelOptions,
+    warning,
+  } = transport(grpc, server.host, values, address);
+  if (isIP(server.host) !== 0) silenceIpServerNameWarning();
+  if (warning) console.error(warning);
+
+  const participant = new Participant({
+    address,
+    credentials: channelCredentials,
+    name: id,
+    token,
+    channelOptions: {
+      ...channelOptions,
+      // Reconnect to a restarted coordinator on this client's schedule, not grpc-js's (1 s .. 120 s).
+      'grpc.initial_reconnect_backoff_ms': retryDelayMs,
+      'grpc.max_reconnect_backoff_ms': retryDelayMs * 8,
+    },
+    onStage: (stage) => {
+      if (stage !== failAt) return;
+      // Fault injection: no goodbye frame, no cleanup — the socket closes with the process.
+      writeSync(2, `privagg: --fail-at ${stage}: exiting abruptly on entering stage '${stage}'\n`);
+      process.exit(FAIL_AT_EXIT_CODE);
+    },
+  });
+
+  let round = 0;
+  let failed = 0;
+  const onOutcome = (outcome: Participation | Error) => {
+    round++;
+    if (!(outcome instanceof Error)) {
+      console.log(`round ${round}: done`);
+    } else if (outcome instanceof CoordinatorAbortError) {
+      console.log(`round ${round}: aborted (${outcome.code}): ${oneLine(outcome.reason)}`);
+    } else if (outcome instanceof TransportError && outcome.stage !== undefined) {
+      failed++;
+      const what =
+        outcome.code === grpc.status.UNAVAILABLE
+          ? `lost the coordinator at ${address}`
+          : `the coordinator at ${address} ended the session`;
+      console.error(
+        `privagg: round ${round}: ${what} during stage '${outcome.stage}': ${oneLine(outcome.message)}`,
+      );
+    } else {
+      failed++;
+      console.error(`privagg: round ${round}: ${oneLine(outcome.message)}`);
+    }
+  };
+  try {
+    await participant.participateRounds(
+      rounds,
+      (params) => inputForRound(input, params, inputPath),
+      onOutcome,
+      {
+        initialMs: retryDelayMs,
+        maxMs: retryDelayMs * 8,
+        maxAttempts: retries + 1,
+        midRound: 'report',
+      },
+    );
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    const which = `round ${round + 1}`;
+    if (error instanceof TransportError) {
+      // Only errors before a round's announcement get here (later ones are reported per round).
+      const what = error.retryable
+        ? `cannot reach the coordinator at ${address} (${retries + 1} attempt${retries === 0 ? '' : 's'})`
+        : `the coordinator at ${address} refused`;
+      console.error(`privagg: ${which}: ${what}: ${oneLine(error.message)}`);
+      return 1;
+    }
+    if (error instanceof ProtocolViolation) {
+      console.error(`privagg: ${which}: the coordinator broke the protocol: ${oneLine(error.message)}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    participant.close();
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+/** The `privagg client` command. */
+export const clientCommand: Command = {
+  name: 'client',
+  summary: 'take part in secure aggregation rounds with an input vector from a JSON file',
+  usage,
+  run,
+};

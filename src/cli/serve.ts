@@ -1,0 +1,337 @@
+/**
+ * `privagg serve`: runs the coordinator over gRPC for a number of rounds and appends one JSON line per
+ * round to a file. Transport security and client authentication follow the policy in
+ * src/server/tls.ts (TLS, or plaintext on loopback only; tokens or mutual TLS, or claimed names on
+ * loopback only).
+ *
+ * The server modules (gRPC, pino, the coordinator) are imported once the flags and the configuration
+ * file have been checked, so a bad setting fails fast and `privagg --help` does not load them.
+ * @module
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { constants } from 'node:os';
+import { format, parseArgs } from 'node:util';
+import type { TokenTable } from '../server/auth.ts';
+import {
+  ConfigError,
+  coordinatorConfig,
+  MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT,
+  maxReceiveMessageBytes,
+  resolveServeSettings,
+  SERVE_DEFAULTS,
+  type ServeSettings,
+  serveParseArgsOptions,
+} from '../server/config.ts';
+import type { RoundOutcome } from '../server/coordinator.ts';
+import type { ServerTls } from '../server/tls.ts';
+import { formatHostPort, isLoopbackHost } from './address.ts';
+import { CliError, type Command } from './command.ts';
+import { oneLine } from './text.ts';
+
+/** How long a signal lets the active round run before its calls are cancelled. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+const usage = `usage: privagg serve --port P --clients N --dim D --out FILE [options]
+       privagg serve --config FILE [options]
+
+Runs the secure aggregation coordinator: R rounds, each summing one input vector of D unsigned
+32-bit integers (mod 2^32) over a cohort of N clients, of which at least the threshold must survive.
+Appends one JSON line per round to FILE:
+  {"round":1,"status":"ok","survivors":["id",...],"dropped":{"id":"stage",...},"sum":[...]}
+  {"round":2,"status":"aborted","survivors":[],"dropped":{...},"reason":"..."}
+The first line on stdout is "listening on HOST:PORT"; then one summary line per round. Logs (JSON,
+pino) go to stderr. Exits 0 after R rounds; 130/143 after SIGINT/SIGTERM (the active round gets
+${SHUTDOWN_GRACE_MS / 1000} s to finish; a second signal stops at once); 2 on a bad setting; 1 when it
+cannot listen.
+
+round:
+  --clients N               cohort size: clients selected per round (>= 2)
+  --min-clients M           start with M..N clients once the check-in window has passed
+                            (default N: always wait for N)
+  --threshold T             clients that must survive to the unmask stage
+                            (default floor(2N/3)+1, capped at M)
+  --max-corrupt-clients C   clients that may collude with the coordinator; T must exceed C
+                            (default 0)
+  --server-model semi-honest   the only model served over the network for now
+  --dim D                   one vector of D 32-bit integers, named "sum"
+  --rounds R                rounds to run (default ${SERVE_DEFAULTS.rounds})
+  --out FILE                file to append the JSON line of each round to
+  --check-in-window-ms MS   how long to wait for N clients before starting with >= M
+                            (default ${SERVE_DEFAULTS.checkInWindowMs})
+  --stage-timeout-ms MS     deadline of each stage; a client that misses it is dropped
+                            (default ${SERVE_DEFAULTS.stageTimeoutMs})
+  --max-concurrent-uploads K   masked inputs assembled at once (default ${SERVE_DEFAULTS.maxConcurrentUploads})
+  --max-frames-per-stage F  frames a client may send in one stage before it is cut off
+                            (default: the masked input in ${MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT / 1024} KiB chunks + 16)
+
+network and security:
+  --host HOST               address to bind (default ${SERVE_DEFAULTS.host})
+  --port P                  port to bind; 0 picks a free one
+  --tls-cert FILE --tls-key FILE   serve TLS with this PEM certificate (chain) and key
+  --tls-client-ca FILE      require client certificates signed by this CA (mutual TLS); a client's
+                            name is its certificate's subject CN
+  --tokens FILE             JSON {"clientName": "token", ...}: a client must send
+                            "authorization: Bearer <token>" and check in under its own name
+  --insecure-plaintext-dev-only   allow plaintext on a non-loopback address (DEVELOPMENT ONLY:
+                            anyone on the path can read and rewrite the protocol)
+  Without TLS the coordinator serves only a loopback address; without --tokens or --tls-client-ca
+  only a loopback address, with clients named by what they claim.
+
+other:
+  --config FILE             JSON settings: the flags' names in camelCase ("minClients", ...), plus
+                            "vectors": [{"name","length","bits"}] instead of dim, and
+                            "stageTimeoutMs" as a number or {"advertise": MS, ...}; flags override it
+  --log-level LEVEL         trace, debug, info, warn, error, fatal or silent (default ${SERVE_DEFAULTS.logLevel})`;
+
+/** The JSON object written for one round (see the usage text and the README). */
+export function outcomeRecord(outcome: RoundOutcome): Record<string, unknown> {
+  const record: Record<string, unknown> = {
+    round: outcome.round,
+    status: outcome.status,
+    survivors: [...outcome.survivors],
+    dropped: { ...outcome.dropped },
+  };
+  if (outcome.status === 'ok') {
+    if (outcome.vectors.length === 1) {
+      record['sum'] = Array.from(outcome.sums[0]!);
+    } else {
+      record['sums'] = Object.fromEntries(
+        outcome.vectors.map((v, i) => [v.name, Array.from(outcome.sums[i]!)]),
+      );
+    }
+  } else {
+    record['reason'] = outcome.reason ?? 'aborted';
+  }
+  return record;
+}
+
+/** The human line printed on stdout for one round. */
+export function outcomeSummary(outcome: RoundOutcome): string {
+  const dropped = Object.keys(outcome.dropped).length;
+  if (outcome.status === 'ok') {
+    return `round ${outcome.round}: ok, ${outcome.survivors.length} clients in the sum, ${dropped} dropped`;
+  }
+  return `round ${outcome.round}: aborted, ${oneLine(outcome.reason ?? '')}`;
+}
+
+function parseFlags(argv: readonly string[]): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: serveParseArgsOptions(),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    // parseArgs reports unknown flags, missing values and stray arguments as TypeErrors.
+    throw new CliError((error as Error).message.split('\n')[0]!);
+  }
+}
+
+/** The server modules, imported once the settings are known to be usable. */
+async function loadModules() {
+  const [grpc, auth, coordinator, health, listen, logging, tls] = await Promise.all([
+    import('@grpc/grpc-js'),
+    import('../server/auth.ts'),
+    import('../server/coordinator.ts'),
+    import('../server/health.ts'),
+    import('../server/listen.ts'),
+    import('../server/logging.ts'),
+    import('../server/tls.ts'),
+  ]);
+  return { grpc, auth, coordinator, health, listen, logging, tls };
+}
+
+type Modules = Awaited<ReturnType<typeof loadModules>>;
+
+/** Turns the setting modules' own errors into one-line command-line errors. */
+function asCliError<T>(f: () => T, m?: Modules): T {
+  try {
+    return f();
+  } catch (error) {
+    if (
+      error instanceof ConfigError ||
+      (m && error instanceof m.auth.AuthConfigError) ||
+      (m && error instanceof m.tls.TransportConfigError) ||
+      error instanceof RangeError // the core's ParameterError, and the coordinator's own checks
+    ) {
+      throw new CliError(oneLine(error.message));
+    }
+    throw error;
+  }
+}
+
+function checkHost(host: string): void {
+  if (
+    isIP(host) === 0 &&
+    !/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)
+  ) {
+    throw new CliError(`--host must be an IP address or a host name, got '${host}'`);
+  }
+}
+
+/** Everything checked and loaded before the server binds. */
+interface Prepared {
+  readonly settings: ServeSettings;
+  readonly tokens: TokenTable | undefined;
+  readonly tls: ServerTls | undefined;
+  readonly warnings: readonly string[];
+}
+
+function prepare(settings: ServeSettings, m: Modules): Prepared {
+  const tokens =
+    settings.tokens === undefined ? undefined : asCliError(() => m.auth.loadTokens(settings.tokens!), m);
+  const tls =
+    settings.tlsCert === undefined
+      ? undefined
+      : asCliError(
+          () =>
+            m.tls.loadServerTls({
+              cert: settings.tlsCert!,
+              key: settings.tlsKey!,
+              clientCa: settings.tlsClientCa,
+            }),
+          m,
+        );
+  const warnings = asCliError(
+    () =>
+      m.tls.checkServerTransport({
+        address: formatHostPort(settings.host, settings.port),
+        loopback: isLoopbackHost(settings.host),
+        tls: tls !== undefined,
+        mutualTls: tls?.mutual ?? false,
+        tokens: tokens !== undefined,
+        insecurePlaintextDevOnly: settings.insecurePlaintextDevOnly,
+      }),
+    m,
+  );
+  if (tokens && tokens.shortTokens.length > 0) {
+    warnings.push(
+      `the tokens of ${tokens.shortTokens.length} client(s) are shorter than ${m.auth.SHORT_TOKEN_CHARS} characters ` +
+        'and may be guessable',
+    );
+  }
+  if (tokens?.readableByOthers)
+    warnings.push(`the tokens file ${settings.tokens} is readable by other users`);
+  if (tls && Date.parse(tls.certificate.validTo) < Date.now()) {
+    warnings.push(`the TLS certificate ${settings.tlsCert} expired on ${tls.certificate.validTo}`);
+  }
+  return { settings, tokens, tls, warnings };
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const settings = asCliError(() => resolveServeSettings(parseFlags(argv)));
+  checkHost(settings.host);
+  const m = await loadModules();
+  const { tokens, tls, warnings } = prepare(settings, m);
+  const logger = m.logging.createLogger(settings.logLevel);
+  // grpc-js writes its own errors to the console; route them into the logs (what matters is
+  // reported by privagg itself, e.g. a port in use), so stderr stays JSON lines and one-line reasons.
+  m.grpc.setLogger({ error: (...args: unknown[]) => logger.debug({ grpc: format(...args) }, 'grpc-js') });
+  const coordinator = asCliError(
+    () =>
+      new m.coordinator.Coordinator(coordinatorConfig(settings), {
+        logger,
+        authenticate: m.auth.makeAuthenticate({ tokens, clientCertificates: tls?.mutual ?? false }),
+      }),
+    m,
+  );
+  let out: number;
+  try {
+    out = openSync(settings.out, 'a');
+  } catch (error) {
+    throw new CliError(`cannot open --out ${settings.out}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  const health = new m.health.HealthService(['privagg.v1.SecureAggregation'], 'SERVING');
+  let listening: Awaited<ReturnType<Modules['listen']['listen']>>;
+  try {
+    listening = await m.listen.listen({
+      address: formatHostPort(settings.host, settings.port),
+      credentials: tls?.credentials ?? m.grpc.ServerCredentials.createInsecure(),
+      maxReceiveMessageBytes: maxReceiveMessageBytes(settings.clients),
+      coordinator,
+      health,
+    });
+  } catch (error) {
+    closeSync(out);
+    if (error instanceof m.listen.ListenError) {
+      console.error(`privagg: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const { server, port } = listening;
+  const address = formatHostPort(settings.host, port);
+  console.log(`listening on ${address}`);
+
+  for (const warning of warnings) logger.warn(warning);
+  logger.info(
+    {
+      address,
+      tls: tls === undefined ? 'off' : tls.mutual ? 'mutual' : 'server',
+      auth: tokens ? (tls?.mutual ? 'tokens+certificates' : 'tokens') : tls?.mutual ? 'certificates' : 'off',
+      clients: settings.clients,
+      minClients: settings.minClients,
+      threshold: settings.threshold,
+      vectors: settings.vectors.map((v) => `${v.name}[${v.length}]/${v.bits}`),
+      rounds: settings.rounds,
+    },
+    'coordinator listening',
+  );
+
+  let signalled: NodeJS.Signals | undefined;
+  let stopping: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled !== undefined) {
+      logger.warn({ signal }, 'second signal: cancelling every call now');
+      server.forceShutdown();
+      return;
+    }
+    signalled = signal;
+    logger.info(
+      { signal, graceMs: SHUTDOWN_GRACE_MS },
+      'shutting down: no new rounds; the active round, if any, may finish',
+    );
+    health.setAll('NOT_SERVING');
+    coordinator.close();
+    // No new connections from here on; calls in progress get the grace period, then are cancelled.
+    stopping = m.listen.shutdown(server, SHUTDOWN_GRACE_MS);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let written = 0;
+  const record = (outcome: RoundOutcome) => {
+    writeSync(out, `${JSON.stringify(outcomeRecord(outcome))}\n`);
+    fsyncSync(out);
+    written = outcome.round;
+    console.log(outcomeSummary(outcome));
+  };
+  const running = coordinator.run();
+  for await (const outcome of coordinator.outcomes()) record(outcome);
+  await running;
+  // A round still running when a signal closed the coordinator ends after outcomes() has: catch it.
+  for await (const outcome of coordinator.outcomes()) if (outcome.round > written) record(outcome);
+
+  health.setAll('NOT_SERVING');
+  health.shutdown();
+  await (stopping ?? m.listen.shutdown(server, 2_000));
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  closeSync(out);
+  if (signalled !== undefined) {
+    logger.info({ signal: signalled, rounds: written }, 'stopped');
+    return 128 + constants.signals[signalled];
+  }
+  logger.info({ rounds: written }, 'all rounds done');
+  return 0;
+}
+
+/** The `privagg serve` command. */
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the secure aggregation coordinator over gRPC; one JSON line per round',
+  usage,
+  run,
+};

@@ -1,0 +1,408 @@
+/**
+ * The settings of `privagg serve`: one table of options, read from command-line flags and from a JSON
+ * configuration file (`--config FILE`), flags overriding the file. A file key is its flag's name in
+ * camelCase (`--min-clients` → `minClients`); the file alone can also give `vectors` (several named
+ * vectors) and per-stage deadlines. Every value is checked (exact types, integer ranges); unknown keys
+ * are refused, nothing is coerced.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { packedLength } from '../secagg/bitpack.ts';
+import type { Stage } from '../secagg/messages.ts';
+import { defaultThreshold } from '../secagg/params.ts';
+import type { VectorSpec } from '../secagg/types.ts';
+import type { CoordinatorConfig } from './coordinator.ts';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from './logging.ts';
+
+/** A setting is missing, malformed or out of range; the message names it and says what is expected. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The stages a per-stage deadline can be set for (the network coordinator is semi-honest only). */
+export const DEADLINE_STAGES = ['advertise', 'share', 'masked', 'unmask'] as const satisfies readonly Stage[];
+
+/** Everything `privagg serve` runs with, after defaults. */
+export interface ServeSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly clients: number;
+  readonly minClients: number;
+  readonly threshold: number;
+  readonly serverModel: 'semi-honest';
+  readonly maxCorruptClients: number;
+  readonly vectors: readonly VectorSpec[];
+  readonly rounds: number;
+  readonly checkInWindowMs: number;
+  readonly stageTimeoutsMs: Readonly<Record<(typeof DEADLINE_STAGES)[number], number>>;
+  readonly maxConcurrentUploads: number;
+  readonly maxFramesPerStage: number;
+  /** File the JSON line of each round is appended to. */
+  readonly out: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsClientCa?: string;
+  readonly tokens?: string;
+  readonly logLevel: LogLevel;
+  readonly insecurePlaintextDevOnly: boolean;
+}
+
+/** Defaults (documented in `privagg serve --help` and the README). */
+export const SERVE_DEFAULTS = {
+  host: '127.0.0.1',
+  rounds: 1,
+  maxCorruptClients: 0,
+  checkInWindowMs: 30_000,
+  stageTimeoutMs: 30_000,
+  maxConcurrentUploads: 4,
+  logLevel: 'info',
+} as const;
+
+/**
+ * A client must send masked-input chunks of at least this many bytes to stay within the default
+ * frame limit (the SDK sends 1 MiB chunks).
+ */
+export const MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT = 64 * 1024;
+
+/** How a value is checked. */
+type Kind = 'count' | 'nonnegative' | 'ms' | 'port' | 'text' | 'path' | 'level' | 'model' | 'flag';
+
+interface OptionSpec {
+  readonly flag: string;
+  readonly key: string;
+  readonly kind: Kind;
+  /** Only on the command line, never in a file. */
+  readonly flagOnly?: boolean;
+}
+
+/** Every `privagg serve` option; the flag parser and the config file reader both use this table. */
+export const SERVE_OPTIONS: readonly OptionSpec[] = [
+  { flag: 'config', key: 'config', kind: 'path', flagOnly: true },
+  { flag: 'host', key: 'host', kind: 'text' },
+  { flag: 'port', key: 'port', kind: 'port' },
+  { flag: 'clients', key: 'clients', kind: 'count' },
+  { flag: 'min-clients', key: 'minClients', kind: 'count' },
+  { flag: 'threshold', key: 'threshold', kind: 'count' },
+  { flag: 'server-model', key: 'serverModel', kind: 'model' },
+  { flag: 'max-corrupt-clients', key: 'maxCorruptClients', kind: 'nonnegative' },
+  { flag: 'dim', key: 'dim', kind: 'count' },
+  { flag: 'rounds', key: 'rounds', kind: 'count' },
+  { flag: 'check-in-window-ms', key: 'checkInWindowMs', kind: 'ms' },
+  { flag: 'stage-timeout-ms', key: 'stageTimeoutMs', kind: 'ms' },
+  { flag: 'max-concurrent-uploads', key: 'maxConcurrentUploads', kind: 'count' },
+  { flag: 'max-frames-per-stage', key: 'maxFramesPerStage', kind: 'count' },
+  { flag: 'out', key: 'out', kind: 'path' },
+  { flag: 'tls-cert', key: 'tlsCert', kind: 'path' },
+  { flag: 'tls-key', key: 'tlsKey', kind: 'path' },
+  { flag: 'tls-client-ca', key: 'tlsClientCa', kind: 'path' },
+  { flag: 'tokens', key: 'tokens', kind: 'path' },
+  { flag: 'log-level', key: 'logLevel', kind: 'level' },
+  // Deliberately flag-only: plaintext off loopback must be chosen at launch, not inherited from a
+  // configuration file copied from a development machine.
+  { flag: 'insecure-plaintext-dev-only', key: 'insecurePlaintextDevOnly', kind: 'flag', flagOnly: true },
+];
+
+/** Keys only a configuration file can have. */
+const FILE_ONLY_KEYS = ['vectors'] as const;
+
+/** The `parseArgs` option table for {@link SERVE_OPTIONS}. */
+export function serveParseArgsOptions(): Record<string, { type: 'string' | 'boolean' }> {
+  return Object.fromEntries(
+    SERVE_OPTIONS.map((o) => [
+      o.flag,
+      { type: o.kind === 'flag' ? ('boolean' as const) : ('string' as const) },
+    ]),
+  );
+}
+
+const MAX_MS = 2_147_483_647; // the largest delay setTimeout honours
+
+function integerRange(kind: Kind): [number, number] | undefined {
+  switch (kind) {
+    case 'count':
+      return [1, 0xffff_ffff];
+    case 'nonnegative':
+      return [0, 0xffff_ffff];
+    case 'ms':
+      return [1, MAX_MS];
+    case 'port':
+      return [0, 65_535];
+    default:
+      return undefined;
+  }
+}
+
+/** Checks one value; `raw` is a flag's text or a file's JSON value. */
+function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', baseDir: string): unknown {
+  const name = where === 'flag' ? `--${spec.flag}` : `'${spec.key}'`;
+  const range = integerRange(spec.kind);
+  if (range) {
+    let value: number;
+    if (where === 'flag') {
+      value = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+    } else {
+      value = typeof raw === 'number' ? raw : Number.NaN;
+    }
+    if (!Number.isSafeInteger(value) || value < range[0] || value > range[1]) {
+      const shown = where === 'flag' ? `'${String(raw)}'` : JSON.stringify(raw);
+      throw new ConfigError(`${name} must be an integer in [${range[0]}, ${range[1]}], got ${shown}`);
+    }
+    return value;
+  }
+  if (spec.kind === 'flag') {
+    if (typeof raw !== 'boolean') throw new ConfigError(`${name} must be true or false`);
+    return raw;
+  }
+  if (typeof raw !== 'string' || raw.length === 0) {
+    throw new ConfigError(`${name} must be a non-empty string, got ${JSON.stringify(raw)}`);
+  }
+  switch (spec.kind) {
+    case 'path':
+      return where === 'file' ? resolve(baseDir, raw) : raw;
+    case 'level':
+      if (!isLogLevel(raw))
+        throw new ConfigError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got '${raw}'`);
+      return raw;
+    case 'model':
+      if (raw === 'malicious') {
+        throw new ConfigError(
+          `${name} 'malicious' is not available over the network yet: it needs each client's long-term ` +
+            'identity key distributed to the coordinator and to every client in advance (a follow-up); ' +
+            "use 'semi-honest'",
+        );
+      }
+      if (raw !== 'semi-honest') throw new ConfigError(`${name} must be 'semi-honest', got '${raw}'`);
+      return raw;
+    default:
+      return raw;
+  }
+}
+
+function checkVectors(raw: unknown): VectorSpec[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw new ConfigError(`'vectors' must be a non-empty array of {"name", "length", "bits"}`);
+  }
+  const names = new Set<string>();
+  return raw.map((v: unknown, i) => {
+    const at = `'vectors[${i}]'`;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      throw new ConfigError(`${at} must be an object {"name", "length", "bits"}`);
+    }
+    const extra = Object.keys(v).filter((k) => k !== 'name' && k !== 'length' && k !== 'bits');
+    if (extra.length > 0) throw new ConfigError(`${at} has unknown key '${extra[0]}'`);
+    const { name, length, bits } = v as Record<string, unknown>;
+    if (typeof name !== 'string' || name.length === 0)
+      throw new ConfigError(`${at}.name must be a non-empty string`);
+    if (names.has(name)) throw new ConfigError(`vector name '${name}' repeats`);
+    names.add(name);
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length > 0xffff_ffff) {
+      throw new ConfigError(
+        `${at}.length must be an integer in [1, 4294967295], got ${JSON.stringify(length)}`,
+      );
+    }
+    const b = bits ?? 32;
+    if (typeof b !== 'number' || !Number.isInteger(b) || b < 1 || b > 32) {
+      throw new ConfigError(`${at}.bits must be an integer in [1, 32], got ${JSON.stringify(bits)}`);
+    }
+    return { name, length, bits: b };
+  });
+}
+
+type StageTimeouts = ServeSettings['stageTimeoutsMs'];
+
+function checkStageTimeouts(raw: unknown, fallback: number): StageTimeouts {
+  const spec = SERVE_OPTIONS.find((o) => o.key === 'stageTimeoutMs')!;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    const all = checkValue(spec, raw, 'file', '') as number;
+    return Object.fromEntries(DEADLINE_STAGES.map((s) => [s, all])) as StageTimeouts;
+  }
+  const unknown = Object.keys(raw).find((k) => !(DEADLINE_STAGES as readonly string[]).includes(k));
+  if (unknown !== undefined) {
+    throw new ConfigError(
+      `'stageTimeoutMs' has unknown stage '${unknown}' (stages: ${DEADLINE_STAGES.join(', ')})`,
+    );
+  }
+  const values = raw as Record<string, unknown>;
+  return Object.fromEntries(
+    DEADLINE_STAGES.map((s) => [
+      s,
+      values[s] === undefined
+        ? fallback
+        : checkValue({ ...spec, key: `stageTimeoutMs.${s}` }, values[s], 'file', ''),
+    ]),
+  ) as StageTimeouts;
+}
+
+/** Reads a JSON configuration file into an object. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read the config file ${path}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`the config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`the config file ${path} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Merges the flags over the configuration file (if `--config` names one), checks every value and fills
+ * in the defaults.
+ * @param flags - `parseArgs` values for {@link serveParseArgsOptions}
+ * @param readFile - reads the configuration file (injected by tests)
+ * @throws ConfigError naming the first bad or missing setting
+ */
+export function resolveServeSettings(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+  readFile: (path: string) => Record<string, unknown> = readConfigFile,
+): ServeSettings {
+  const values = new Map<string, unknown>();
+  let fileVectors: VectorSpec[] | undefined;
+  let fileStageTimeouts: unknown;
+  const configPath = flags['config'];
+  if (typeof configPath === 'string') {
+    const file = readFile(configPath);
+    const baseDir = dirname(resolve(configPath));
+    for (const [key, raw] of Object.entries(file)) {
+      if (key === 'vectors') {
+        fileVectors = checkVectors(raw);
+        continue;
+      }
+      const spec = SERVE_OPTIONS.find((o) => o.key === key);
+      if (!spec) {
+        const known = [...SERVE_OPTIONS.filter((o) => !o.flagOnly).map((o) => o.key), ...FILE_ONLY_KEYS];
+        throw new ConfigError(`the config file has unknown key '${key}' (known: ${known.join(', ')})`);
+      }
+      if (spec.flagOnly)
+        throw new ConfigError(`'${key}' can only be given on the command line, as --${spec.flag}`);
+      if (key === 'stageTimeoutMs') {
+        fileStageTimeouts = raw;
+        continue;
+      }
+      values.set(key, checkValue(spec, raw, 'file', baseDir));
+    }
+  }
+  for (const spec of SERVE_OPTIONS) {
+    const raw = flags[spec.flag];
+    if (raw === undefined || spec.key === 'config') continue;
+    values.set(spec.key, checkValue(spec, raw, 'flag', ''));
+  }
+
+  const get = <T>(key: string): T | undefined => values.get(key) as T | undefined;
+  const need = <T>(key: string, flag: string): T => {
+    const value = get<T>(key);
+    if (value === undefined) throw new ConfigError(`missing --${flag} (see privagg serve --help)`);
+    return value;
+  };
+
+  const port = need<number>('port', 'port');
+  const clients = need<number>('clients', 'clients');
+  const out = need<string>('out', 'out');
+  if (clients < 2) throw new ConfigError(`--clients must be at least 2, got ${clients}`);
+  const minClients = get<number>('minClients') ?? clients;
+  if (minClients > clients) {
+    throw new ConfigError(`--min-clients ${minClients} exceeds --clients ${clients}`);
+  }
+  if (minClients < 2) throw new ConfigError(`--min-clients must be at least 2, got ${minClients}`);
+  const serverModel = 'semi-honest' as const;
+  const maxCorruptClients = get<number>('maxCorruptClients') ?? SERVE_DEFAULTS.maxCorruptClients;
+  const threshold =
+    get<number>('threshold') ??
+    Math.min(defaultThreshold(clients, serverModel, maxCorruptClients), minClients);
+
+  const dim = get<number>('dim');
+  if (dim !== undefined && fileVectors !== undefined && flags['dim'] === undefined) {
+    throw new ConfigError("the config file gives both 'dim' and 'vectors': give one");
+  }
+  const vectors: VectorSpec[] =
+    dim !== undefined ? [{ name: 'sum', length: dim, bits: 32 }] : (fileVectors ?? []);
+  if (vectors.length === 0) throw new ConfigError('missing --dim (or vectors in the --config file)');
+
+  const all = (ms: number) => Object.fromEntries(DEADLINE_STAGES.map((s) => [s, ms])) as StageTimeouts;
+  const flagStageTimeout = get<number>('stageTimeoutMs');
+  const stageTimeoutsMs =
+    flagStageTimeout !== undefined
+      ? all(flagStageTimeout)
+      : fileStageTimeouts !== undefined
+        ? checkStageTimeouts(fileStageTimeouts, SERVE_DEFAULTS.stageTimeoutMs)
+        : all(SERVE_DEFAULTS.stageTimeoutMs);
+
+  const tlsCert = get<string>('tlsCert');
+  const tlsKey = get<string>('tlsKey');
+  const tlsClientCa = get<string>('tlsClientCa');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError('give --tls-cert and --tls-key together');
+  }
+  if (tlsClientCa !== undefined && tlsCert === undefined) {
+    throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
+  }
+
+  return {
+    host: get<string>('host') ?? SERVE_DEFAULTS.host,
+    port,
+    clients,
+    minClients,
+    threshold,
+    serverModel,
+    maxCorruptClients,
+    vectors,
+    rounds: get<number>('rounds') ?? SERVE_DEFAULTS.rounds,
+    checkInWindowMs: get<number>('checkInWindowMs') ?? SERVE_DEFAULTS.checkInWindowMs,
+    stageTimeoutsMs,
+    maxConcurrentUploads: get<number>('maxConcurrentUploads') ?? SERVE_DEFAULTS.maxConcurrentUploads,
+    maxFramesPerStage: get<number>('maxFramesPerStage') ?? defaultMaxFramesPerStage(vectors),
+    out,
+    tlsCert,
+    tlsKey,
+    tlsClientCa,
+    tokens: get<string>('tokens'),
+    logLevel: get<LogLevel>('logLevel') ?? SERVE_DEFAULTS.logLevel,
+    insecurePlaintextDevOnly: flags['insecure-plaintext-dev-only'] === true,
+  };
+}
+
+/**
+ * The default per-stage frame limit: the masked input in chunks of at least
+ * {@link MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT} bytes, plus 16 frames of slack for the other messages.
+ */
+export function defaultMaxFramesPerStage(vectors: readonly VectorSpec[]): number {
+  let frames = 16;
+  for (const v of vectors)
+    frames += Math.ceil(packedLength(v.length, v.bits) / MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT);
+  return frames;
+}
+
+/**
+ * The largest gRPC message the coordinator accepts: 2 MiB (a 1 MiB masked-input chunk with room to
+ * spare), or more when the cohort is so large that one client's encrypted shares (about 100 bytes per
+ * peer) or unmask response need it.
+ */
+export function maxReceiveMessageBytes(clients: number): number {
+  return Math.max(2 << 20, clients * 128 + (64 << 10));
+}
+
+/** The coordinator's configuration for these settings. */
+export function coordinatorConfig(s: ServeSettings): CoordinatorConfig {
+  return {
+    cohortSize: s.clients,
+    minClients: s.minClients,
+    threshold: s.threshold,
+    serverModel: s.serverModel,
+    maxCorruptClients: s.maxCorruptClients,
+    vectors: s.vectors,
+    rounds: s.rounds,
+    checkInMs: s.checkInWindowMs,
+    timeouts: { ...s.stageTimeoutsMs },
+    maxConcurrentUploads: s.maxConcurrentUploads,
+    maxFramesPerStage: s.maxFramesPerStage,
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Client authentication and TLS between `privagg serve` and `privagg client` processes: bearer tokens
+ * (a wrong, missing or borrowed token is refused and the round goes on for the others), and mutual
+ * TLS with certificates made here by `openssl`, the client's name being its certificate's CN.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { inputVector, lines, Proc, readRounds, Serve, scratch, sumMod32 } from './procs.ts';
+
+const DIM = 6;
+const tmp = scratch();
+after(() => tmp.cleanup());
+
+function openssl(...args: string[]): void {
+  const result = spawnSync('openssl', args, { cwd: tmp.dir, encoding: 'utf8' });
+  if (result.error) throw result.error;
+  assert.equal(result.status, 0, `openssl ${args.join(' ')}: ${result.stderr}`);
+}
+
+/** A P-256 key and a certificate for `cn` signed by the test CA, with the given extensions. */
+function issue(name: string, cn: string, extensions: string): void {
+  openssl(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${cn}`,
+  );
+  tmp.file(`${name}.ext`, extensions);
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    String(Math.floor(Math.random() * 2 ** 40)),
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
+  );
+}
+
+const path = (name: string) => join(tmp.dir, name);
+
+function client(port: number, id: string, ...more: string[]): Proc {
+  const input = tmp.file(`${id}-input.json`, inputVector(id.charCodeAt(0), DIM));
+  return new Proc(['client', '--server', `127.0.0.1:${port}`, '--id', id, '--input', input, ...more]);
+}
+
+describe('authentication and TLS', { concurrency: true }, () => {
+  before(() => {
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=privagg test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
+    issue('server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+    for (const cn of ['alice', 'bob', 'mallory']) issue(cn, cn, 'extendedKeyUsage=clientAuth\n');
+  });
+
+  it('with --tokens: a wrong, missing or borrowed token is refused; the round goes on', async () => {
+    const tokens = {
+      a: 'token-of-a-0123456789abcdef0123',
+      b: 'token-of-b-0123456789abcdef0123',
+      c: 'token-of-c-0123456789abcdef0123',
+    };
+    const tokensFile = tmp.file('tokens.json', tokens);
+    chmodSync(tokensFile, 0o600);
+    const out = path('tokens.jsonl');
+    const serve = new Serve([
+      ...['--port', '0', '--clients', '3', '--dim', String(DIM), '--out', out],
+      ...['--tokens', tokensFile],
+    ]);
+    const port = await serve.port;
+    // The refused clients first: once a, b and c are in, the only round runs and the coordinator exits.
+    const [wrong, missing, borrower] = await Promise.all([
+      client(port, 'wrong', '--token', 'not-a-valid-token-0123456789abcdef').exited,
+      client(port, 'missing').exited,
+      // b's token, but checking in as someone else.
+      client(port, 'borrower', '--token', tokens.b).exited,
+    ]);
+    const [a, b, c] = await Promise.all([
+      client(port, 'a', '--token-file', tmp.file('a.token', `${tokens.a}\n`)).exited,
+      client(port, 'b', '--token', tokens.b).exited,
+      client(port, 'c', '--token', tokens.c).exited,
+    ]);
+    const served = await serve.exited;
+    assert.equal(served.status, 0, served.stderr);
+    assert.deepEqual(readRounds(out), [
+      {
+        round: 1,
+        status: 'ok',
+        survivors: ['a', 'b', 'c'],
+        dropped: {},
+        sum: sumMod32(
+          ['a', 'b', 'c'].map((id) => inputVector(id.charCodeAt(0), DIM)),
+          DIM,
+        ),
+      },
+    ]);
+    for (const run of [a, b, c]) {
+      assert.equal(run!.status, 0, run!.stderr);
+      assert.equal(run!.stdout, 'round 1: done\n');
+    }
+    const refused = (run: typeof a, pattern: RegExp) => {
+      assert.equal(run!.status, 1);
+      assert.equal(lines(run!.stderr).length, 1, run!.stderr);
+      assert.match(run!.stderr, pattern);
+    };
+    refused(wrong, /refused: UNAUTHENTICATED: invalid bearer token$/m);
+    refused(missing, /refused: UNAUTHENTICATED: missing bearer token/);
+    refused(borrower, /refused: PERMISSION_DENIED: authenticated as 'b', not 'borrower'$/m);
+    // Tokens never reach the logs.
+    for (const token of Object.values(tokens)) assert.equal(served.stderr.includes(token), false);
+  });
+
+  it('with mutual TLS: the name is the certificate CN; another CN or no certificate is refused', async () => {
+    const out = path('mtls.jsonl');
+    const serve = new Serve([
+      ...['--port', '0', '--clients', '2', '--dim', String(DIM), '--out', out],
+      ...[
+        '--tls-cert',
+        path('server.crt'),
+        '--tls-key',
+        path('server.key'),
+        '--tls-client-ca',
+        path('ca.crt'),
+      ],
+    ]);
+    const port = await serve.port;
+    const tls = (name: string) => [
+      ...['--tls-ca', path('ca.crt'), '--tls-cert', path(`${name}.crt`), '--tls-key', path(`${name}.key`)],
+    ];
+    // The refused clients first: once alice and bob are in, the only round runs and the coordinator exits.
+    const [impostor, noCert] = await Promise.all([
+      // mallory's certificate, claiming to be someone else.
+      client(port, 'eve', ...tls('mallory')).exited,
+      client(port, 'carol', '--tls-ca', path('ca.crt'), '--retries', '0').exited,
+    ]);
+    const [alice, bob] = await Promise.all([
+      client(port, 'alice', ...tls('alice')).exited,
+      client(port, 'bob', ...tls('bob')).exited,
+    ]);
+    const served = await serve.exited;
+    assert.equal(served.status, 0, served.stderr);
+    const [round] = readRounds(out);
+    assert.deepEqual(round, {
+      round: 1,
+      status: 'ok',
+      survivors: ['alice', 'bob'],
+      dropped: {},
+      sum: sumMod32(
+        ['alice', 'bob'].map((id) => inputVector(id.charCodeAt(0), DIM)),
+        DIM,
+      ),
+    });
+    for (const run of [alice, bob]) assert.equal(run.status, 0, run.stderr);
+    assert.equal(impostor.status, 1);
+    assert.match(impostor.stderr, /refused: PERMISSION_DENIED: authenticated as 'mallory', not 'eve'$/m);
+    // Without a client certificate the TLS handshake fails: the coordinator cannot be reached.
+    assert.equal(noCert.status, 1);
+    assert.equal(lines(noCert.stderr).length, 1, noCert.stderr);
+    assert.match(noCert.stderr, /cannot reach the coordinator .*UNAVAILABLE/);
+  });
+});

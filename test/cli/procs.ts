@@ -1,0 +1,138 @@
+/**
+ * Helpers for the command-line tests: run `node bin/privagg.js …` as real processes (without blocking,
+ * so several run side by side), watch a `serve` process's output, and make scratch files.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** How a process ended and what it printed. */
+export interface Run {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A running process whose output is collected. */
+export class Proc {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Run>;
+  readonly #watchers: { test: () => boolean; resolve: () => void }[] = [];
+
+  constructor(args: readonly string[]) {
+    this.child = spawn(process.execPath, ['bin/privagg.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      this.stdout += text;
+      this.#check();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      this.stderr += text;
+      this.#check();
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('close', (status, signal) => {
+        this.#check();
+        resolve({ status, signal, stdout: this.stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  #check(): void {
+    for (let i = this.#watchers.length - 1; i >= 0; i--) {
+      const watcher = this.#watchers[i]!;
+      if (watcher.test()) {
+        this.#watchers.splice(i, 1);
+        watcher.resolve();
+      }
+    }
+  }
+
+  /** Resolves once `test` holds for the output so far; rejects if the process exits first. */
+  until(test: (p: Proc) => boolean, what: string): Promise<void> {
+    if (test(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#watchers.push({ test: () => test(this), resolve });
+      void this.exited.then((run) => {
+        if (!test(this)) {
+          reject(new Error(`exited (${run.status ?? run.signal}) before ${what}; stderr: ${run.stderr}`));
+        }
+      });
+    });
+  }
+}
+
+/** Runs `privagg …` to completion. */
+export function privagg(...args: string[]): Promise<Run> {
+  return new Proc(args).exited;
+}
+
+/** A `privagg serve` process and the port it printed on its first line. */
+export class Serve extends Proc {
+  readonly port: Promise<number>;
+  constructor(args: readonly string[]) {
+    super(['serve', ...args]);
+    this.port = this.until((p) => p.stdout.includes('\n'), 'the first line').then(() => {
+      const first = this.stdout.split('\n')[0]!;
+      const match = /^listening on 127\.0\.0\.1:(\d+)$/.exec(first);
+      if (!match) throw new Error(`unexpected first line: ${first}`);
+      return Number(match[1]);
+    });
+  }
+}
+
+/** Non-empty lines of a text. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line !== '');
+}
+
+/** The JSON lines of a serve `--out` file. */
+export function readRounds(path: string): Record<string, unknown>[] {
+  return lines(readFileSync(path, 'utf8')).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** A scratch folder, removed by `cleanup`. */
+export function scratch(): {
+  dir: string;
+  file: (name: string, content: unknown) => string;
+  cleanup: () => void;
+} {
+  const dir = mkdtempSync(join(tmpdir(), 'privagg-cli-'));
+  return {
+    dir,
+    file: (name, content) => {
+      const path = join(dir, name);
+      writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+      return path;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A loopback port that was free a moment ago (for an unreachable address, or a fixed --port). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A deterministic input vector that wraps mod 2^32 when summed. */
+export function inputVector(seed: number, dim: number): number[] {
+  return Array.from(
+    { length: dim },
+    (_, j) => (Math.imul(seed + 1, 2_654_435_761) + j * 40_503 + 0xf000_0000) >>> 0,
+  );
+}
+
+/** The element-wise sum mod 2^32 of some vectors. */
+export function sumMod32(vectors: readonly (readonly number[])[], dim: number): number[] {
+  const out = new Array<number>(dim).fill(0);
+  for (const v of vectors) for (let j = 0; j < dim; j++) out[j] = (out[j]! + v[j]!) >>> 0;
+  return out;
+}
