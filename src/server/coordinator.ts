@@ -10,6 +10,8 @@
  */
 import { type ServerDuplexStream, status as Status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { BudgetExceededError, type RoundMechanism } from '../dp/budget.ts';
+import type { PrivacyLedger } from '../dp/ledger.ts';
 import type { ServerFrame } from '../gen/privagg/v1/secagg.ts';
 import { ProtocolViolation } from '../secagg/errors.ts';
 import type { ClientMessage, Stage } from '../secagg/messages.ts';
@@ -65,6 +67,8 @@ export interface RoundOutcome {
   readonly vectors: readonly VectorSpec[];
   /** Why the round aborted; absent when ok. */
   readonly reason?: string;
+  /** Cumulative ε after this round (with {@link RoundPrivacy}); the round counts even if aborted. */
+  readonly epsilon?: number;
   /** Milliseconds from announcement to result, and per stage. */
   readonly timing: { readonly totalMs: number; readonly stageMs: Readonly<Partial<Record<Stage, number>>> };
 }
@@ -81,6 +85,22 @@ export interface CoordinatorEnvironment {
   readonly logger: Logger;
   readonly authenticate: Authenticate;
   readonly now?: () => number;
+  /** Differential privacy: the ledger and mechanism every round is accounted under. */
+  readonly privacy?: RoundPrivacy;
+}
+
+/**
+ * How rounds are accounted for. Each round is reserved in the durable ledger (which refuses it if it
+ * would exceed the budget) after its cohort is chosen and before any client is told of it, and is
+ * released in the ledger before its result is published: ε is never under-counted, even across a
+ * crash.
+ */
+export interface RoundPrivacy {
+  readonly ledger: PrivacyLedger;
+  /** The mechanism, with its parameters, that the round runs under. */
+  readonly mechanism: (round: number) => RoundMechanism;
+  /** Turns the unmasked sums into what is released (e.g. adds central noise). */
+  readonly postprocess?: (sums: readonly Uint32Array[], survivors: number) => readonly Uint32Array[];
 }
 
 type Call = ServerDuplexStream<Uint8Array, ServerFrame>;
@@ -188,13 +208,50 @@ export class Coordinator {
 
   /** Runs the configured number of rounds, then closes. */
   async run(): Promise<void> {
-    for (let round = 1; round <= this.config.rounds && !this.#closed; round++) {
+    const privacy = this.#env.privacy;
+    const first = privacy ? privacy.ledger.nextRound() : 1;
+    for (let round = first; round < first + this.config.rounds && !this.#closed; round++) {
       const cohort = await this.#selectCohort();
       if (!cohort) break;
+      if (privacy && !this.#reserve(privacy, round, cohort)) break;
       const outcome = await this.#runRound(round, cohort);
-      this.#publish(outcome);
+      this.#publish(privacy ? this.#account(privacy, outcome) : outcome);
     }
     this.close();
+  }
+
+  /** Reserves the round in the ledger; on a budget refusal tells the cohort why and stops. */
+  #reserve(privacy: RoundPrivacy, round: number, cohort: readonly Session[]): boolean {
+    try {
+      privacy.ledger.reserve(round, privacy.mechanism(round));
+      return true;
+    } catch (error) {
+      if (!(error instanceof BudgetExceededError)) throw error;
+      this.#env.logger.error({ round, reason: error.message }, 'privacy budget exhausted: no more rounds');
+      this.budgetStop = error.message;
+      for (const session of cohort) {
+        this.#reject(session, Status.RESOURCE_EXHAUSTED, error.message);
+      }
+      return false;
+    }
+  }
+
+  /** Why the coordinator stopped early, if the privacy budget stopped it. */
+  budgetStop: string | undefined;
+
+  /** Records the outcome in the ledger before it is published (release), or refunds an abort. */
+  #account(privacy: RoundPrivacy, outcome: RoundOutcome): RoundOutcome {
+    const { ledger } = privacy;
+    if (outcome.status === 'ok') {
+      const sums = privacy.postprocess
+        ? privacy.postprocess(outcome.sums, outcome.survivors.length)
+        : outcome.sums;
+      ledger.release(outcome.round);
+      return { ...outcome, sums, epsilon: ledger.spent().epsilon };
+    }
+    // The round aborted before the coordinator could unmask a sum, so nothing noised was released.
+    ledger.abort(outcome.round, { reason: outcome.reason ?? 'aborted', nothingReleased: true });
+    return { ...outcome, epsilon: ledger.spent().epsilon };
   }
 
   /** Stops: ends every session and the outcome stream. */
