@@ -21,7 +21,16 @@ import { computeRdp, type SampledGaussian } from './rdp.ts';
 import { assertCount, assertInRange, assertNonNegative, assertOrders } from './validate.ts';
 
 /**
- * Accumulates RDP over composed steps of the Poisson-subsampled Gaussian mechanism.
+ * One step of a mechanism given by its RDP curve, for {@link RdpAccountant.composeRdp}.
+ */
+export interface RdpStep {
+  /** The RDP ε(α) ≥ 0 (or +∞) of one step at each of `orders`, one value per order, in order. */
+  rdp(orders: readonly number[]): readonly number[];
+}
+
+/**
+ * Accumulates RDP over composed steps of the Poisson-subsampled Gaussian mechanism (and, through
+ * {@link RdpAccountant.composeRdp}, of any mechanism with a known RDP curve).
  *
  * Call order: construct, {@link RdpAccountant.compose} any number of times, query with
  * {@link RdpAccountant.epsilon} or {@link RdpAccountant.delta} at any point. A `compose` call that
@@ -67,6 +76,34 @@ export class RdpAccountant {
    */
   compose(step: SampledGaussian, steps = 1): this {
     const added = computeRdp({ q: step.q, sigma: step.sigma, steps, orders: this.#orders });
+    added.forEach((r, k) => {
+      this.#rdp[k]! += r;
+    });
+    return this;
+  }
+
+  /**
+   * Adds `steps` repetitions of a step of any mechanism described by its own RDP curve — the
+   * extension point for mechanisms other than the sampled Gaussian, e.g. the distributed Skellam
+   * mechanism (./skellam-rdp.ts). The step's values are checked before anything is added.
+   * @param step its `rdp(orders)` gives one value ≥ 0 (or +∞) per tracked order
+   * @param steps how many times, a non-negative integer (default 1)
+   * @returns this accountant, for chaining
+   * @throws TypeError / RangeError on a bad argument or a malformed curve; the accountant is then
+   *   unchanged
+   */
+  composeRdp(step: RdpStep, steps = 1): this {
+    const count = assertCount('steps', steps);
+    if (typeof step !== 'object' || step === null || typeof step.rdp !== 'function') {
+      throw new TypeError('step must be an object with an rdp(orders) method');
+    }
+    const values = step.rdp(this.#orders);
+    if (!Array.isArray(values) || values.length !== this.#orders.length) {
+      throw new RangeError(`step.rdp must return one value per order (${this.#orders.length})`);
+    }
+    const added = values.map((v: unknown, k) =>
+      v === Infinity ? (count === 0 ? 0 : Infinity) : count * assertNonNegative(`step.rdp[${k}]`, v),
+    );
     added.forEach((r, k) => {
       this.#rdp[k]! += r;
     });
