@@ -18,7 +18,10 @@ export interface SimulationOptions {
   readonly params: RoundParams;
   /** Each client's input vectors, in `params.vectors` order. */
   readonly inputs: ReadonlyMap<ClientId, readonly Uint32Array[]>;
-  /** Randomness for each client (and for identity keys in the malicious setting). */
+  /**
+   * Randomness for each client, called once per client: the one stream yields the client's identity
+   * key (malicious setting) and then everything the client draws.
+   */
   readonly rngFor: (id: ClientId) => Rng;
   /** Clients that vanish on entering a stage: they never send that stage's message. */
   readonly dropouts?: ReadonlyMap<ClientId, Stage>;
@@ -64,9 +67,11 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
     return [value, clock() - start];
   };
 
+  // One stream per client: calling rngFor twice could hand out the same bytes twice (key reuse).
+  const rngs = new Map(params.clients.map((id) => [id, options.rngFor(id)]));
   let identities: Map<ClientId, Ed25519Signer> | undefined;
   if (params.serverModel === 'malicious') {
-    identities = new Map(params.clients.map((id) => [id, Ed25519Signer.generate(options.rngFor(id))]));
+    identities = new Map(params.clients.map((id) => [id, Ed25519Signer.generate(rngs.get(id)!)]));
   }
   const publicIdentities = identities && new Map([...identities].map(([id, s]) => [id, s.publicKey]));
   const server = new SecAggServer({ params, identities: publicIdentities });
@@ -106,7 +111,7 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
           id,
           params,
           input: options.inputs.get(id) ?? [],
-          rng: options.rngFor(id),
+          rng: rngs.get(id)!,
           identity: identities?.get(id),
           peerIdentities: publicIdentities,
         }),
