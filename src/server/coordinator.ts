@@ -4,8 +4,11 @@
  * deadlines into dropouts, and hands the model owner each round's unmasked sum.
  *
  * Memory: masked inputs are summed as they complete; at most `maxConcurrentUploads` inputs are being
- * assembled at once (the other uploading streams are paused, so gRPC flow control holds the data on
- * the clients), so the coordinator holds O(vector length), not O(clients × vector length).
+ * assembled at once. A client that starts uploading without a free slot gets no buffer: its stream is
+ * paused and only the chunks already received wait (grpc-js reads ahead at most 16 messages, so with
+ * the SDK's 256 KiB chunks that is ≤ 4 MiB per waiting client; the rest stays with the client under
+ * flow control). Memory is O(slots × vector length + waiting clients × read-ahead), not
+ * O(clients × vector length).
  * @module
  */
 import { type ServerDuplexStream, status as Status } from '@grpc/grpc-js';
@@ -20,6 +23,7 @@ import { type RoundResult, SecAggServer, type StageTimeouts } from '../secagg/se
 import type { ClientId, ServerModel, VectorSpec } from '../secagg/types.ts';
 import {
   type InboundClientFrame,
+  type MaskedChunkFrame,
   MaskedInputAssembler,
   parseClientFrame,
   roundAnnouncementToFrame,
@@ -114,6 +118,8 @@ class Session {
   framesThisStage = 0;
   /** Its masked input was assembled and handed to the core: no chunk may follow. */
   uploaded = false;
+  /** Chunks received while waiting for an upload slot (at most a few: the stream is paused). */
+  pendingChunks: MaskedChunkFrame[] = [];
   stageSeen: Stage | 'idle' | 'ended' = 'idle';
   closed = false;
   constructor(
@@ -379,27 +385,37 @@ export class Coordinator {
       return;
     }
     if (!session.assembler) {
-      session.assembler = new MaskedInputAssembler(round.params.vectors);
       if (round.uploading.size >= this.config.maxConcurrentUploads) {
-        // Hold this stream until a slot frees; its data stays on the client (flow control).
-        session.call.pause();
-        round.uploadQueue.push(session);
-      } else {
-        round.uploading.add(session);
+        // No slot: hold this stream, and allocate nothing for it, until one frees. The chunks that
+        // already arrived wait as they are; the rest stay with the client (flow control).
+        if (session.pendingChunks.length === 0) {
+          session.call.pause();
+          round.uploadQueue.push(session);
+        }
+        session.pendingChunks.push(frame);
+        return;
       }
+      round.uploading.add(session);
+      session.assembler = new MaskedInputAssembler(round.params.vectors);
     }
+    this.#feedChunk(session, round, frame);
+  }
+
+  /** Adds one chunk to a session that holds an upload slot; delivers the input once complete. */
+  #feedChunk(session: Session, round: ActiveRound, frame: MaskedChunkFrame): void {
+    const assembler = session.assembler!;
     try {
-      session.assembler.accept(frame);
+      assembler.accept(frame);
     } catch (error) {
       if (!(error instanceof WireFormatError)) throw error;
       this.#releaseUpload(session, round);
       this.#violation(session, round, error.message);
       return;
     }
-    if (!session.assembler.complete) return;
+    if (!assembler.complete) return;
     let message: ClientMessage;
     try {
-      message = session.assembler.message();
+      message = assembler.message();
     } catch (error) {
       if (!(error instanceof WireFormatError)) throw error;
       this.#releaseUpload(session, round);
@@ -413,16 +429,24 @@ export class Coordinator {
 
   #releaseUpload(session: Session, round: ActiveRound): void {
     session.assembler = undefined;
+    session.pendingChunks = [];
     if (!round.uploading.delete(session)) {
       const queued = round.uploadQueue.indexOf(session);
       if (queued >= 0) round.uploadQueue.splice(queued, 1);
       return;
     }
-    const next = round.uploadQueue.shift();
-    if (next) {
-      round.uploading.add(next);
-      next.call.resume();
+    let next = round.uploadQueue.shift();
+    while (next?.closed) next = round.uploadQueue.shift();
+    if (!next) return;
+    round.uploading.add(next);
+    next.assembler = new MaskedInputAssembler(round.params.vectors);
+    const pending = next.pendingChunks;
+    next.pendingChunks = [];
+    for (const chunk of pending) {
+      if (next.closed || !next.assembler) break;
+      this.#feedChunk(next, round, chunk);
     }
+    next.call.resume();
   }
 
   /** Feeds a core message to the round's server. */
@@ -467,7 +491,7 @@ export class Coordinator {
   }
 
   #disconnect(session: Session, round: ActiveRound): void {
-    if (session.assembler) this.#releaseUpload(session, round);
+    if (session.assembler || session.pendingChunks.length > 0) this.#releaseUpload(session, round);
     if (session.id === undefined || round.server.stage === 'ended') return;
     round.server.handleDisconnect(session.id, this.#now());
     this.#pump(round);
