@@ -16,7 +16,7 @@ import {
 import type { ClientFrame } from '../gen/privagg/v1/secagg.ts';
 import { SecAggClient } from '../secagg/client.ts';
 import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
-import type { ServerMessage, Stage } from '../secagg/messages.ts';
+import { STAGE_ENTERED, type Stage } from '../secagg/messages.ts';
 import { ParameterError, type RoundParams, roundParams } from '../secagg/params.ts';
 import { systemRng } from '../secagg/rng.ts';
 import type { ClientId, Rng } from '../secagg/types.ts';
@@ -126,14 +126,6 @@ export interface Participation {
  * client instead of 16 MiB.
  */
 export const DEFAULT_UPLOAD_CHUNK_BYTES = 256 << 10;
-
-/** The stage a client enters on each server message. */
-const STAGE_ENTERED: Record<Exclude<ServerMessage['type'], 'abort'>, Stage> = {
-  'peer-keys': 'share',
-  'share-delivery': 'masked',
-  'consistency-request': 'consistency',
-  'unmask-request': 'unmask',
-};
 
 /** One client's connection to a coordinator. */
 export class Participant {

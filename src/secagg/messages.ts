@@ -123,3 +123,11 @@ export type ServerMessage =
   | ConsistencyRequestMessage
   | UnmaskRequestMessage
   | AbortMessage;
+
+/** The stage a client enters on receiving each server message (its reply belongs to that stage). */
+export const STAGE_ENTERED: Readonly<Record<Exclude<ServerMessage['type'], 'abort'>, Stage>> = {
+  'peer-keys': 'share',
+  'share-delivery': 'masked',
+  'consistency-request': 'consistency',
+  'unmask-request': 'unmask',
+};

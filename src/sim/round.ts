@@ -8,7 +8,7 @@
 import { SecAggClient } from '../secagg/client.ts';
 import { Ed25519Signer } from '../secagg/crypto/ed25519.ts';
 import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
-import type { ClientMessage, ServerMessage, Stage } from '../secagg/messages.ts';
+import { type ClientMessage, type ServerMessage, STAGE_ENTERED, type Stage } from '../secagg/messages.ts';
 import type { RoundParams } from '../secagg/params.ts';
 import { type RoundResult, SecAggServer } from '../secagg/server.ts';
 import type { ClientId, Rng } from '../secagg/types.ts';
@@ -48,14 +48,6 @@ export interface SimulationReport {
   /** Bytes-free count of messages each way, for sanity checks. */
   readonly messages: { readonly toServer: number; readonly toClients: number };
 }
-
-/** The stage a client enters when it receives each server message. */
-const STAGE_ENTERED: Record<Exclude<ServerMessage['type'], 'abort'>, Stage> = {
-  'peer-keys': 'share',
-  'share-delivery': 'masked',
-  'consistency-request': 'consistency',
-  'unmask-request': 'unmask',
-};
 
 /** Runs one round to completion and reports the outcome. */
 export function simulateRound(options: SimulationOptions): SimulationReport {
