@@ -79,7 +79,9 @@ console.log(
   `time: ${wall.toFixed(0)} ms wall; per client median ${clientMs[clientMs.length >> 1]!.toFixed(1)} ms; ` +
     `server ${report.serverMs.toFixed(0)} ms`,
 );
-console.log(`sum[0..4] of '${params.vectors[0]!.name}': ${[...result.sums[0]!.subarray(0, 5)].join(', ')}`);
+const sumOf = (name: string) => result.sums[params.vectors.findIndex((v) => v.name === name)]!;
+console.log(`sum of 'update'[0..4]: ${[...sumOf('update').subarray(0, 5)].join(', ')} (mod 2^32)`);
+console.log(`sum of 'example_count': ${sumOf('example_count')[0]} (mod 2^20)`);
 if (mismatches > 0) {
   console.error(`FAILED: ${mismatches} elements differ from the survivors' plain sum`);
   process.exit(1);

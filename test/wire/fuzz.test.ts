@@ -20,6 +20,7 @@ import {
 } from '../../src/wire/convert.ts';
 import { WireFormatError } from '../../src/wire/errors.ts';
 import * as fx from './fixtures.ts';
+import { mutate, mutation } from './mutations.ts';
 
 const CONTEXT = { self: fx.SELF, vectors: fx.VECTORS, maxChunkBytes: 16 };
 
@@ -52,35 +53,6 @@ const SERVER_SAMPLES: readonly Uint8Array[] = [
     ] as ServerMessage[]
   ).map((m) => serverMessageToFrame(m, fx.SELF)),
 ].map((frame) => pb.ServerFrame.encode(frame).finish());
-
-/** One edit of a byte string: overwrite, insert, delete, truncate, or splice in random bytes. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('splice' as const), at: fc.nat(), bytes: fc.uint8Array({ maxLength: 12 }) }),
-);
-
-type Edit = {
-  readonly kind: string;
-  readonly at: number;
-  readonly byte?: number;
-  readonly bytes?: Uint8Array;
-};
-
-function mutate(input: Uint8Array, edits: readonly Edit[]): Uint8Array {
-  let out = Array.from(input);
-  for (const edit of edits) {
-    const at = out.length === 0 ? 0 : edit.at % (out.length + 1);
-    if (edit.kind === 'set' && at < out.length) out[at] = edit.byte!;
-    else if (edit.kind === 'insert') out.splice(at, 0, edit.byte!);
-    else if (edit.kind === 'delete') out.splice(at, 1);
-    else if (edit.kind === 'truncate') out = out.slice(0, at);
-    else if (edit.kind === 'splice') out.splice(at, 0, ...edit.bytes!);
-  }
-  return Uint8Array.from(out);
-}
 
 /** Parses `bytes`; the only acceptable failure is a WireFormatError about received data. */
 function parsesOrRejects(parse: () => unknown): void {
