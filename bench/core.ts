@@ -26,10 +26,12 @@
  * - Lower bound: derive the same number of mask keys with the protocol's deriveMaskKey and add them
  *   with its addMask into one d-word accumulator — 1 + |E_v| masks for a client, |U3| + Σ_{dropped}
  *   |surviving neighbours| for the server. One repetition right before each measured client's
- *   masked-input stage; for the server one right before the unmask stage (if the budget allows) and
- *   the rest right after it; medians are reported.
- * - Every timed section runs after a forced full GC and a short pause, with the peer workers idle
- *   (they collect before answering), after an unreported warm-up round. Each is timed on two
+ *   masked-input stage. For the server, each repetition (1 to 3, as `--max-bound-s` allows) is
+ *   timed in two halves, half the masks right before the unmask stage and half right after it, and
+ *   summed, so that drift in the machine's speed during a long unmask hits both alike. Medians are
+ *   reported.
+ * - Every timed section runs after an unreported warm-up round, a forced full GC, and a wait until the
+ *   whole process (peer workers and V8 helper threads included) is idle. Each is timed on two
  *   clocks: wall time, and process CPU time, which is far less disturbed by other processes on a
  *   shared machine. The verdict uses the CPU-time ratios and also counts the wall-time ones.
  * @module
@@ -63,7 +65,7 @@ const USAGE = `usage: npm run bench:core -- [options]
   --bits 24          bit width of the summed vector
   --measured 5       clients timed per cell
   --workers 2        worker threads for the untimed peers (0 = in-process)
-  --max-bound-s 20   budget for the server's lower-bound repetitions per cell (at least one runs)
+  --max-bound-s 20   time budget for the server's lower-bound repetitions per cell (1 to 3 run)
   --no-verify        skip the full-peer correctness rounds at n = 100, d = 100k`;
 
 function parseCount(text: string): number {
@@ -334,8 +336,10 @@ async function main(): Promise<void> {
       'place of each of their masked inputs (its unmask cost does not depend on the values). Dropped ' +
       'clients leave after sharing keys. Bound = deriveMaskKey + addMask of the same number of masks into one ' +
       'd-word accumulator (client: 1 + |E_v|; server: |U3| + Σ_dropped |surviving neighbours|), measured ' +
-      'in the same process next to each measurement. Every timed section follows a forced GC with the ' +
-      'workers idle; "cpu" = process CPU time (user + system). Sums verified with full peers at n=100, d=100k.',
+      'in the same process next to each measurement (one repetition before each timed client; each server ' +
+      'repetition split into halves timed right before and right after the unmask stage and summed). ' +
+      'Every timed section follows a forced GC with the process idle (workers included); ' +
+      '"cpu" = process CPU time (user + system). Sums verified with full peers at n=100, d=100k.',
   );
   const allChecks = checks.every((c) => c.full.sumCorrect);
   if (results.length > 0) {

@@ -87,6 +87,12 @@ interface Session {
   readonly selfMaskSeed: Uint8Array;
   /** This client's own shares of its self-mask seed and its mask key (evaluations at its own id). */
   readonly ownShares: { readonly selfMask: bigint; readonly maskKey: bigint };
+  /**
+   * The AES-GCM share key with each neighbour, by neighbour id, kept from sealing until the
+   * delivered shares are opened: the key is symmetric in the pair (§4.1), so opening reuses it
+   * instead of repeating the X25519 agreement and HKDF. Zeroed once the delivery is handled.
+   */
+  readonly shareKeys: Map<ClientId, Uint8Array>;
 }
 
 /** Shares received from neighbour E_v members, by sender. */
@@ -326,6 +332,7 @@ export class SecAggClient {
     const maskKeyShares = shamirSplit(maskKeySecret, threshold, holders, this.#rng);
     const seedBytes = fieldElementToBytes(selfMaskSeed);
     const ciphertexts: ShareCiphertext[] = [];
+    const shareKeys = new Map<ClientId, Uint8Array>();
     let ownShares: Session['ownShares'] | undefined;
     holders.forEach((holder, i) => {
       const shares = { selfMask: selfMaskShares[i]!, maskKey: maskKeyShares[i]! };
@@ -353,12 +360,12 @@ export class SecAggClient {
         plaintext,
       );
       plaintext.fill(0);
-      key.fill(0);
+      shareKeys.set(holder, key);
       ciphertexts.push({ from: this.id, to: holder, ciphertext });
     });
     this.#phase = {
       state: 'awaiting-shares',
-      session: { sessionId, neighbourKeys, selfMaskSeed: seedBytes, ownShares: ownShares! },
+      session: { sessionId, neighbourKeys, selfMaskSeed: seedBytes, ownShares: ownShares!, shareKeys },
     };
     return { type: 'shares', bCommit: selfMaskCommitment(sessionId, this.id, seedBytes), ciphertexts };
   }
@@ -366,6 +373,15 @@ export class SecAggClient {
   // ---- stage 1 → 2 ---------------------------------------------------------------------------
 
   #onShareDelivery(session: Session, message: ShareDeliveryMessage): MaskedInputMessage {
+    try {
+      return this.#acceptShareDelivery(session, message);
+    } finally {
+      // The share keys are needed only to open this one delivery.
+      wipeShareKeys(session);
+    }
+  }
+
+  #acceptShareDelivery(session: Session, message: ShareDeliveryMessage): MaskedInputMessage {
     const senders = message.ciphertexts.map((c) => c.from);
     if (!isStrictlyAscending(senders))
       throw new Refusal('bad-peer-list', 'share senders are not sorted and unique');
@@ -397,14 +413,17 @@ export class SecAggClient {
     ciphertext: Uint8Array,
   ): { selfMask: bigint; maskKey: bigint } {
     const { sessionId } = session;
-    const key = deriveShareKey(this.#cipherKey!, sender.cPk, sessionId, this.id, sender.id);
+    // Every neighbour in U1 got a share from this client, so its key is normally cached (see
+    // Session); derive it afresh only if the cache was already wiped.
+    const cached = session.shareKeys.get(sender.id);
+    const key = cached ?? deriveShareKey(this.#cipherKey!, sender.cPk, sessionId, this.id, sender.id);
     const plaintext = aesGcmOpen(
       key,
       shareNonce(sender.id, this.id),
       shareAad(sessionId, sender.id, this.id),
       ciphertext,
     );
-    key.fill(0);
+    if (cached === undefined) key.fill(0);
     if (!plaintext || plaintext.length !== SHARE_PLAINTEXT_BYTES) {
       throw new Refusal('bad-share', `the share ciphertext from client ${sender.id} does not authenticate`);
     }
@@ -576,13 +595,22 @@ export class SecAggClient {
   /** Ends the round for this client and forgets every secret (best effort: JS cannot wipe BigInts). */
   #end(phase: Phase): void {
     const current = this.#phase;
-    if ('session' in current) current.session.selfMaskSeed.fill(0);
+    if ('session' in current) {
+      current.session.selfMaskSeed.fill(0);
+      wipeShareKeys(current.session);
+    }
     for (const vector of this.#input) vector.fill(0);
     this.#input = [];
     this.#cipherKey = undefined;
     this.#maskKey = undefined;
     this.#phase = phase;
   }
+}
+
+/** Zeroes and forgets the cached share keys (idempotent). */
+function wipeShareKeys(session: Session): void {
+  for (const key of session.shareKeys.values()) key.fill(0);
+  session.shareKeys.clear();
 }
 
 function assertNever(value: never): never {

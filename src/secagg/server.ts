@@ -114,6 +114,8 @@ export class SecAggServer {
   #sums: Uint32Array[] = [];
   /** U3, once the masked stage has closed. */
   #survivors: readonly ClientId[] = [];
+  /** U3 as a set, built once for the per-response checks of the unmask stage. */
+  #survivorSet: ReadonlySet<ClientId> = new Set();
   #result: RoundResult | undefined;
 
   constructor(options: SecAggServerOptions) {
@@ -347,7 +349,7 @@ export class SecAggServer {
     // The shares must be exactly those requested: self-mask shares of the survivors and key shares
     // of the dropped clients among `from` and the neighbours whose shares it received.
     const held = this.#shareSenders(from);
-    const survivors = new Set(this.#survivors);
+    const survivors = this.#survivorSet;
     const expectSelf = [...held, from].filter((u) => survivors.has(u)).sort((a, b) => a - b);
     const expectKey = held.filter((u) => !survivors.has(u));
     const matches = (shares: readonly SecretShare[], ids: readonly ClientId[]) =>
@@ -391,6 +393,7 @@ export class SecAggServer {
 
   #afterMasked(u3: readonly ClientId[], now: number): void {
     this.#survivors = u3;
+    this.#survivorSet = new Set(u3);
     if (this.params.serverModel === 'malicious') {
       for (const to of u3) this.#send(to, { type: 'consistency-request', survivors: u3 });
       this.#open('consistency', now);
@@ -434,24 +437,22 @@ export class SecAggServer {
   #unmask(responders: readonly ClientId[]): Uint32Array[] {
     const sessionId = this.#sessionId!;
     const survivors = new Set(this.#survivors);
-    const selfMaskShares = new Map<ClientId, { id: ClientId; value: bigint }[]>();
-    const keyShares = new Map<ClientId, { id: ClientId; value: bigint }[]>();
-    const collect = (into: typeof selfMaskShares, holder: ClientId, share: SecretShare) => {
-      let value: bigint;
-      try {
-        value = fieldElementFromBytes(share.share);
-      } catch {
-        throw new RoundAborted(
-          'reconstruction-failed',
-          'unmask',
-          `client ${holder} sent a share that is not a field element`,
-        );
+    // Reconstruction uses the shares of the t lowest-id holders (PROTOCOL.md §5), so only those are
+    // collected, walking the holders in ascending order, and only those are decoded (#reconstruct):
+    // a share that is never used cannot affect the result. Every share's length was checked in
+    // #acceptUnmask.
+    const { threshold } = this.params;
+    const selfMaskShares = new Map<ClientId, RawShare[]>();
+    const keyShares = new Map<ClientId, RawShare[]>();
+    const collect = (into: Map<ClientId, RawShare[]>, holder: ClientId, share: SecretShare) => {
+      let list = into.get(share.of);
+      if (list === undefined) {
+        list = [];
+        into.set(share.of, list);
       }
-      const list = into.get(share.of) ?? [];
-      list.push({ id: holder, value });
-      into.set(share.of, list);
+      if (list.length < threshold) list.push({ id: holder, bytes: share.share });
     };
-    for (const holder of responders) {
+    for (const holder of [...responders].sort((a, b) => a - b)) {
       const response = this.#records.get(holder)!.unmask!;
       for (const share of response.selfMaskShares) collect(selfMaskShares, holder, share);
       for (const share of response.keyShares) collect(keyShares, holder, share);
@@ -516,16 +517,34 @@ export class SecAggServer {
     return sums;
   }
 
-  #reconstruct(of: ClientId, shares: { id: ClientId; value: bigint }[] | undefined, what: string): bigint {
+  /**
+   * Reconstructs one secret from the shares of the t lowest-id holders (the subset
+   * shamirReconstruct would pick), decoding only those: a used share that is not a field element
+   * aborts the round, as before.
+   */
+  #reconstruct(of: ClientId, shares: RawShare[] | undefined, what: string): bigint {
+    const { threshold } = this.params;
     const count = shares?.length ?? 0;
-    if (count < this.params.threshold) {
+    if (count < threshold) {
       throw new RoundAborted(
         'too-few-clients',
         'unmask',
-        `only ${count} shares of client ${of}'s ${what} arrived, threshold is ${this.params.threshold}`,
+        `only ${count} shares of client ${of}'s ${what} arrived, threshold is ${threshold}`,
       );
     }
-    return shamirReconstruct(shares!, this.params.threshold, this.#lagrange);
+    // #unmask collected at most t shares per secret, from distinct holders in ascending order.
+    const values = shares!.map(({ id, bytes }) => {
+      try {
+        return { id, value: fieldElementFromBytes(bytes) };
+      } catch {
+        throw new RoundAborted(
+          'reconstruction-failed',
+          'unmask',
+          `client ${id} sent a share that is not a field element`,
+        );
+      }
+    });
+    return shamirReconstruct(values, threshold, this.#lagrange);
   }
 
   // ---- bookkeeping ---------------------------------------------------------------------------
@@ -553,8 +572,12 @@ export class SecAggServer {
   #closeIfComplete(now: number): void {
     const stage = this.#stage;
     if (stage === 'idle' || stage === 'ended') return;
-    const waiting = this.#active().some((id) => !this.#answered(this.#records.get(id)!, stage));
-    if (!waiting) this.closeStage(now);
+    // Called after every message: scan the records in place rather than allocating #active(),
+    // which made a stage of n messages cost O(n²) map look-ups.
+    for (const record of this.#records.values()) {
+      if (!record.droppedAt && !this.#answered(record, stage)) return;
+    }
+    this.closeStage(now);
   }
 
   #open(stage: Stage, now: number): void {
@@ -594,6 +617,12 @@ export class SecAggServer {
     this.#stage = 'ended';
     this.#deadline = undefined;
   }
+}
+
+/** A secret share as received in an unmask response, not yet decoded. */
+interface RawShare {
+  readonly id: ClientId;
+  readonly bytes: Uint8Array;
 }
 
 /** The message type each stage expects. */
