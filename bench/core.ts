@@ -10,9 +10,12 @@
  *   sharing their keys, so the server has to reconstruct their mask keys and re-create their
  *   pairwise masks with every survivor (the expensive case).
  * - Client time: `--measured` clients (default 5) run with the real parameters and real inputs and
- *   every call into them is timed (constructor, start, each message); the median is reported.
+ *   every call into them is timed (constructor, start, each message); the median is reported. They
+ *   run in a worker thread of their own, so that, like a real client process, their heap holds only
+ *   their own state (timed next to the server's heap they would pay for its garbage collections).
  * - Server unmask time: every server call during the unmask stage (accepting the unmask responses,
- *   then reconstructing the seeds and mask keys, re-deriving pair seeds and removing the masks).
+ *   then reconstructing the seeds and mask keys, re-deriving pair seeds and removing the masks), in
+ *   the main thread, whose heap is essentially the server's.
  * - The other n − k clients ("peers") are real state machines too, run in worker threads while the
  *   main thread waits, so no timed work overlaps them. Expanding the peers' 250,000 masks of 4 MB
  *   in an n = 500, d = 1M round would take ~6 minutes per cell (~1.4 ms each), so they run with the round's
@@ -25,7 +28,8 @@
  *   plain sum of the survivors' inputs, and its timings are printed next to the shim round's.
  * - Lower bound: derive the same number of mask keys with the protocol's deriveMaskKey and add them
  *   with its addMask into one d-word accumulator — 1 + |E_v| masks for a client, |U3| + Σ_{dropped}
- *   |surviving neighbours| for the server. One repetition right before each measured client's
+ *   |surviving neighbours| for the server — in the measured clients' worker (a near-empty heap: the
+ *   bare cost of the masks). One repetition right before each measured client's
  *   masked-input stage. For the server, each repetition (1 to 3, as `--max-bound-s` allows) is
  *   timed in two halves, half the masks right before the unmask stage and half right after it, and
  *   summed, so that drift in the machine's speed during a long unmask hits both alike. Medians are
@@ -34,11 +38,15 @@
  *   whole process (peer workers and V8 helper threads included) is idle. Each is timed on two
  *   clocks: wall time, and process CPU time, which is far less disturbed by other processes on a
  *   shared machine. The verdict uses the CPU-time ratios and also counts the wall-time ones.
+ * - Time budget (`--max-minutes`, default 10): a cell predicted (from the cells already run) to end
+ *   past the budget is not run, and the output says so and how to run it alone. Nothing predicted
+ *   is reported as a measurement.
  * @module
  */
 import { availableParallelism } from 'node:os';
 import { type CellResult, type CellSpec, cellProblem, runCell } from './lib/cell.ts';
 import { loadLine, machineLine } from './lib/machine.ts';
+import { MeasuredWorker } from './lib/measured.ts';
 import { InProcessPeers, type PeerHost, WorkerPeers } from './lib/peers.ts';
 import { median, ms, spread, table } from './lib/stats.ts';
 import type { Timing } from './lib/timing.ts';
@@ -55,6 +63,8 @@ interface Options {
   workers: number;
   maxBoundMs: number;
   verify: boolean;
+  /** Skip cells predicted to end past this many ms since start (0 = no limit). */
+  budgetMs: number;
 }
 
 const USAGE = `usage: npm run bench:core -- [options]
@@ -66,6 +76,7 @@ const USAGE = `usage: npm run bench:core -- [options]
   --measured 5       clients timed per cell
   --workers 2        worker threads for the untimed peers (0 = in-process)
   --max-bound-s 20   time budget for the server's lower-bound repetitions per cell (1 to 3 run)
+  --max-minutes 10   skip (and say so) any cell predicted to end after this many minutes; 0 = no limit
   --no-verify        skip the full-peer correctness rounds at n = 100, d = 100k`;
 
 function parseCount(text: string): number {
@@ -95,6 +106,7 @@ function parseArgs(argv: readonly string[]): Options {
     workers: Math.min(2, availableParallelism()),
     maxBoundMs: 20_000,
     verify: true,
+    budgetMs: 10 * 60_000,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -133,6 +145,9 @@ function parseArgs(argv: readonly string[]): Options {
       case '--max-bound-s':
         options.maxBoundMs = Number(value()) * 1000;
         break;
+      case '--max-minutes':
+        options.budgetMs = Number(value()) * 60_000;
+        break;
       case '--no-verify':
         options.verify = false;
         break;
@@ -147,6 +162,7 @@ function parseArgs(argv: readonly string[]): Options {
   }
   if (!(options.bits >= 1 && options.bits <= 32)) throw new Error('--bits must be in 1..32');
   if (!(Number.isInteger(options.workers) && options.workers >= 0)) throw new Error('--workers must be ≥ 0');
+  if (!(options.budgetMs >= 0)) throw new Error('--max-minutes must be ≥ 0');
   return options;
 }
 
@@ -170,6 +186,33 @@ function serverRatio(r: CellResult, clock: 'wall' | 'cpu' = 'wall'): number {
   return f([r.serverUnmask]) / f(r.serverBound);
 }
 
+/**
+ * How long a cell will take, predicted from the cells already run (for scheduling only; nothing
+ * predicted is ever reported as a result): the slowest per-mask rates seen for this d (server:
+ * preferably at this n), the peers' setup time at this n (or scaled by n² from another n), and the
+ * bound repetitions. Undefined when no cell with this d has run yet.
+ */
+function predictMs(spec: CellSpec, done: readonly CellResult[]): number | undefined {
+  const sameD = done.filter((r) => r.spec.d === spec.d);
+  if (sameD.length === 0 || done.length === 0) return undefined;
+  const boundPerMask = Math.max(...sameD.map((r) => wall(r.clientBound) / r.clientMasks));
+  const serverBasis = sameD.some((r) => r.spec.n === spec.n)
+    ? sameD.filter((r) => r.spec.n === spec.n)
+    : sameD;
+  const serverPerMask = Math.max(...serverBasis.map((r) => r.serverUnmask.wall / r.serverMasks));
+  const sameN = done.filter((r) => r.spec.n === spec.n);
+  const peersMs =
+    sameN.length > 0
+      ? Math.max(...sameN.map((r) => r.peerMs))
+      : Math.max(...done.map((r) => r.peerMs * (spec.n / r.spec.n) ** 2));
+  const dropped = Math.round(spec.dropout * spec.n);
+  const survivors = spec.n - dropped;
+  const serverMasks = survivors + dropped * survivors; // complete graph
+  const reps = Math.max(1, Math.min(3, Math.floor(spec.maxBoundMs / (boundPerMask * serverMasks))));
+  const clientsMs = 2 * spec.measured * spec.n * boundPerMask * 1.5;
+  return peersMs + serverMasks * (serverPerMask + reps * boundPerMask) + clientsMs + 2000;
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const started = performance.now();
@@ -179,10 +222,12 @@ async function main(): Promise<void> {
   console.log(`load average at start (1/5/15 min): ${loadLine()}`);
   console.log(
     `setting: semi-honest, complete graph, threshold ⌊2n/3⌋+1, one ${options.bits}-bit vector, ` +
-      `${options.measured} measured clients per cell, peers in ${options.workers} worker thread(s)`,
+      `${options.measured} measured clients per cell, peers in ${options.workers} worker thread(s), ` +
+      `time budget ${options.budgetMs > 0 ? `${options.budgetMs / 60_000} min` : 'none'}`,
   );
 
   const peers: PeerHost = options.workers > 0 ? new WorkerPeers(options.workers) : new InProcessPeers();
+  const timingWorker = new MeasuredWorker();
   const base = { bits: options.bits, measured: options.measured, maxBoundMs: options.maxBoundMs };
   const results: CellResult[] = [];
   const skipped: string[] = [];
@@ -190,13 +235,17 @@ async function main(): Promise<void> {
   try {
     // Warm-up (not reported): JIT-compiles every code path and loads the workers' modules.
     log('[warm-up] n=20 d=50k drop=10% …');
-    await runCell({ ...base, measured: 2, n: 20, d: 50_000, dropout: 0.1, mode: 'shim' }, peers);
+    await runCell(
+      { ...base, measured: 2, n: 20, d: 50_000, dropout: 0.1, mode: 'shim' },
+      peers,
+      timingWorker,
+    );
     if (options.verify) {
       for (const dropout of options.dropouts) {
         const spec: CellSpec = { ...base, n: 100, d: 100_000, dropout, mode: 'full' };
         if (cellProblem(spec)) continue;
         log(`[verify] ${cellName(spec)} (full peers) …`);
-        const r = await runCell(spec, peers);
+        const r = await runCell(spec, peers, timingWorker);
         checks.push({ full: r });
         log(
           `[verify] ${cellName(spec)}: sum ${r.sumCorrect ? 'correct' : 'WRONG'} (${(r.wallMs / 1000).toFixed(1)} s)`,
@@ -212,8 +261,21 @@ async function main(): Promise<void> {
             skipped.push(`${cellName(spec)}: skipped, ${problem}`);
             continue;
           }
+          const predicted = predictMs(spec, results);
+          const elapsed = performance.now() - started;
+          if (options.budgetMs > 0 && predicted !== undefined && elapsed + predicted > options.budgetMs) {
+            const min = (x: number) => (x / 60_000).toFixed(1);
+            skipped.push(
+              `${cellName(spec)}: skipped, predicted to take ~${min(predicted)} min after ${min(elapsed)} min, ` +
+                `past the ${min(options.budgetMs)}-minute budget; measure it alone with ` +
+                `\`npm run bench:core -- --n ${n} --d ${count(d)} --dropout ${pct(dropout)} --no-verify\` ` +
+                'or lift the budget with --max-minutes 0',
+            );
+            log(`[cell] ${cellName(spec)}: skipped (time budget)`);
+            continue;
+          }
           log(`[cell] ${cellName(spec)} …`);
-          const r = await runCell(spec, peers);
+          const r = await runCell(spec, peers, timingWorker);
           results.push(r);
           const check = checks.find(
             (c) => c.full.spec.n === n && c.full.spec.d === d && c.full.spec.dropout === dropout,
@@ -227,7 +289,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await peers.close();
+    await Promise.all([peers.close(), timingWorker.close()]);
   }
 
   console.log('');
@@ -330,13 +392,14 @@ async function main(): Promise<void> {
 
   console.log(
     '\nMethod: one real round per cell through the real SecAggServer/SecAggClient; the median of ' +
-      `${options.measured} fully timed clients (real parameters, real input); the server's unmask stage timed ` +
-      'in full. The other clients run the real state machine untimed in worker threads, with their vector cut ' +
+      `${options.measured} fully timed clients (real parameters, real input, in a worker thread of their own); ` +
+      "the server's unmask stage timed in full (main thread). The other clients run the real state " +
+      'machine untimed in worker threads, with their vector cut ' +
       'to one word (same session, keys, shares and pair seeds); the server gets a stand-in d-word vector in ' +
       'place of each of their masked inputs (its unmask cost does not depend on the values). Dropped ' +
       'clients leave after sharing keys. Bound = deriveMaskKey + addMask of the same number of masks into one ' +
       'd-word accumulator (client: 1 + |E_v|; server: |U3| + Σ_dropped |surviving neighbours|), measured ' +
-      'in the same process next to each measurement (one repetition before each timed client; each server ' +
+      "in the measured clients' worker next to each measurement (one repetition before each timed client; each server " +
       'repetition split into halves timed right before and right after the unmask stage and summed). ' +
       'Every timed section follows a forced GC with the process idle (workers included); ' +
       '"cpu" = process CPU time (user + system). Sums verified with full peers at n=100, d=100k.',
@@ -361,7 +424,8 @@ async function main(): Promise<void> {
           : 'WRONG in a full round';
     console.log(
       `\nVerdict: client ≤ ${CLIENT_GOAL}× bound ${tally(clientRatio, CLIENT_GOAL)}; ` +
-        `server ≤ ${SERVER_GOAL}× bound ${tally(serverRatio, SERVER_GOAL)}; sums ${sums}.`,
+        `server ≤ ${SERVER_GOAL}× bound ${tally(serverRatio, SERVER_GOAL)}; sums ${sums}` +
+        (skipped.length > 0 ? `; ${skipped.length} cell(s) not measured (see above).` : '.'),
     );
   }
   console.log(`load average at end (1/5/15 min): ${loadLine()}`);

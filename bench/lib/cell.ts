@@ -1,32 +1,32 @@
 /**
  * One benchmark cell (n clients, vector length d, dropout rate): a real round driven message by
- * message through the real {@link SecAggServer} and real {@link SecAggClient}s.
+ * message through the real SecAggServer and real SecAggClients. Three kinds of thread take part:
  *
- * - A few "measured" clients run with the round's real parameters and real inputs; every call into
- *   them is timed (constructor, start, and each message handled). Client time = the sum.
- * - The other clients are peers ({@link PeerGroup}), in `shim` or `full` mode, never timed, and run
- *   only while the main thread is waiting (so timed work never overlaps peer work of this process).
- * - Every call into the server is timed and attributed to the stage open at the call. Server unmask
- *   time = all calls during the unmask stage: accepting the unmask responses, and, in the last one,
- *   reconstructing seeds and keys, re-deriving the dropped clients' pair seeds and removing the masks.
- * - Dropped clients vanish on entering the masked-input stage (after sending their shares): the case
- *   where the server must re-create their pairwise masks, as in Bonawitz et al. 2017's figures.
- * - Before every timed section the process is settled (full GC, short pause, workers idle and
- *   already collected), so a collection caused by earlier work does not land inside it.
- * - Lower bounds ({@link maskBound}) are measured in between: one repetition right before each
- *   measured client's masked-input stage; for the server, each repetition (as many as `maxBoundMs`
- *   allows, 1 to 3) is timed in two halves, the first half of the masks right before the unmask
- *   stage and the second right after it, and summed.
+ * - The main thread runs the server. Every call into it is timed and attributed to the stage open
+ *   at the call. Server unmask time = all calls during the unmask stage: accepting the unmask
+ *   responses, and, in the last one, reconstructing seeds and keys, re-deriving the dropped
+ *   clients' pair seeds and removing the masks.
+ * - The timing worker ({@link MeasuredWorker}) runs a few "measured" clients, with the round's real
+ *   parameters and real inputs, timing every call into them (constructor, start, each message);
+ *   client time = the sum. It also runs every lower-bound repetition (maskBound), in its near-empty
+ *   heap.
+ * - Peer workers run the other clients ({@link PeerHost}), untimed, while everything else waits.
+ *
+ * Dropped clients vanish on entering the masked-input stage (after sending their shares): the case
+ * where the server must re-create their pairwise masks, as in Bonawitz et al. 2017's figures.
+ * Before every timed section the process is settled (full GC, then idle: no thread busy). Lower
+ * bounds are measured in between: one repetition right before each measured client's masked-input
+ * stage; for the server, each repetition (as many as `maxBoundMs` allows, 1 to 3) is timed in two
+ * halves, the first half of the masks right before the unmask stage and the second right after
+ * it, and summed.
  * @module
  */
-import { SecAggClient } from '../../src/secagg/client.ts';
 import type { ClientMessage, Stage } from '../../src/secagg/messages.ts';
 import { defaultThreshold, type RoundParamsInput, roundParams } from '../../src/secagg/params.ts';
-import { DeterministicRng } from '../../src/secagg/rng.ts';
 import { type Outgoing, SecAggServer } from '../../src/secagg/server.ts';
 import type { ClientId, VectorSpec } from '../../src/secagg/types.ts';
-import { maskBound } from './bound.ts';
-import { benchInput, fillWords, plainSum } from './inputs.ts';
+import { fillWords, plainSum } from './inputs.ts';
+import type { MeasuredWorker } from './measured.ts';
 import type { Delivery, PeerHost, PeerMode } from './peers.ts';
 import { settle } from './settle.ts';
 import { median } from './stats.ts';
@@ -113,7 +113,11 @@ export function cellProblem(spec: CellSpec): string | undefined {
 }
 
 /** Runs one cell; throws if the round does not complete. */
-export async function runCell(spec: CellSpec, peers: PeerHost): Promise<CellResult> {
+export async function runCell(
+  spec: CellSpec,
+  peers: PeerHost,
+  measured: MeasuredWorker,
+): Promise<CellResult> {
   const wallStart = performance.now();
   const problem = cellProblem(spec);
   if (problem) throw new Error(problem);
@@ -160,14 +164,15 @@ export async function runCell(spec: CellSpec, peers: PeerHost): Promise<CellResu
 
   type Stages = { setup: Timing; share: Timing; masked: Timing; unmask: Timing };
   const stages = new Map<ClientId, Stages>();
-  const clients = new Map<ClientId, SecAggClient>();
-  for (const id of measuredIds) {
-    const input = [benchInput(vector, INPUT_SEED, id)];
-    const rng = new DeterministicRng(`${label}/${id}`);
-    const [client, t] = timed(() => new SecAggClient({ id, params, input, rng }));
-    clients.set(id, client);
-    stages.set(id, { setup: t, share: ZERO, masked: ZERO, unmask: ZERO });
-  }
+  const constructed = await measured.init({
+    paramsInput,
+    ids: measuredIds,
+    rngLabel: label,
+    inputSeed: INPUT_SEED,
+  });
+  measuredIds.forEach((id, i) => {
+    stages.set(id, { setup: constructed[i]!, share: ZERO, masked: ZERO, unmask: ZERO });
+  });
 
   const server = new SecAggServer({ params });
   const serverStages = new Map<Stage | 'idle' | 'ended', Timing>();
@@ -184,7 +189,7 @@ export async function runCell(spec: CellSpec, peers: PeerHost): Promise<CellResu
   const replies: { from: ClientId; reply: ClientMessage }[] = [];
   for (const r of await waitPeers(peers.start())) replies.push({ from: r.from, reply: r.reply! });
   for (const id of measuredIds) {
-    const [reply, t] = timed(() => clients.get(id)!.start());
+    const { reply, timing: t } = await measured.start(id);
     const record = stages.get(id)!;
     record.setup = plus(record.setup, t);
     replies.push({ from: id, reply });
@@ -228,11 +233,9 @@ export async function runCell(spec: CellSpec, peers: PeerHost): Promise<CellResu
         if (clientMasks !== 0 && clientMasks !== masks)
           throw new Error('measured clients mask different counts');
         clientMasks = masks;
-        await settle();
-        clientBound.push(maskBound(masks, vector));
+        clientBound.push(await measured.bound(masks, vector));
       }
-      await settle();
-      const [reply, t] = timed(() => clients.get(to)!.handle(message));
+      const { reply, timing: t } = await measured.handle(to, message);
       if (message.type === 'peer-keys') record.share = plus(record.share, t);
       else if (message.type === 'share-delivery') record.masked = plus(record.masked, t);
       else if (message.type === 'unmask-request') record.unmask = plus(record.unmask, t);
@@ -254,10 +257,7 @@ export async function runCell(spec: CellSpec, peers: PeerHost): Promise<CellResu
       const perMask = median(clientBound.map((t) => t.wall)) / clientMasks;
       serverReps = Math.max(1, Math.min(3, Math.floor(spec.maxBoundMs / (perMask * serverMasks))));
       firstHalf = Math.ceil(serverMasks / 2);
-      for (let i = 0; i < serverReps; i++) {
-        await settle();
-        serverBoundBefore.push(maskBound(firstHalf, vector));
-      }
+      for (let i = 0; i < serverReps; i++) serverBoundBefore.push(await measured.bound(firstHalf, vector));
       await settle();
     }
     for (const id of disconnects) serverDo(() => server.handleDisconnect(id, 0));
@@ -272,8 +272,7 @@ export async function runCell(spec: CellSpec, peers: PeerHost): Promise<CellResu
   }
   const serverBound: Timing[] = [];
   for (let i = 0; i < serverReps; i++) {
-    await settle();
-    serverBound.push(plus(serverBoundBefore[i]!, maskBound(serverMasks - firstHalf, vector)));
+    serverBound.push(plus(serverBoundBefore[i]!, await measured.bound(serverMasks - firstHalf, vector)));
   }
 
   const result = server.result;

