@@ -38,7 +38,7 @@ import type {
   UnmaskResponseMessage,
 } from './messages.ts';
 import type { RoundParams } from './params.ts';
-import { reduceInto } from './ring.ts';
+import { firstOutOfRange, reduceInto } from './ring.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
@@ -143,11 +143,8 @@ export class SecAggClient {
       if (vector.length !== spec.length) {
         throw new UsageError(`input '${spec.name}' must have ${spec.length} elements, got ${vector.length}`);
       }
-      if (spec.bits < 32) {
-        const limit = 2 ** spec.bits;
-        const bad = vector.findIndex((x) => x >= limit);
-        if (bad >= 0) throw new UsageError(`input '${spec.name}'[${bad}] is not below 2^${spec.bits}`);
-      }
+      const bad = firstOutOfRange(vector, spec.bits);
+      if (bad >= 0) throw new UsageError(`input '${spec.name}'[${bad}] is not below 2^${spec.bits}`);
       return vector.slice();
     });
     if (params.serverModel === 'malicious') {

@@ -38,7 +38,7 @@ import type {
   UnmaskResponseMessage,
 } from './messages.ts';
 import type { RoundParams } from './params.ts';
-import { addInto, reduceInto } from './ring.ts';
+import { addInto, firstOutOfRange, reduceInto } from './ring.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
@@ -320,14 +320,11 @@ export class SecAggServer {
       if (vector.length !== spec.length) {
         throw new ProtocolViolation(`client ${from}'s vector '${spec.name}' has the wrong length`, from);
       }
-      if (spec.bits < 32) {
-        const limit = 2 ** spec.bits;
-        if (vector.some((x) => x >= limit)) {
-          throw new ProtocolViolation(
-            `client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`,
-            from,
-          );
-        }
+      if (firstOutOfRange(vector, spec.bits) >= 0) {
+        throw new ProtocolViolation(
+          `client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`,
+          from,
+        );
       }
     });
     // Validated in full first, so a rejected message never touches the running sum.

@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { addInto, assertBits, assertLength, maxValue, reduceInto, subInto } from '../../src/secagg/ring.ts';
+import {
+  addInto,
+  assertBits,
+  assertLength,
+  firstOutOfRange,
+  maxValue,
+  reduceInto,
+  subInto,
+} from '../../src/secagg/ring.ts';
 
 /** `count` u32 vectors of one common length, 1..50. */
 const vectors = (count: number) =>
@@ -171,5 +179,18 @@ describe('maxValue / assertBits / assertLength', () => {
       name: 'TypeError',
       message: /mask must be a Uint32Array, got Uint8Array/,
     });
+  });
+});
+
+describe('firstOutOfRange', () => {
+  it('finds the first element not below 2^bits at every width, and -1 when all fit', () => {
+    for (let bits = 1; bits <= 31; bits++) {
+      const v = new Uint32Array(100).fill(2 ** bits - 1);
+      assert.equal(firstOutOfRange(v, bits), -1, `bits ${bits}: all fit`);
+      v[37] = 2 ** bits;
+      v[80] = 0xffff_ffff;
+      assert.equal(firstOutOfRange(v, bits), 37, `bits ${bits}: first bad index`);
+    }
+    assert.equal(firstOutOfRange(Uint32Array.of(0xffff_ffff), 32), -1, 'nothing exceeds 32 bits');
   });
 });
