@@ -87,6 +87,8 @@ export interface VectorCase {
   readonly lostAtShare: number;
   /** Shares keys, then vanishes on entering the masked stage: in U2, not in U3. */
   readonly lostAtMasked: number;
+  /** The application context bound into configHash (§2); empty when absent. */
+  readonly context?: Uint8Array;
 }
 
 const VECTORS: readonly VectorSpec[] = [
@@ -123,6 +125,8 @@ export const VECTOR_CASES: readonly VectorCase[] = [
     vectors: VECTORS,
     lostAtShare: 5,
     lostAtMasked: 65_536,
+    // Arbitrary bytes: the core hashes the context without reading it (§2).
+    context: new TextEncoder().encode('privagg test-vector context'),
   },
 ];
 
@@ -325,7 +329,7 @@ const CONVENTIONS: JsonObject = {
 };
 
 const FIELDS: JsonObject = {
-  'params / configHashPreimage / configHash': '§2',
+  'params / configHashPreimage / configHash': '§2 (params.context is hex)',
   'clients[].cipherKey, maskKey': 'X25519 key pairs c and s; privateKey is the clamped key (§3)',
   'clients[].identity': 'malicious only: Ed25519 identity key d (seed and RFC 8032 public key)',
   'clients[].advertise': 'malicious only: the signed message and signature of AdvertiseKeys (§4.0)',
@@ -361,6 +365,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     maxCorruptClients: c.maxCorruptClients,
     clients: c.clients,
     vectors: c.vectors,
+    context: c.context,
   });
   const { threshold: t, configHash } = params;
   const inputs = new Map(params.clients.map((id) => [id, makeInput(params, id)]));
@@ -465,6 +470,8 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     u8(0),
     u32(params.vectors.length),
     ...params.vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
+    u32(params.context.length),
+    params.context,
   );
   assert.deepEqual(sha256(configHashPreimage), configHash, 'configHash preimage');
 
@@ -803,6 +810,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
       clients: [...params.clients],
       graph: { kind: 'complete', kindByte: 0 },
       vectors: params.vectors.map((v) => ({ name: v.name, length: v.length, bits: v.bits })),
+      context: hex(params.context),
     },
     configHashPreimage: hex(configHashPreimage),
     configHash: hex(configHash),

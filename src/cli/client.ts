@@ -26,6 +26,7 @@ export const FAIL_AT_EXIT_CODE = 3;
 export const FAIL_AT_STAGES = ['advertise', 'share', 'masked', 'unmask'] as const satisfies readonly Stage[];
 
 const DEFAULT_RETRIES = 6;
+const DEFAULT_MIN_NOISE_MULTIPLIER = 0.5;
 const DEFAULT_RETRY_DELAY_MS = 250;
 
 const usage = `usage: privagg client --server HOST:PORT --id ID --input FILE [options]
@@ -38,6 +39,14 @@ of the surviving clients' inputs, never this input.
   --input FILE              JSON array of D integers in [0, 2^32); D must be the dimension the
                             coordinator announces. (For a coordinator summing several named
                             vectors: a JSON object {"name": [...], ...}.)
+  --dp                      differential privacy: --input is a real-valued model update (a JSON
+                            array of D numbers, or an object of named arrays whose lengths add up
+                            to D); it is clipped, encoded and, with distributed DP, noised here as
+                            the coordinator announces. Rounds without DP, or with less noise than
+                            --min-noise-multiplier, are refused before anything is sent.
+  --min-noise-multiplier Z  the least noise this client accepts (default ${DEFAULT_MIN_NOISE_MULTIPLIER})
+  --accept-central          also take part in central-DP rounds, where the coordinator adds the
+                            noise (and so sees the un-noised sum of the survivors)
   --rounds R                take part in R rounds, reconnecting between them (default 1)
   --fail-at STAGE           fault injection: exit abruptly (status ${FAIL_AT_EXIT_CODE}, no goodbye) on entering
                             STAGE: advertise, share, masked or unmask
@@ -109,6 +118,45 @@ export function readInput(path: string): Input {
     return { kind: 'object', vectors };
   }
   throw new CliError(`--input ${path} must be a JSON array of integers in [0, 2^32)`);
+}
+
+/**
+ * Reads a real-valued update for `--dp`: a JSON array of finite numbers (one tensor, "update"), or an
+ * object of such arrays (named tensors, in file order).
+ * @throws CliError naming the file and the first problem
+ */
+export function readUpdate(path: string): Map<string, Float64Array> {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError(
+      code
+        ? `cannot read --input ${path}: ${code}`
+        : `--input ${path} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  const numbers = (v: unknown, what: string): Float64Array => {
+    if (!Array.isArray(v) || v.length === 0)
+      throw new CliError(`${what} must be a non-empty JSON array of numbers`);
+    const at = v.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x));
+    if (at >= 0) throw new CliError(`${what}[${at}] is ${JSON.stringify(v[at])}: not a finite number`);
+    return Float64Array.from(v as number[]);
+  };
+  if (Array.isArray(value)) return new Map([['update', numbers(value, `--input ${path}`)]]);
+  if (typeof value === 'object' && value !== null && Object.keys(value).length > 0) {
+    return new Map(Object.entries(value).map(([name, v]) => [name, numbers(v, `--input ${path} "${name}"`)]));
+  }
+  throw new CliError(`--input ${path} must be a JSON array of numbers or an object of such arrays`);
+}
+
+function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new CliError(`--${flag} must be a number > 0, got '${raw}'`);
+  return value;
 }
 
 /**
@@ -278,6 +326,9 @@ async function run(argv: readonly string[]): Promise<number> {
         'tls-key': { type: 'string' },
         'tls-server-name': { type: 'string' },
         'insecure-plaintext-dev-only': { type: 'boolean' },
+        dp: { type: 'boolean' },
+        'min-noise-multiplier': { type: 'string' },
+        'accept-central': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -304,7 +355,25 @@ async function run(argv: readonly string[]): Promise<number> {
   const idBytes = Buffer.byteLength(id, 'utf8');
   if (idBytes < 1 || idBytes > 255) throw new CliError(`--id must be 1..255 UTF-8 bytes, got ${idBytes}`);
   const inputPath = required('input');
-  const input = readInput(inputPath);
+  const dp = values['dp'] === true;
+  if (!dp && (values['accept-central'] === true || str('min-noise-multiplier') !== undefined)) {
+    throw new CliError('--min-noise-multiplier and --accept-central need --dp');
+  }
+  const update = dp ? readUpdate(inputPath) : undefined;
+  const input = dp ? undefined : readInput(inputPath);
+  const privacyPolicy = dp
+    ? {
+        minNoiseMultiplier: positiveNumber(
+          'min-noise-multiplier',
+          str('min-noise-multiplier'),
+          DEFAULT_MIN_NOISE_MULTIPLIER,
+        ),
+        mechanisms:
+          values['accept-central'] === true
+            ? (['distributed-skellam', 'central-gaussian'] as const)
+            : (['distributed-skellam'] as const),
+      }
+    : undefined;
   const rounds = nonNegativeInteger('rounds', str('rounds'), 1, 1);
   const retries = nonNegativeInteger('retries', str('retries'), DEFAULT_RETRIES);
   const retryDelayMs = nonNegativeInteger('retry-delay-ms', str('retry-delay-ms'), DEFAULT_RETRY_DELAY_MS, 1);
@@ -316,7 +385,9 @@ async function run(argv: readonly string[]): Promise<number> {
   const grpc = await import('@grpc/grpc-js');
   // Every failure is reported by this command in one line; grpc-js's own console errors would add more.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
-  const { CoordinatorAbortError, Participant, TransportError } = await import('../client/sdk.ts');
+  const { CoordinatorAbortError, Participant, TransportError, privateUpdateInput } = await import(
+    '../client/sdk.ts'
+  );
   const { ProtocolViolation } = await import('../secagg/errors.ts');
   const {
     credentials: channelCredentials,
@@ -331,6 +402,7 @@ async function run(argv: readonly string[]): Promise<number> {
     credentials: channelCredentials,
     name: id,
     token,
+    ...(privacyPolicy && { privacyPolicy }),
     channelOptions: {
       ...channelOptions,
       // Reconnect to a restarted coordinator on this client's schedule, not grpc-js's (1 s .. 120 s).
@@ -370,7 +442,7 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     await participant.participateRounds(
       rounds,
-      (params) => inputForRound(input, params, inputPath),
+      update ? privateUpdateInput(() => update) : ({ params }) => inputForRound(input!, params, inputPath),
       onOutcome,
       {
         initialMs: retryDelayMs,

@@ -78,6 +78,24 @@ network and security:
   Without TLS the coordinator serves only a loopback address; without --tokens or --tls-client-ca
   only a loopback address, with clients named by what they claim.
 
+differential privacy (each round's noise is announced to the clients and bound into the round):
+  --dp distributed|central  distributed: every client adds Skellam noise to its clipped, rotated
+                            update, so the coordinator never sees an un-noised sum; central: clients
+                            clip, the coordinator adds Gaussian noise to the unmasked sum. The
+                            clients send real-valued updates of length D ('privagg client --dp').
+  --clip C                  L2 clip norm of an update (required with --dp)
+  --noise-multiplier Z      noise standard deviation / sensitivity (default: the least that keeps
+                            R rounds within --target-epsilon)
+  --target-epsilon E        the privacy budget: a round that would exceed it is not started
+                            (required with --dp)
+  --delta DELTA             delta of the budget (default 1e-5)
+  --ledger FILE             the durable privacy ledger (SQLite), written before each result is
+                            released; a restarted coordinator resumes from it (required with --dp)
+  --adaptive-clip-quantile Q   let the clip norm follow the Q-quantile of update norms (Andrew et
+                            al. 2021); the clipped-or-not bits are summed securely and noised
+  A private round's JSON line has "sum" as the noisy sum of the clipped updates (real numbers),
+  "epsilon" (cumulative), "clip" and, with adaptive clipping, "unclippedFraction".
+
 other:
   --config FILE             JSON settings: the flags' names in camelCase ("minClients", ...), plus
                             "vectors": [{"name","length","bits"}] instead of dim, and
@@ -92,7 +110,12 @@ export function outcomeRecord(outcome: RoundOutcome): Record<string, unknown> {
     survivors: [...outcome.survivors],
     dropped: { ...outcome.dropped },
   };
-  if (outcome.status === 'ok') {
+  if (outcome.status === 'ok' && outcome.release) {
+    record['sum'] = Array.from(outcome.release.sum);
+    if (outcome.release.unclippedFraction !== undefined) {
+      record['unclippedFraction'] = outcome.release.unclippedFraction;
+    }
+  } else if (outcome.status === 'ok') {
     if (outcome.vectors.length === 1) {
       record['sum'] = Array.from(outcome.sums[0]!);
     } else {
@@ -103,6 +126,7 @@ export function outcomeRecord(outcome: RoundOutcome): Record<string, unknown> {
   } else {
     record['reason'] = outcome.reason ?? 'aborted';
   }
+  if (outcome.epsilon !== undefined) record['epsilon'] = outcome.epsilon;
   return record;
 }
 
@@ -131,7 +155,7 @@ function parseFlags(argv: readonly string[]): Record<string, string | boolean | 
 
 /** The server modules, imported once the settings are known to be usable. */
 async function loadModules() {
-  const [grpc, auth, coordinator, health, listen, logging, tls] = await Promise.all([
+  const [grpc, auth, coordinator, health, listen, logging, tls, privacy] = await Promise.all([
     import('@grpc/grpc-js'),
     import('../server/auth.ts'),
     import('../server/coordinator.ts'),
@@ -139,8 +163,9 @@ async function loadModules() {
     import('../server/listen.ts'),
     import('../server/logging.ts'),
     import('../server/tls.ts'),
+    import('../server/privacy-setup.ts'),
   ]);
-  return { grpc, auth, coordinator, health, listen, logging, tls };
+  return { grpc, auth, coordinator, health, listen, logging, tls, privacy };
 }
 
 type Modules = Awaited<ReturnType<typeof loadModules>>;
@@ -154,6 +179,7 @@ function asCliError<T>(f: () => T, m?: Modules): T {
       error instanceof ConfigError ||
       (m && error instanceof m.auth.AuthConfigError) ||
       (m && error instanceof m.tls.TransportConfigError) ||
+      (m && error instanceof m.privacy.LedgerError) ||
       error instanceof RangeError // the core's ParameterError, and the coordinator's own checks
     ) {
       throw new CliError(oneLine(error.message));
@@ -229,11 +255,14 @@ async function run(argv: readonly string[]): Promise<number> {
   // grpc-js writes its own errors to the console; route them into the logs (what matters is
   // reported by privagg itself, e.g. a port in use), so stderr stays JSON lines and one-line reasons.
   m.grpc.setLogger({ error: (...args: unknown[]) => logger.debug({ grpc: format(...args) }, 'grpc-js') });
+  const privacy =
+    settings.privacy && asCliError(() => m.privacy.setUpPrivacy(settings, settings.privacy!), m);
   const coordinator = asCliError(
     () =>
       new m.coordinator.Coordinator(coordinatorConfig(settings), {
         logger,
         authenticate: m.auth.makeAuthenticate({ tokens, clientCertificates: tls?.mutual ?? false }),
+        ...(privacy && { planner: privacy.planner, privacy: privacy.accounting }),
       }),
     m,
   );
@@ -276,6 +305,13 @@ async function run(argv: readonly string[]): Promise<number> {
       threshold: settings.threshold,
       vectors: settings.vectors.map((v) => `${v.name}[${v.length}]/${v.bits}`),
       rounds: settings.rounds,
+      ...(privacy && {
+        dp: settings.privacy!.mechanism,
+        noiseMultiplier: privacy.noiseMultiplier,
+        calibrated: privacy.calibrated,
+        epsilonSpent: privacy.ledger.spent().epsilon,
+        targetEpsilon: settings.privacy!.targetEpsilon,
+      }),
     },
     'coordinator listening',
   );
@@ -314,6 +350,8 @@ async function run(argv: readonly string[]): Promise<number> {
   // A round still running when a signal closed the coordinator ends after outcomes() has: catch it.
   for await (const outcome of coordinator.outcomes()) if (outcome.round > written) record(outcome);
 
+  if (coordinator.budgetStop !== undefined) console.log(`stopped: ${oneLine(coordinator.budgetStop)}`);
+  privacy?.ledger.close();
   health.setAll('NOT_SERVING');
   health.shutdown();
   await (stopping ?? m.listen.shutdown(server, 2_000));

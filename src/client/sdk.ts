@@ -13,6 +13,14 @@ import {
   Metadata,
   status as Status,
 } from '@grpc/grpc-js';
+import {
+  type ClientPrivacyPolicy,
+  checkAnnouncedPrivacy,
+  encodeClientUpdate,
+  type PrivacyPlan,
+  privacyPlan,
+} from '../dp/announced.ts';
+import type { NamedTensors } from '../dp/tensors.ts';
 import type { ClientFrame } from '../gen/privagg/v1/secagg.ts';
 import { SecAggClient } from '../secagg/client.ts';
 import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
@@ -20,6 +28,7 @@ import { STAGE_ENTERED, type Stage } from '../secagg/messages.ts';
 import { ParameterError, type RoundParams, roundParams } from '../secagg/params.ts';
 import { systemRng } from '../secagg/rng.ts';
 import type { ClientId, Rng } from '../secagg/types.ts';
+import { roundContext } from '../wire/context.ts';
 import {
   abortFromError,
   checkInToFrame,
@@ -27,6 +36,7 @@ import {
   clientMessageToFrames,
   type InboundServerFrame,
   parseServerFrame,
+  type RoundAnnouncementFrame,
   type WireAbortCode,
 } from '../wire/convert.ts';
 import { WireFormatError } from '../wire/errors.ts';
@@ -72,8 +82,42 @@ export class TransportError extends Error {
   }
 }
 
-/** What the participant's input callback is given. */
-export type InputFor = (params: RoundParams, clientId: ClientId) => readonly Uint32Array[];
+/** A round this client was selected for, as its input callback sees it. */
+export interface AssignedRound {
+  /** The validated round parameters (threshold rules checked, configHash computed). */
+  readonly params: RoundParams;
+  readonly clientId: ClientId;
+  /** The round's training task (e.g. the global model), checked against its digest; absent if none. */
+  readonly task?: Uint8Array;
+  /** The round's differential privacy, checked against the round and this client's policy. */
+  readonly privacy?: PrivacyPlan;
+}
+
+/**
+ * Gives this client's input vectors for a round, in `params.vectors` order. It may take time (local
+ * training): the coordinator's advertise deadline must allow for it.
+ */
+export type InputFor = (round: AssignedRound) => readonly Uint32Array[] | Promise<readonly Uint32Array[]>;
+
+/**
+ * An {@link InputFor} for differentially private rounds: `updateFor` gives the client's model update
+ * for the round (after local training), which is clipped, encoded and (for distributed DP) noised as
+ * announced. A round without differential privacy is refused.
+ * @param updateFor - the update, in the round's dimension; not modified
+ * @param rng - randomness for rounding and noise; the OS CSPRNG unless a test injects one
+ */
+export function privateUpdateInput(
+  updateFor: (round: AssignedRound) => NamedTensors | Promise<NamedTensors>,
+  rng: Rng = systemRng,
+): InputFor {
+  return async (round) => {
+    if (!round.privacy) {
+      throw new Refusal('insufficient-privacy', 'the round has no differential privacy for a model update');
+    }
+    const update = await updateFor(round);
+    return encodeClientUpdate(round.privacy, update, rng).vectors;
+  };
+}
 
 /** Options for {@link Participant}. */
 export interface ParticipantOptions {
@@ -86,6 +130,12 @@ export interface ParticipantOptions {
   readonly token?: string;
   /** Randomness for keys and masks; the OS CSPRNG unless a test injects one. */
   readonly rng?: Rng;
+  /**
+   * What this client insists on before sending anything derived from its data: with a policy, a round
+   * without differential privacy, or with less noise than the floor, is refused. Without one, only the
+   * consistency of announced privacy parameters with the round is checked.
+   */
+  readonly privacyPolicy?: ClientPrivacyPolicy;
   /** Called on entering each stage (before this client's work for it). */
   readonly onStage?: (stage: Stage) => void;
   /** Largest masked-input chunk in bytes (default {@link DEFAULT_UPLOAD_CHUNK_BYTES}). */
@@ -207,6 +257,7 @@ export class Participant {
 /** One Participate call, processed strictly in order. */
 class ParticipantSession {
   #core: SecAggClient | undefined;
+  #announced = false;
   /** The stage this client last entered; undefined until the round is announced. */
   #stage: Stage | undefined;
   #round = 0;
@@ -255,7 +306,7 @@ class ParticipantSession {
       if (error instanceof WireFormatError) throw new ProtocolViolation(error.message);
       throw error;
     }
-    if (frame.type === 'round') return this.#onAnnouncement(frame.clientId, frame.parameters);
+    if (frame.type === 'round') return this.#onAnnouncement(frame);
     if (frame.type === 'abort') {
       this.#core?.handle({ type: 'abort', reason: frame.reason });
       this.#settle(new CoordinatorAbortError(frame.code, frame.reason));
@@ -269,11 +320,14 @@ class ParticipantSession {
     if (reply) await this.#send(reply);
   }
 
-  async #onAnnouncement(clientId: ClientId, parameters: Parameters<typeof roundParams>[0]): Promise<void> {
-    if (this.#core) throw new ProtocolViolation('a second round announcement on one call');
+  async #onAnnouncement(frame: RoundAnnouncementFrame): Promise<void> {
+    if (this.#core || this.#announced) throw new ProtocolViolation('a second round announcement on one call');
+    this.#announced = true;
+    const { clientId, parameters, task } = frame;
+    const { privacy, taskDigest } = parameters;
     let params: RoundParams;
     try {
-      params = roundParams(parameters);
+      params = roundParams({ ...parameters, context: roundContext(privacy, taskDigest) });
     } catch (error) {
       if (error instanceof ParameterError) {
         throw new Refusal(
@@ -283,13 +337,17 @@ class ParticipantSession {
       }
       throw error;
     }
+    const refusal = checkAnnouncedPrivacy(privacy, params, this.options.privacyPolicy);
+    if (refusal !== undefined) throw new Refusal('insufficient-privacy', refusal);
     this.#round = params.round;
-    this.#core = new SecAggClient({
-      id: clientId,
+    const input = await this.inputFor({
       params,
-      input: this.inputFor(params, clientId),
-      rng: this.options.rng ?? systemRng,
+      clientId,
+      ...(task && { task }),
+      ...(privacy && { privacy: privacyPlan(privacy, params.clients.length) }),
     });
+    if (this.#settled) return;
+    this.#core = new SecAggClient({ id: clientId, params, input, rng: this.options.rng ?? systemRng });
     this.#stage = 'advertise';
     this.options.onStage?.('advertise');
     await this.#send(this.#core.start());

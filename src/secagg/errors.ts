@@ -43,7 +43,8 @@ export type RefusalCode =
   | 'inconsistent-survivors'
   | 'self-listed-as-dropped'
   | 'both-shares-requested'
-  | 'repeated-request';
+  | 'repeated-request'
+  | 'insufficient-privacy';
 
 /** A client declined a request; the client is aborted and reveals nothing further. */
 export class Refusal extends Error {

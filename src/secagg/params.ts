@@ -21,6 +21,13 @@ export interface RoundParamsInput {
   readonly clients: readonly number[];
   /** The named vectors summed this round, in any order, names unique. */
   readonly vectors: readonly VectorSpec[];
+  /**
+   * Application parameters bound into the round (default empty): bytes the core does not interpret
+   * but hashes into configHash, so every signature and key of the round depends on them and clients
+   * that were told different things cannot complete a round together. privagg puts the round's
+   * differential-privacy parameters and the digest of its training task here (docs/PROTOCOL.md §2).
+   */
+  readonly context?: Uint8Array;
 }
 
 /** Validated, frozen round parameters. Build with {@link roundParams}. */
@@ -34,6 +41,8 @@ export interface RoundParams {
   /** Sorted by the UTF-8 bytes of the name; the order of every vector list on the wire. */
   readonly vectors: readonly VectorSpec[];
   readonly graph: NeighbourGraph;
+  /** The application context bound into configHash (a copy; empty if none was given). */
+  readonly context: Uint8Array;
   /** SHA-256 configuration hash (§2). */
   readonly configHash: Uint8Array;
 }
@@ -54,6 +63,8 @@ export class ParameterError extends RangeError {
 
 const SERVER_MODEL_BYTE: Record<ServerModel, number> = { 'semi-honest': 0, malicious: 1 };
 const MAX_VECTOR_NAME_BYTES = 255;
+/** Upper bound on the application context: it is parameters and digests, never payload. */
+export const MAX_CONTEXT_BYTES = 65_536;
 
 /**
  * The smallest threshold the security theorems allow for `n` clients (§7): semi-honest needs
@@ -107,6 +118,18 @@ function validateVectors(vectors: readonly VectorSpec[]): VectorSpec[] {
   return named.map((n) => n.spec);
 }
 
+function validateContext(context: Uint8Array | undefined): Uint8Array {
+  if (context === undefined) return new Uint8Array(0);
+  if (!(context instanceof Uint8Array)) throw new ParameterError('invalid', 'context must be a Uint8Array');
+  if (context.length > MAX_CONTEXT_BYTES) {
+    throw new ParameterError(
+      'invalid',
+      `context must be at most ${MAX_CONTEXT_BYTES} bytes, got ${context.length}`,
+    );
+  }
+  return Uint8Array.from(context);
+}
+
 /**
  * Validates and freezes round parameters and computes the configuration hash.
  * @throws {ParameterError} with problem `threshold-too-low` when t is below {@link minimumThreshold},
@@ -144,6 +167,7 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     );
   }
   const vectors = validateVectors(input.vectors);
+  const context = validateContext(input.context);
   const graph = new CompleteGraph(clients);
   const configHash = sha256(
     ascii('privagg/v1/config'),
@@ -156,6 +180,8 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     graph.encode(),
     u32(vectors.length),
     ...vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
+    u32(context.length),
+    context,
   );
   return Object.freeze({
     round: input.round,
@@ -165,6 +191,7 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     clients: Object.freeze(clients),
     vectors: Object.freeze(vectors),
     graph,
+    context,
     configHash: concatBytes(configHash),
   });
 }

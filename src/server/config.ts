@@ -46,7 +46,30 @@ export interface ServeSettings {
   readonly tokens?: string;
   readonly logLevel: LogLevel;
   readonly insecurePlaintextDevOnly: boolean;
+  /** Differential privacy, when `--dp` is given. */
+  readonly privacy?: ServePrivacySettings;
 }
+
+/** The differential privacy of `privagg serve --dp`. */
+export interface ServePrivacySettings {
+  readonly mechanism: 'distributed-skellam' | 'central-gaussian';
+  /** C: the clip norm (the first round's, with adaptive clipping). */
+  readonly clip: number;
+  /** z; when absent, calibrated so that `rounds` rounds stay within the target. */
+  readonly noiseMultiplier?: number;
+  readonly targetEpsilon: number;
+  readonly delta: number;
+  /** The SQLite privacy ledger. */
+  readonly ledger: string;
+  /** γ of adaptive clipping, when the clip norm follows a quantile. */
+  readonly adaptiveClipQuantile?: number;
+}
+
+/** `--dp` values and the mechanisms they select. */
+export const DP_MECHANISMS = {
+  distributed: 'distributed-skellam',
+  central: 'central-gaussian',
+} as const;
 
 /** Defaults (documented in `privagg serve --help` and the README). */
 export const SERVE_DEFAULTS = {
@@ -66,7 +89,19 @@ export const SERVE_DEFAULTS = {
 export const MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT = 64 * 1024;
 
 /** How a value is checked. */
-type Kind = 'count' | 'nonnegative' | 'ms' | 'port' | 'text' | 'path' | 'level' | 'model' | 'flag';
+type Kind =
+  | 'count'
+  | 'nonnegative'
+  | 'ms'
+  | 'port'
+  | 'text'
+  | 'path'
+  | 'level'
+  | 'model'
+  | 'flag'
+  | 'positive'
+  | 'fraction'
+  | 'dp';
 
 interface OptionSpec {
   readonly flag: string;
@@ -98,6 +133,13 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'tls-client-ca', key: 'tlsClientCa', kind: 'path' },
   { flag: 'tokens', key: 'tokens', kind: 'path' },
   { flag: 'log-level', key: 'logLevel', kind: 'level' },
+  { flag: 'dp', key: 'dp', kind: 'dp' },
+  { flag: 'clip', key: 'clip', kind: 'positive' },
+  { flag: 'noise-multiplier', key: 'noiseMultiplier', kind: 'positive' },
+  { flag: 'target-epsilon', key: 'targetEpsilon', kind: 'positive' },
+  { flag: 'delta', key: 'delta', kind: 'fraction' },
+  { flag: 'ledger', key: 'ledger', kind: 'path' },
+  { flag: 'adaptive-clip-quantile', key: 'adaptiveClipQuantile', kind: 'fraction' },
   // Deliberately flag-only: plaintext off loopback must be chosen at launch, not inherited from a
   // configuration file copied from a development machine.
   { flag: 'insecure-plaintext-dev-only', key: 'insecurePlaintextDevOnly', kind: 'flag', flagOnly: true },
@@ -154,6 +196,21 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
     if (typeof raw !== 'boolean') throw new ConfigError(`${name} must be true or false`);
     return raw;
   }
+  if (spec.kind === 'positive' || spec.kind === 'fraction') {
+    const value =
+      where === 'flag' ? (typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN) : raw;
+    const ok =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      value > 0 &&
+      (spec.kind === 'positive' || value < 1);
+    if (!ok) {
+      const shown = where === 'flag' ? `'${String(raw)}'` : JSON.stringify(raw);
+      const range = spec.kind === 'positive' ? 'a finite number > 0' : 'a number in (0, 1)';
+      throw new ConfigError(`${name} must be ${range}, got ${shown}`);
+    }
+    return value;
+  }
   if (typeof raw !== 'string' || raw.length === 0) {
     throw new ConfigError(`${name} must be a non-empty string, got ${JSON.stringify(raw)}`);
   }
@@ -163,6 +220,11 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
     case 'level':
       if (!isLogLevel(raw))
         throw new ConfigError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got '${raw}'`);
+      return raw;
+    case 'dp':
+      if (!Object.hasOwn(DP_MECHANISMS, raw)) {
+        throw new ConfigError(`${name} must be 'distributed' or 'central', got '${raw}'`);
+      }
       return raw;
     case 'model':
       if (raw === 'malicious') {
@@ -346,6 +408,11 @@ export function resolveServeSettings(
     throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
   }
 
+  const privacy = privacySettings(get);
+  if (privacy && fileVectors !== undefined && dim === undefined) {
+    throw new ConfigError("--dp needs --dim (the update's length), not 'vectors'");
+  }
+
   return {
     host: get<string>('host') ?? SERVE_DEFAULTS.host,
     port,
@@ -359,7 +426,10 @@ export function resolveServeSettings(
     checkInWindowMs: get<number>('checkInWindowMs') ?? SERVE_DEFAULTS.checkInWindowMs,
     stageTimeoutsMs,
     maxConcurrentUploads: get<number>('maxConcurrentUploads') ?? SERVE_DEFAULTS.maxConcurrentUploads,
-    maxFramesPerStage: get<number>('maxFramesPerStage') ?? defaultMaxFramesPerStage(vectors),
+    maxFramesPerStage:
+      get<number>('maxFramesPerStage') ??
+      // A private update is padded to a power of two (at most 2·D elements).
+      defaultMaxFramesPerStage(privacy ? [{ name: 'update', length: 2 * dim!, bits: 32 }] : vectors),
     out,
     tlsCert,
     tlsKey,
@@ -367,6 +437,42 @@ export function resolveServeSettings(
     tokens: get<string>('tokens'),
     logLevel: get<LogLevel>('logLevel') ?? SERVE_DEFAULTS.logLevel,
     insecurePlaintextDevOnly: flags['insecure-plaintext-dev-only'] === true,
+    ...(privacy && { privacy }),
+  };
+}
+
+/** Default δ of `--dp`. */
+export const DEFAULT_DELTA = 1e-5;
+
+function privacySettings(get: <T>(key: string) => T | undefined): ServePrivacySettings | undefined {
+  const dp = get<keyof typeof DP_MECHANISMS>('dp');
+  const dpOnly = ['clip', 'noiseMultiplier', 'targetEpsilon', 'delta', 'ledger', 'adaptiveClipQuantile'];
+  if (dp === undefined) {
+    const stray = dpOnly.find((key) => get(key) !== undefined);
+    if (stray !== undefined) {
+      const flag = SERVE_OPTIONS.find((o) => o.key === stray)!.flag;
+      throw new ConfigError(`--${flag} needs --dp distributed|central`);
+    }
+    return undefined;
+  }
+  const clip = get<number>('clip');
+  if (clip === undefined) throw new ConfigError('--dp needs --clip C (the L2 clip norm of an update)');
+  const targetEpsilon = get<number>('targetEpsilon');
+  const ledger = get<string>('ledger');
+  // Fail closed: a private round is always accounted in a durable ledger against a budget.
+  if (targetEpsilon === undefined)
+    throw new ConfigError('--dp needs --target-epsilon E (the privacy budget)');
+  if (ledger === undefined) throw new ConfigError('--dp needs --ledger FILE (the durable privacy ledger)');
+  const noiseMultiplier = get<number>('noiseMultiplier');
+  const adaptiveClipQuantile = get<number>('adaptiveClipQuantile');
+  return {
+    mechanism: DP_MECHANISMS[dp],
+    clip,
+    targetEpsilon,
+    delta: get<number>('delta') ?? DEFAULT_DELTA,
+    ledger,
+    ...(noiseMultiplier !== undefined && { noiseMultiplier }),
+    ...(adaptiveClipQuantile !== undefined && { adaptiveClipQuantile }),
   };
 }
 
@@ -398,7 +504,8 @@ export function coordinatorConfig(s: ServeSettings): CoordinatorConfig {
     threshold: s.threshold,
     serverModel: s.serverModel,
     maxCorruptClients: s.maxCorruptClients,
-    vectors: s.vectors,
+    // With --dp the announced mechanism determines the vectors (src/dp/announced.ts).
+    vectors: s.privacy ? [] : s.vectors,
     rounds: s.rounds,
     checkInMs: s.checkInWindowMs,
     timeouts: { ...s.stageTimeoutsMs },

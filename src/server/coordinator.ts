@@ -13,14 +13,23 @@
  */
 import { type ServerDuplexStream, status as Status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import {
+  type AnnouncedPrivacy,
+  decodeRelease,
+  type PrivacyPlan,
+  privacyPlan,
+  type Release,
+} from '../dp/announced.ts';
 import { BudgetExceededError, type RoundMechanism } from '../dp/budget.ts';
 import type { PrivacyLedger } from '../dp/ledger.ts';
 import type { ServerFrame } from '../gen/privagg/v1/secagg.ts';
+import { sha256 } from '../secagg/crypto/hash.ts';
 import { ProtocolViolation } from '../secagg/errors.ts';
 import type { ClientMessage, Stage } from '../secagg/messages.ts';
 import { type RoundParams, roundParams } from '../secagg/params.ts';
 import { type RoundResult, SecAggServer, type StageTimeouts } from '../secagg/server.ts';
 import type { ClientId, ServerModel, VectorSpec } from '../secagg/types.ts';
+import { roundContext } from '../wire/context.ts';
 import {
   type InboundClientFrame,
   type MaskedChunkFrame,
@@ -42,7 +51,10 @@ export interface CoordinatorConfig {
   readonly threshold: number;
   readonly serverModel: ServerModel;
   readonly maxCorruptClients: number;
-  /** The named vectors summed each round. */
+  /**
+   * The named vectors summed each round, for rounds without differential privacy (with it, the
+   * announced mechanism determines the vectors: dp/announced.ts).
+   */
   readonly vectors: readonly VectorSpec[];
   /** How many rounds to run; `Infinity` runs until closed. */
   readonly rounds: number;
@@ -66,8 +78,14 @@ export interface RoundOutcome {
   readonly survivors: readonly string[];
   /** Every other selected client, with the stage at which it was lost. */
   readonly dropped: Readonly<Record<string, Stage>>;
-  /** One sum per vector (in `vectors` order) when `status` is ok. */
+  /**
+   * One sum per vector (in `vectors` order) when `status` is ok and the round has no differential
+   * privacy. A private round's raw sums are never published (with central DP they carry no noise):
+   * see `release`.
+   */
   readonly sums: readonly Uint32Array[];
+  /** A private round's released result: the noisy sum of the survivors' clipped updates. */
+  readonly release?: Release;
   readonly vectors: readonly VectorSpec[];
   /** Why the round aborted; absent when ok. */
   readonly reason?: string;
@@ -75,6 +93,31 @@ export interface RoundOutcome {
   readonly epsilon?: number;
   /** Milliseconds from announcement to result, and per stage. */
   readonly timing: { readonly totalMs: number; readonly stageMs: Readonly<Partial<Record<Stage, number>>> };
+}
+
+/** A round's shape, once its cohort is chosen: what a {@link RoundPlanner} plans for. */
+export interface RoundShape {
+  readonly round: number;
+  /** n: how many clients were selected. */
+  readonly clients: number;
+  readonly threshold: number;
+  readonly maxCorruptClients: number;
+}
+
+/** What the model owner decides for one round. */
+export interface RoundTask {
+  /** The round's differential privacy; it determines the round's vectors. */
+  readonly privacy?: AnnouncedPrivacy;
+  /** The round's training task (e.g. the global model), sent to every selected client. */
+  readonly task?: Uint8Array;
+}
+
+/** The model owner's side of the rounds: plans each round and takes its outcome before the next. */
+export interface RoundPlanner {
+  /** Called once the cohort is chosen, before the round is reserved in the ledger and announced. */
+  plan(shape: RoundShape): RoundTask | Promise<RoundTask>;
+  /** Called with each outcome (after the ledger has recorded it), awaited before the next round. */
+  complete?(outcome: RoundOutcome): void | Promise<void>;
 }
 
 /** Decides who a call is: the authenticated client name, or a reason to refuse it. */
@@ -91,6 +134,8 @@ export interface CoordinatorEnvironment {
   readonly now?: () => number;
   /** Differential privacy: the ledger and mechanism every round is accounted under. */
   readonly privacy?: RoundPrivacy;
+  /** Plans each round (its task and privacy); without one every round sums `config.vectors`. */
+  readonly planner?: RoundPlanner;
 }
 
 /**
@@ -101,8 +146,11 @@ export interface CoordinatorEnvironment {
  */
 export interface RoundPrivacy {
   readonly ledger: PrivacyLedger;
-  /** The mechanism, with its parameters, that the round runs under. */
-  readonly mechanism: (round: number) => RoundMechanism;
+  /**
+   * The mechanism, with its parameters, that the round runs under; `plan` is the round's announced
+   * privacy when its {@link RoundPlanner} set one (dp/announced.ts `planMechanism` accounts for it).
+   */
+  readonly mechanism: (round: number, plan: PrivacyPlan | undefined) => RoundMechanism;
   /** Turns the unmasked sums into what is released (e.g. adds central noise). */
   readonly postprocess?: (sums: readonly Uint32Array[], survivors: number) => readonly Uint32Array[];
 }
@@ -126,6 +174,16 @@ class Session {
     readonly call: Call,
     readonly authenticatedName: string | undefined,
   ) {}
+}
+
+/** A round whose cohort, parameters and task are fixed, ready to announce. */
+interface PreparedRound {
+  readonly params: RoundParams;
+  readonly cohort: readonly Session[];
+  readonly privacy?: AnnouncedPrivacy;
+  readonly plan?: PrivacyPlan;
+  readonly task?: Uint8Array;
+  readonly taskDigest?: Uint8Array;
 }
 
 /** A round in progress. */
@@ -163,8 +221,12 @@ export class Coordinator {
       );
     }
     this.config = config;
-    // Validate the parameters once up front, for the smallest round the coordinator may run.
-    roundParams(this.#paramsInput(1, config.minClients));
+    // Validate the parameters once up front, for the smallest round the coordinator may run (a
+    // planner's rounds get their vectors from the announced privacy).
+    roundParams({
+      ...this.#paramsInput(1, config.minClients),
+      vectors: config.vectors.length > 0 ? config.vectors : [{ name: 'update', length: 1, bits: 32 }],
+    });
     this.#env = env;
     this.#now = env.now ?? (() => performance.now());
   }
@@ -219,17 +281,54 @@ export class Coordinator {
     for (let round = first; round < first + this.config.rounds && !this.#closed; round++) {
       const cohort = await this.#selectCohort();
       if (!cohort) break;
-      if (privacy && !this.#reserve(privacy, round, cohort)) break;
-      const outcome = await this.#runRound(round, cohort);
-      this.#publish(privacy ? this.#account(privacy, outcome) : outcome);
+      const prepared = await this.#prepare(round, cohort);
+      if (privacy && !this.#reserve(privacy, round, prepared)) break;
+      const raw = await this.#runRound(prepared);
+      const outcome = this.#released(prepared, raw);
+      const accounted = privacy ? this.#account(privacy, outcome) : outcome;
+      await this.#env.planner?.complete?.(accounted);
+      this.#publish(accounted);
     }
     this.close();
   }
 
+  /** Orders the cohort, asks the planner for the round's task and computes its parameters. */
+  async #prepare(round: number, cohort: Session[]): Promise<PreparedRound> {
+    // Ids follow the order of names, so a round's id assignment is reproducible from its cohort.
+    cohort.sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));
+    const base = this.#paramsInput(round, cohort.length);
+    const planned = this.#env.planner
+      ? await this.#env.planner.plan({
+          round,
+          clients: cohort.length,
+          threshold: base.threshold,
+          maxCorruptClients: base.maxCorruptClients,
+        })
+      : {};
+    const { privacy, task } = planned;
+    const plan = privacy && privacyPlan(privacy, cohort.length);
+    const taskDigest = task && sha256(task);
+    const params = roundParams({
+      ...base,
+      vectors: plan ? plan.vectors : this.config.vectors,
+      context: roundContext(privacy, taskDigest),
+    });
+    return { params, cohort, privacy, plan, task, taskDigest };
+  }
+
+  /** A private round's outcome carries the decoded release instead of its raw sums. */
+  #released(prepared: PreparedRound, outcome: RoundOutcome): RoundOutcome {
+    if (!prepared.plan) return outcome;
+    if (outcome.status !== 'ok') return outcome;
+    const release = decodeRelease(prepared.plan, outcome.sums, outcome.survivors.length);
+    return { ...outcome, sums: [], release };
+  }
+
   /** Reserves the round in the ledger; on a budget refusal tells the cohort why and stops. */
-  #reserve(privacy: RoundPrivacy, round: number, cohort: readonly Session[]): boolean {
+  #reserve(privacy: RoundPrivacy, round: number, prepared: PreparedRound): boolean {
+    const { cohort } = prepared;
     try {
-      privacy.ledger.reserve(round, privacy.mechanism(round));
+      privacy.ledger.reserve(round, privacy.mechanism(round, prepared.plan));
       return true;
     } catch (error) {
       if (!(error instanceof BudgetExceededError)) throw error;
@@ -565,10 +664,10 @@ export class Coordinator {
     };
   }
 
-  async #runRound(roundNumber: number, cohort: Session[]): Promise<RoundOutcome> {
-    // Ids follow the order of names, so a round's id assignment is reproducible from its cohort.
-    cohort.sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));
-    const params = roundParams(this.#paramsInput(roundNumber, cohort.length));
+  async #runRound(prepared: PreparedRound): Promise<RoundOutcome> {
+    const { params, cohort } = prepared;
+    const roundNumber = params.round;
+    const announced = { ...params, privacy: prepared.privacy, taskDigest: prepared.taskDigest };
     const sessions = new Map<ClientId, Session>();
     cohort.forEach((session, i) => {
       session.id = params.clients[i]!;
@@ -600,7 +699,7 @@ export class Coordinator {
       server.start(this.#now());
       for (const [id, session] of sessions) {
         if (session.closed) server.handleDisconnect(id, this.#now());
-        else session.call.write(roundAnnouncementToFrame(params, id));
+        else session.call.write(roundAnnouncementToFrame(announced, id, prepared.task));
       }
       this.#pump(round);
     });

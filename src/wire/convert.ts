@@ -20,8 +20,11 @@
  * buffer), except masked-input chunk data, which the assembler copies.
  * @module
  */
+import { type AnnouncedClipCount, type AnnouncedPrivacy, ROTATION_SEED_BYTES } from '../dp/announced.ts';
 import * as pb from '../gen/privagg/v1/secagg.ts';
 import { packBits } from '../secagg/bitpack.ts';
+import { sha256 } from '../secagg/crypto/hash.ts';
+import { equalBytes } from '../secagg/encoding.ts';
 import { type AbortCode, Refusal, type RefusalCode, RoundAborted } from '../secagg/errors.ts';
 import type {
   AbortMessage,
@@ -41,6 +44,7 @@ import type {
   UnmaskResponseMessage,
 } from '../secagg/messages.ts';
 import { type ClientId, MAX_CLIENT_ID, type ServerModel, type VectorSpec } from '../secagg/types.ts';
+import { roundContext, TASK_DIGEST_BYTES } from './context.ts';
 import { type WireDirection, WireFormatError } from './errors.ts';
 import { chunkPackedVector, DEFAULT_MAX_CHUNK_BYTES, type MaskedChunk } from './masked.ts';
 
@@ -64,6 +68,8 @@ export const MAX_VECTOR_NAME_BYTES = 255;
 export const MAX_ABORT_MESSAGE_BYTES = 1024;
 
 const MAX_U32 = 0xffff_ffff;
+/** Largest training task in a round announcement (PROTOCOL.md §2.1). */
+export const MAX_TASK_BYTES = 8 << 20;
 
 // ---- Types of the frames that are not core messages ----------------------------------------------
 
@@ -100,9 +106,20 @@ export interface AnnouncedParameters {
   readonly maxCorruptClients: number;
   /** Sorted ascending, unique. */
   readonly clients: readonly ClientId[];
-  readonly graph: { readonly kind: 'complete' };
+  /** Only the complete graph travels over the wire so far; encoding any other kind fails. */
+  readonly graph: { readonly kind: string };
   /** Sorted by the UTF-8 bytes of the names, unique. */
   readonly vectors: readonly VectorSpec[];
+  /** The round's differential privacy (§2.1), structurally valid; absent when none. */
+  readonly privacy?: AnnouncedPrivacy;
+  /** SHA-256 of the round's task, when it has one (§2.1). */
+  readonly taskDigest?: Uint8Array;
+  /**
+   * When encoding: the context the parameters were hashed with (a `RoundParams` has it); it must be
+   * the §2.1 encoding of `privacy` and `taskDigest`, so a coordinator cannot announce parameters
+   * other than those it computes with.
+   */
+  readonly context?: Uint8Array;
 }
 
 /**
@@ -114,6 +131,8 @@ export interface RoundAnnouncementFrame {
   /** The receiving client's id in this round, a member of `parameters.clients`. */
   readonly clientId: ClientId;
   readonly parameters: AnnouncedParameters;
+  /** The round's task; present exactly when `parameters.taskDigest` is, and hashing to it. */
+  readonly task?: Uint8Array;
 }
 
 /** A client frame as the coordinator sees it. */
@@ -166,6 +185,14 @@ class Fields {
   }
 
   /** An integer in [min, max]. */
+  /** A finite double in the open interval (min, max). */
+  double(value: unknown, field: string, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= min || value >= max) {
+      this.fail(field, `must be a finite number in (${min}, ${max}), got ${String(value)}`);
+    }
+    return value;
+  }
+
   uint(value: unknown, field: string, min: number, max: number): number {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       this.fail(field, `must be an integer in [${min}, ${max}], got ${String(value)}`);
@@ -267,6 +294,7 @@ const REFUSAL_TO_WIRE: Record<RefusalCode, pb.RefusalReason> = {
   'self-listed-as-dropped': pb.RefusalReason.REFUSAL_REASON_SELF_LISTED_AS_DROPPED,
   'both-shares-requested': pb.RefusalReason.REFUSAL_REASON_BOTH_SHARES_REQUESTED,
   'repeated-request': pb.RefusalReason.REFUSAL_REASON_REPEATED_REQUEST,
+  'insufficient-privacy': pb.RefusalReason.REFUSAL_REASON_INSUFFICIENT_PRIVACY,
 };
 
 function invert<K extends string>(map: Record<K, number>): ReadonlyMap<number, K> {
@@ -343,6 +371,10 @@ function parametersFromWire(v: pb.RoundParameters, f: Fields, field: string): An
       bits: f.uint(spec.bits, `${at}.bits`, 1, 32),
     });
   });
+  const privacy = v.privacy === undefined ? undefined : privacyFromWire(v.privacy, f, `${field}.privacy`);
+  const taskDigest = v.taskDigest?.length
+    ? f.bytes(v.taskDigest, `${field}.task_digest`, TASK_DIGEST_BYTES)
+    : undefined;
   return {
     round,
     serverModel,
@@ -351,6 +383,98 @@ function parametersFromWire(v: pb.RoundParameters, f: Fields, field: string): An
     clients,
     graph: { kind: 'complete' },
     vectors,
+    ...(privacy && { privacy }),
+    ...(taskDigest && { taskDigest }),
+  };
+}
+
+function clipCountFromWire(
+  v: pb.ClipCount | undefined,
+  f: Fields,
+  field: string,
+): AnnouncedClipCount | undefined {
+  if (v === undefined) return undefined;
+  return {
+    bits: f.uint(v.bits, `${field}.bits`, 2, 32),
+    bitNoiseStddev: f.double(v.bitNoiseStddev, `${field}.bit_noise_stddev`, 0, Number.POSITIVE_INFINITY),
+  };
+}
+
+/** Structural checks only; dp/announced.ts `privacyPlan` checks that the numbers work together. */
+function privacyFromWire(v: pb.DifferentialPrivacy, f: Fields, field: string): AnnouncedPrivacy {
+  const mechanism = f.present(v.mechanism, `${field}.mechanism`);
+  const inf = Number.POSITIVE_INFINITY;
+  if (mechanism.$case === 'distributedSkellam') {
+    const m = mechanism.value;
+    const at = `${field}.distributed_skellam`;
+    const clipCount = clipCountFromWire(m.clipCount, f, `${at}.clip_count`);
+    return {
+      mechanism: 'distributed-skellam',
+      dimension: f.uint(m.dimension, `${at}.dimension`, 1, 2 ** 30),
+      clip: f.double(m.clip, `${at}.clip`, 0, inf),
+      noiseMultiplier: f.double(m.noiseMultiplier, `${at}.noise_multiplier`, 0, inf),
+      bits: f.uint(m.bits, `${at}.bits`, 2, 32),
+      scale: f.double(m.scale, `${at}.scale`, 0, inf),
+      beta: m.beta === 0 ? 0 : f.double(m.beta, `${at}.beta`, 0, 1),
+      maxWrapProbability: f.double(m.maxWrapProbability, `${at}.max_wrap_probability`, 0, 1),
+      minNoisyClients: f.uint(m.minNoisyClients, `${at}.min_noisy_clients`, 1, MAX_U32),
+      rotationSeed: f.bytes(m.rotationSeed, `${at}.rotation_seed`, ROTATION_SEED_BYTES),
+      ...(clipCount && { clipCount }),
+    };
+  }
+  if (mechanism.$case === 'centralGaussian') {
+    const m = mechanism.value;
+    const at = `${field}.central_gaussian`;
+    const clipCount = clipCountFromWire(m.clipCount, f, `${at}.clip_count`);
+    return {
+      mechanism: 'central-gaussian',
+      dimension: f.uint(m.dimension, `${at}.dimension`, 1, 2 ** 30),
+      clip: f.double(m.clip, `${at}.clip`, 0, inf),
+      noiseMultiplier: f.double(m.noiseMultiplier, `${at}.noise_multiplier`, 0, inf),
+      bits: f.uint(m.bits, `${at}.bits`, 2, 32),
+      scale: f.double(m.scale, `${at}.scale`, 0, inf),
+      ...(clipCount && { clipCount }),
+    };
+  }
+  return unreachable(mechanism, f, `${field}.mechanism`);
+}
+
+function clipCountToWire(c: AnnouncedClipCount | undefined): pb.ClipCount | undefined {
+  return c && { bits: c.bits, bitNoiseStddev: c.bitNoiseStddev };
+}
+
+function privacyToWire(p: AnnouncedPrivacy): pb.DifferentialPrivacy {
+  if (p.mechanism === 'distributed-skellam') {
+    return {
+      mechanism: {
+        $case: 'distributedSkellam',
+        value: {
+          dimension: p.dimension,
+          clip: p.clip,
+          noiseMultiplier: p.noiseMultiplier,
+          bits: p.bits,
+          scale: p.scale,
+          beta: p.beta,
+          maxWrapProbability: p.maxWrapProbability,
+          minNoisyClients: p.minNoisyClients,
+          rotationSeed: p.rotationSeed,
+          clipCount: clipCountToWire(p.clipCount),
+        },
+      },
+    };
+  }
+  return {
+    mechanism: {
+      $case: 'centralGaussian',
+      value: {
+        dimension: p.dimension,
+        clip: p.clip,
+        noiseMultiplier: p.noiseMultiplier,
+        bits: p.bits,
+        scale: p.scale,
+        clipCount: clipCountToWire(p.clipCount),
+      },
+    },
   };
 }
 
@@ -364,7 +488,20 @@ function roundAnnouncementFromWire(v: pb.RoundAnnouncement, f: Fields): RoundAnn
   if (!parameters.clients.includes(clientId)) {
     f.fail('round_announcement.client_id', `${clientId} is not one of the round's clients`);
   }
-  return { type: 'round', clientId, parameters };
+  const task = v.task?.length ? (f.direction === 'decode' ? new Uint8Array(v.task) : v.task) : undefined;
+  if (task && task.length > MAX_TASK_BYTES) {
+    f.fail('round_announcement.task', `must be at most ${MAX_TASK_BYTES} bytes, got ${task.length}`);
+  }
+  if ((task === undefined) !== (parameters.taskDigest === undefined)) {
+    f.fail(
+      'round_announcement.task',
+      task ? 'is set but parameters.task_digest is empty' : 'is empty but parameters.task_digest is set',
+    );
+  }
+  if (task && !equalBytes(sha256(task), parameters.taskDigest!)) {
+    f.fail('round_announcement.task', 'does not hash to parameters.task_digest');
+  }
+  return { type: 'round', clientId, parameters, ...(task && { task }) };
 }
 
 // ---- Stage 0 ------------------------------------------------------------------------------------
@@ -647,8 +784,18 @@ export function parseClientFrame(bytes: Uint8Array, sender?: ClientId): InboundC
 export function roundAnnouncementToFrame(
   parameters: AnnouncedParameters,
   clientId: ClientId,
+  task?: Uint8Array,
 ): pb.ServerFrame {
   const f: Fields = ENCODE;
+  if (
+    parameters.context !== undefined &&
+    !equalBytes(parameters.context, roundContext(parameters.privacy, parameters.taskDigest))
+  ) {
+    f.fail(
+      'round_announcement.parameters',
+      'the context hashed into configHash is not that of privacy and task_digest',
+    );
+  }
   const value: pb.RoundAnnouncement = {
     parameters: {
       round: parameters.round,
@@ -671,8 +818,11 @@ export function roundAnnouncementToFrame(
       vectors: f
         .list(parameters.vectors, 'round_announcement.parameters.vectors')
         .map((v) => ({ name: v.name, length: v.length, bits: v.bits })),
+      privacy: parameters.privacy && privacyToWire(parameters.privacy),
+      taskDigest: parameters.taskDigest ?? new Uint8Array(0),
     },
     clientId,
+    task: task ?? new Uint8Array(0),
   };
   roundAnnouncementFromWire(value, f);
   return { frame: { $case: 'roundAnnouncement', value } };

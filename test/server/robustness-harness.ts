@@ -456,7 +456,7 @@ export async function sdkParticipant(
     maxChunkBytes: options.maxChunkBytes,
   });
   try {
-    await participant.participate((params) => input(params));
+    await participant.participate(({ params }) => input(params));
   } finally {
     participant.close();
   }

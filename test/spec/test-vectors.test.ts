@@ -297,6 +297,7 @@ interface Params {
   readonly clients: readonly number[];
   readonly graphKindByte: number;
   readonly vectors: readonly VectorSpec[];
+  readonly context: Uint8Array;
 }
 
 function readParams(root: Node): Params {
@@ -319,6 +320,7 @@ function readParams(root: Node): Params {
       .get('vectors')
       .list()
       .map((v) => ({ name: v.get('name').str(), length: v.get('length').int(), bits: v.get('bits').int() })),
+    context: p.get('context').bytes(),
   };
 }
 
@@ -486,6 +488,8 @@ const CHECKS: Record<string, Check> = {
       u8(p.graphKindByte),
       u32(p.vectors.length),
       ...p.vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
+      u32(p.context.length),
+      p.context,
     );
     sameBytes(root.get('configHashPreimage').bytes(), preimage, 'configHash preimage');
     sameBytes(root.get('configHash').bytes(32), sha256(preimage), 'configHash');

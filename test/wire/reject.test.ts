@@ -84,7 +84,7 @@ function announce(change: Partial<pb.RoundParameters>, clientId = 3): pb.ServerF
   return {
     frame: {
       $case: 'roundAnnouncement',
-      value: { clientId, parameters: { ...valid.parameters!, ...change } },
+      value: { clientId, parameters: { ...valid.parameters!, ...change }, task: new Uint8Array(0) },
     },
   };
 }
@@ -276,7 +276,7 @@ describe('received server frames', () => {
 
   it('round announcement without parameters, graph or graph kind', () => {
     rejects(
-      () => parseS({ frame: { $case: 'roundAnnouncement', value: { clientId: 3 } } }),
+      () => parseS({ frame: { $case: 'roundAnnouncement', value: { clientId: 3, task: new Uint8Array(0) } } }),
       'decode',
       P,
       /missing/,

@@ -136,6 +136,8 @@ export const RefusalReason = {
   REFUSAL_REASON_BOTH_SHARES_REQUESTED: 13,
   /** REFUSAL_REASON_REPEATED_REQUEST - A second unmask request in the same session (§4.5). */
   REFUSAL_REASON_REPEATED_REQUEST: 14,
+  /** REFUSAL_REASON_INSUFFICIENT_PRIVACY - The announced differential privacy is inconsistent with the round or below the client's floor. */
+  REFUSAL_REASON_INSUFFICIENT_PRIVACY: 15,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -157,6 +159,7 @@ export namespace RefusalReason {
   export type REFUSAL_REASON_SELF_LISTED_AS_DROPPED = typeof RefusalReason.REFUSAL_REASON_SELF_LISTED_AS_DROPPED;
   export type REFUSAL_REASON_BOTH_SHARES_REQUESTED = typeof RefusalReason.REFUSAL_REASON_BOTH_SHARES_REQUESTED;
   export type REFUSAL_REASON_REPEATED_REQUEST = typeof RefusalReason.REFUSAL_REASON_REPEATED_REQUEST;
+  export type REFUSAL_REASON_INSUFFICIENT_PRIVACY = typeof RefusalReason.REFUSAL_REASON_INSUFFICIENT_PRIVACY;
   export type UNRECOGNIZED = typeof RefusalReason.UNRECOGNIZED;
 }
 
@@ -242,6 +245,13 @@ export interface RoundAnnouncement {
     | undefined;
   /** The receiving client's id in this round; one of `parameters.clients`. */
   readonly clientId: number;
+  /**
+   * The round's training task, opaque to privagg (e.g. the global model and the local training
+   * settings), at most 8 MiB; empty when the round has none. Its SHA-256 is
+   * `parameters.task_digest`, which a client checks before using it: every client of a round
+   * gets the same task (PROTOCOL.md §2.1).
+   */
+  readonly task: Uint8Array;
 }
 
 /**
@@ -265,6 +275,97 @@ export interface RoundParameters {
     | undefined;
   /** The round's vectors, sorted by the UTF-8 bytes of their names, names unique. At least one. */
   readonly vectors: readonly VectorSpec[];
+  /**
+   * The round's differential-privacy mechanism; absent when the round has none. It determines the
+   * vectors (PROTOCOL.md §2.1) and enters configHash through the context.
+   */
+  readonly privacy?:
+    | DifferentialPrivacy
+    | undefined;
+  /**
+   * SHA-256 of RoundAnnouncement.task: 32 bytes, or empty when the round has no task. Enters
+   * configHash through the context (§2.1).
+   */
+  readonly taskDigest: Uint8Array;
+}
+
+/** Differential privacy for a round (PROTOCOL.md §2.1). Exactly one mechanism is set. */
+export interface DifferentialPrivacy {
+  readonly mechanism?:
+    | //
+    /**
+     * Each client noises its own update (Skellam noise after a random rotation and conditional
+     * rounding): the coordinator never sees an un-noised sum. Context kind byte 1.
+     */
+    { readonly $case: "distributedSkellam"; readonly value: DistributedSkellam }
+    | //
+    /**
+     * Clients clip and quantize; the coordinator adds Gaussian noise to the unmasked sum. Context
+     * kind byte 2.
+     */
+    { readonly $case: "centralGaussian"; readonly value: CentralGaussian }
+    | undefined;
+}
+
+/**
+ * The distributed Skellam mechanism (Agarwal, Kairouz, Liu 2021). Vectors: `update` of
+ * 2^ceil(log2 dimension) elements of `bits` bits, preceded by `clip_count` (1 element of
+ * `clip_count.bits` bits) when clipping is adaptive.
+ */
+export interface DistributedSkellam {
+  /** d: elements in a client's update, 1..2^30. */
+  readonly dimension: number;
+  /** C: the L2 clip norm, finite, > 0. */
+  readonly clip: number;
+  /**
+   * z: the noise standard deviation in the sum of any `min_noisy_clients` clients, per coordinate,
+   * divided by the L2 sensitivity after rounding; finite, > 0.
+   */
+  readonly noiseMultiplier: number;
+  /** Ring bit width of `update`, 2..32. */
+  readonly bits: number;
+  /** s: ring units per model unit; must be admissible for the wrap-around bound. */
+  readonly scale: number;
+  /** beta of conditional rounding, in [0, 1). */
+  readonly beta: number;
+  /** The largest probability that any coordinate of a sum wraps, in (0, 1). */
+  readonly maxWrapProbability: number;
+  /** h: the fewest clients whose noise is in any sum the coordinator can unmask; at most t - n_C. */
+  readonly minNoisyClients: number;
+  /** The random rotation's seed, 32 bytes. */
+  readonly rotationSeed: Uint8Array;
+  /** Adaptive clipping; absent for a fixed clip norm. */
+  readonly clipCount?: ClipCount | undefined;
+}
+
+/**
+ * Central Gaussian noise, added by the coordinator. Vectors: `update` of `dimension` elements of
+ * `bits` bits, preceded by `clip_count` when clipping is adaptive.
+ */
+export interface CentralGaussian {
+  /** d, 1..2^30. */
+  readonly dimension: number;
+  /** C, finite, > 0. */
+  readonly clip: number;
+  /** z: the coordinator's noise standard deviation divided by the sensitivity C + sqrt(d)/s. */
+  readonly noiseMultiplier: number;
+  /** Ring bit width of `update`, 2..32. */
+  readonly bits: number;
+  /** s: ring units per model unit; n * ceil(C * s) <= 2^(bits-1) - 1. */
+  readonly scale: number;
+  /** Adaptive clipping; absent for a fixed clip norm. */
+  readonly clipCount?: ClipCount | undefined;
+}
+
+/**
+ * Adaptive clipping (Andrew et al. 2021): each client sends whether its update was within the clip
+ * norm, inside secure aggregation, with noise on the count.
+ */
+export interface ClipCount {
+  /** Bit width of the `clip_count` vector, 2..32. */
+  readonly bits: number;
+  /** sigma_b: the noise standard deviation on the count of unclipped clients, > 0. */
+  readonly bitNoiseStddev: number;
 }
 
 /**
@@ -828,7 +929,7 @@ export const CheckIn: MessageFns<CheckIn> = {
 };
 
 function createBaseRoundAnnouncement(): RoundAnnouncement {
-  return { parameters: undefined, clientId: 0 };
+  return { parameters: undefined, clientId: 0, task: new Uint8Array(0) };
 }
 
 export const RoundAnnouncement: MessageFns<RoundAnnouncement> = {
@@ -838,6 +939,9 @@ export const RoundAnnouncement: MessageFns<RoundAnnouncement> = {
     }
     if (message.clientId !== 0) {
       writer.uint32(16).uint32(message.clientId);
+    }
+    if (message.task.length !== 0) {
+      writer.uint32(26).bytes(message.task);
     }
     return writer;
   },
@@ -871,6 +975,14 @@ export const RoundAnnouncement: MessageFns<RoundAnnouncement> = {
             message.clientId = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.task = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -892,12 +1004,23 @@ export const RoundAnnouncement: MessageFns<RoundAnnouncement> = {
       ? RoundParameters.fromPartial(object.parameters)
       : undefined;
     message.clientId = object.clientId ?? 0;
+    message.task = object.task ?? new Uint8Array(0);
     return message;
   },
 };
 
 function createBaseRoundParameters(): RoundParameters {
-  return { round: 0, serverModel: 0, threshold: 0, maxCorruptClients: 0, clients: [], graph: undefined, vectors: [] };
+  return {
+    round: 0,
+    serverModel: 0,
+    threshold: 0,
+    maxCorruptClients: 0,
+    clients: [],
+    graph: undefined,
+    vectors: [],
+    privacy: undefined,
+    taskDigest: new Uint8Array(0),
+  };
 }
 
 export const RoundParameters: MessageFns<RoundParameters> = {
@@ -926,6 +1049,12 @@ export const RoundParameters: MessageFns<RoundParameters> = {
     }
     for (const v of message.vectors) {
       VectorSpec.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.privacy !== undefined) {
+      DifferentialPrivacy.encode(message.privacy, writer.uint32(66).fork()).join();
+    }
+    if (message.taskDigest.length !== 0) {
+      writer.uint32(74).bytes(message.taskDigest);
     }
     return writer;
   },
@@ -1009,6 +1138,22 @@ export const RoundParameters: MessageFns<RoundParameters> = {
             message.vectors.push(VectorSpec.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.privacy = DifferentialPrivacy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.taskDigest = reader.bytes();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1035,6 +1180,457 @@ export const RoundParameters: MessageFns<RoundParameters> = {
       ? NeighbourGraph.fromPartial(object.graph)
       : undefined;
     message.vectors = object.vectors?.map((e) => VectorSpec.fromPartial(e)) || [];
+    message.privacy = (object.privacy !== undefined && object.privacy !== null)
+      ? DifferentialPrivacy.fromPartial(object.privacy)
+      : undefined;
+    message.taskDigest = object.taskDigest ?? new Uint8Array(0);
+    return message;
+  },
+};
+
+function createBaseDifferentialPrivacy(): DifferentialPrivacy {
+  return { mechanism: undefined };
+}
+
+export const DifferentialPrivacy: MessageFns<DifferentialPrivacy> = {
+  encode(message: DifferentialPrivacy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.mechanism?.$case) {
+      case "distributedSkellam":
+        DistributedSkellam.encode(message.mechanism.value, writer.uint32(10).fork()).join();
+        break;
+      case "centralGaussian":
+        CentralGaussian.encode(message.mechanism.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DifferentialPrivacy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDifferentialPrivacy() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mechanism = {
+              $case: "distributedSkellam",
+              value: DistributedSkellam.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mechanism = { $case: "centralGaussian", value: CentralGaussian.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DifferentialPrivacy>, I>>(base?: I): DifferentialPrivacy {
+    return DifferentialPrivacy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DifferentialPrivacy>, I>>(object: I): DifferentialPrivacy {
+    const message = createBaseDifferentialPrivacy() as any;
+    switch (object.mechanism?.$case) {
+      case "distributedSkellam": {
+        if (object.mechanism?.value !== undefined && object.mechanism?.value !== null) {
+          message.mechanism = {
+            $case: "distributedSkellam",
+            value: DistributedSkellam.fromPartial(object.mechanism.value),
+          };
+        }
+        break;
+      }
+      case "centralGaussian": {
+        if (object.mechanism?.value !== undefined && object.mechanism?.value !== null) {
+          message.mechanism = { $case: "centralGaussian", value: CentralGaussian.fromPartial(object.mechanism.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseDistributedSkellam(): DistributedSkellam {
+  return {
+    dimension: 0,
+    clip: 0,
+    noiseMultiplier: 0,
+    bits: 0,
+    scale: 0,
+    beta: 0,
+    maxWrapProbability: 0,
+    minNoisyClients: 0,
+    rotationSeed: new Uint8Array(0),
+    clipCount: undefined,
+  };
+}
+
+export const DistributedSkellam: MessageFns<DistributedSkellam> = {
+  encode(message: DistributedSkellam, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dimension !== 0) {
+      writer.uint32(8).uint32(message.dimension);
+    }
+    if (message.clip !== 0) {
+      writer.uint32(17).double(message.clip);
+    }
+    if (message.noiseMultiplier !== 0) {
+      writer.uint32(25).double(message.noiseMultiplier);
+    }
+    if (message.bits !== 0) {
+      writer.uint32(32).uint32(message.bits);
+    }
+    if (message.scale !== 0) {
+      writer.uint32(41).double(message.scale);
+    }
+    if (message.beta !== 0) {
+      writer.uint32(49).double(message.beta);
+    }
+    if (message.maxWrapProbability !== 0) {
+      writer.uint32(57).double(message.maxWrapProbability);
+    }
+    if (message.minNoisyClients !== 0) {
+      writer.uint32(64).uint32(message.minNoisyClients);
+    }
+    if (message.rotationSeed.length !== 0) {
+      writer.uint32(74).bytes(message.rotationSeed);
+    }
+    if (message.clipCount !== undefined) {
+      ClipCount.encode(message.clipCount, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DistributedSkellam {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDistributedSkellam() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.dimension = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.clip = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.noiseMultiplier = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bits = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.scale = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.beta = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.maxWrapProbability = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.minNoisyClients = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.rotationSeed = reader.bytes();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.clipCount = ClipCount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<DistributedSkellam>, I>>(base?: I): DistributedSkellam {
+    return DistributedSkellam.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DistributedSkellam>, I>>(object: I): DistributedSkellam {
+    const message = createBaseDistributedSkellam() as any;
+    message.dimension = object.dimension ?? 0;
+    message.clip = object.clip ?? 0;
+    message.noiseMultiplier = object.noiseMultiplier ?? 0;
+    message.bits = object.bits ?? 0;
+    message.scale = object.scale ?? 0;
+    message.beta = object.beta ?? 0;
+    message.maxWrapProbability = object.maxWrapProbability ?? 0;
+    message.minNoisyClients = object.minNoisyClients ?? 0;
+    message.rotationSeed = object.rotationSeed ?? new Uint8Array(0);
+    message.clipCount = (object.clipCount !== undefined && object.clipCount !== null)
+      ? ClipCount.fromPartial(object.clipCount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCentralGaussian(): CentralGaussian {
+  return { dimension: 0, clip: 0, noiseMultiplier: 0, bits: 0, scale: 0, clipCount: undefined };
+}
+
+export const CentralGaussian: MessageFns<CentralGaussian> = {
+  encode(message: CentralGaussian, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dimension !== 0) {
+      writer.uint32(8).uint32(message.dimension);
+    }
+    if (message.clip !== 0) {
+      writer.uint32(17).double(message.clip);
+    }
+    if (message.noiseMultiplier !== 0) {
+      writer.uint32(25).double(message.noiseMultiplier);
+    }
+    if (message.bits !== 0) {
+      writer.uint32(32).uint32(message.bits);
+    }
+    if (message.scale !== 0) {
+      writer.uint32(41).double(message.scale);
+    }
+    if (message.clipCount !== undefined) {
+      ClipCount.encode(message.clipCount, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CentralGaussian {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCentralGaussian() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.dimension = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.clip = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.noiseMultiplier = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bits = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.scale = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.clipCount = ClipCount.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CentralGaussian>, I>>(base?: I): CentralGaussian {
+    return CentralGaussian.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CentralGaussian>, I>>(object: I): CentralGaussian {
+    const message = createBaseCentralGaussian() as any;
+    message.dimension = object.dimension ?? 0;
+    message.clip = object.clip ?? 0;
+    message.noiseMultiplier = object.noiseMultiplier ?? 0;
+    message.bits = object.bits ?? 0;
+    message.scale = object.scale ?? 0;
+    message.clipCount = (object.clipCount !== undefined && object.clipCount !== null)
+      ? ClipCount.fromPartial(object.clipCount)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseClipCount(): ClipCount {
+  return { bits: 0, bitNoiseStddev: 0 };
+}
+
+export const ClipCount: MessageFns<ClipCount> = {
+  encode(message: ClipCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bits !== 0) {
+      writer.uint32(8).uint32(message.bits);
+    }
+    if (message.bitNoiseStddev !== 0) {
+      writer.uint32(17).double(message.bitNoiseStddev);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClipCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClipCount() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.bits = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.bitNoiseStddev = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ClipCount>, I>>(base?: I): ClipCount {
+    return ClipCount.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClipCount>, I>>(object: I): ClipCount {
+    const message = createBaseClipCount() as any;
+    message.bits = object.bits ?? 0;
+    message.bitNoiseStddev = object.bitNoiseStddev ?? 0;
     return message;
   },
 };

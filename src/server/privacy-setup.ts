@@ -1,0 +1,85 @@
+/**
+ * `privagg serve --dp`: the privacy ledger, the noise calibrated to the budget, and the round planner
+ * that announces each round's privacy and follows the clip norm when clipping is adaptive.
+ * @module
+ */
+import { planMechanism } from '../dp/announced.ts';
+import { PrivacyLedger } from '../dp/ledger.ts';
+import { calibrateNoiseMultiplier, PrivacyRounds } from '../dp/round-planner.ts';
+import type { ServePrivacySettings, ServeSettings } from './config.ts';
+import type { RoundPlanner, RoundPrivacy } from './coordinator.ts';
+
+export { LedgerError } from '../dp/ledger.ts';
+
+/** Andrew et al. 2021's learning rate for the geometric clip update. */
+const ADAPTIVE_LEARNING_RATE = 0.2;
+
+/** What the coordinator runs private rounds with. */
+export interface ServePrivacy {
+  readonly ledger: PrivacyLedger;
+  readonly planner: RoundPlanner;
+  readonly accounting: RoundPrivacy;
+  /** The effective noise multiplier every round uses. */
+  readonly noiseMultiplier: number;
+  /** Whether `noiseMultiplier` was calibrated to the budget (rather than given). */
+  readonly calibrated: boolean;
+}
+
+/**
+ * Opens the ledger and builds the planner. The sampling rate claimed for amplification is 1: the
+ * coordinator takes whoever checks in, which is not Poisson sampling from a known population.
+ * @throws LedgerConfigError if the ledger was created with another δ or budget; RangeError if no
+ *   admissible parameters exist
+ */
+export function setUpPrivacy(settings: ServeSettings, privacy: ServePrivacySettings): ServePrivacy {
+  const dimension = settings.vectors[0]!.length;
+  // Andrew et al. suggest σ_b = m/20 for m clients per round.
+  const adaptive = privacy.adaptiveClipQuantile !== undefined && {
+    targetQuantile: privacy.adaptiveClipQuantile,
+    learningRate: ADAPTIVE_LEARNING_RATE,
+    bitNoiseStddev: Math.max(1, settings.clients / 20),
+  };
+  const noiseMultiplier =
+    privacy.noiseMultiplier ??
+    calibrateNoiseMultiplier({
+      mechanism: privacy.mechanism,
+      targetEpsilon: privacy.targetEpsilon,
+      delta: privacy.delta,
+      rounds: settings.rounds,
+      q: 1,
+      dimension,
+      clients: settings.clients,
+      threshold: settings.threshold,
+      maxCorruptClients: settings.maxCorruptClients,
+      clip: privacy.clip,
+    });
+  const rounds = new PrivacyRounds({
+    mechanism: privacy.mechanism,
+    dimension,
+    clip: privacy.clip,
+    noiseMultiplier,
+    ...(adaptive && { adaptive }),
+  });
+  const ledger = PrivacyLedger.open(privacy.ledger, {
+    delta: privacy.delta,
+    targetEpsilon: privacy.targetEpsilon,
+  });
+  return {
+    ledger,
+    noiseMultiplier,
+    calibrated: privacy.noiseMultiplier === undefined,
+    planner: {
+      plan: (shape) => ({ privacy: rounds.announce(shape) }),
+      complete: (outcome) => {
+        if (outcome.release) rounds.observe(outcome.release);
+      },
+    },
+    accounting: {
+      ledger,
+      mechanism: (round, plan) => {
+        if (!plan) throw new Error(`round ${round} has no announced privacy`);
+        return planMechanism(plan, 1, ledger.orders);
+      },
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * `privagg serve --dp` with `privagg client --dp` processes: each round's JSON line carries the noisy
+ * sum of the clipped updates and the cumulative ε from the ledger; a restart with the same ledger and
+ * a budget the next round would exceed refuses to start it and says so; misconfigurations fail before
+ * anything runs.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { RdpAccountant } from '../../src/dp/accountant.ts';
+import { planMechanism, privacyPlan } from '../../src/dp/announced.ts';
+import { roundCost } from '../../src/dp/budget.ts';
+import { DEFAULT_RDP_ORDERS } from '../../src/dp/orders.ts';
+import { PrivacyRounds } from '../../src/dp/round-planner.ts';
+import { lines, Proc, privagg, readRounds, Serve, scratch } from './procs.ts';
+
+const DIM = 16;
+const CLIENTS = 4;
+const Z = 0.7;
+
+/** ε after `rounds` rounds as the coordinator accounts them (same parameters, δ = 1e-5). */
+function epsilonAfter(rounds: number): number {
+  const shape = { clients: CLIENTS, threshold: 3, maxCorruptClients: 0 };
+  const announced = new PrivacyRounds({
+    mechanism: 'distributed-skellam',
+    dimension: DIM,
+    clip: 1,
+    noiseMultiplier: Z,
+  }).announce(shape);
+  const mechanism = planMechanism(privacyPlan(announced, CLIENTS), 1, DEFAULT_RDP_ORDERS);
+  const rdp = roundCost(mechanism, DEFAULT_RDP_ORDERS).rdp;
+  return new RdpAccountant(DEFAULT_RDP_ORDERS).composeRdp({ rdp: () => [...rdp] }, rounds).epsilon(1e-5)
+    .epsilon;
+}
+
+describe('privagg serve --dp', () => {
+  const tmp = scratch();
+  after(() => tmp.cleanup());
+
+  async function serveRounds(ledger: string, out: string, target: string, rounds: number) {
+    const serve = new Serve([
+      '--port',
+      '0',
+      '--clients',
+      String(CLIENTS),
+      '--threshold',
+      '3',
+      '--dim',
+      String(DIM),
+      '--rounds',
+      String(rounds),
+      '--out',
+      out,
+      '--dp',
+      'distributed',
+      '--clip',
+      '1',
+      '--noise-multiplier',
+      String(Z),
+      '--target-epsilon',
+      target,
+      '--ledger',
+      ledger,
+    ]);
+    const port = await serve.port;
+    const clients = Array.from({ length: CLIENTS }, (_, i) => {
+      // Client i sends 0.1·(i+1) in every coordinate: norm 0.4·(i+1), so clients 2 and 3 are clipped.
+      const update = new Array(DIM).fill(0.1 * (i + 1));
+      const input = tmp.file(`u${i}.json`, update);
+      return new Proc([
+        'client',
+        '--server',
+        `127.0.0.1:${port}`,
+        '--id',
+        `c${i}`,
+        '--input',
+        input,
+        '--dp',
+        '--rounds',
+        String(rounds),
+      ]);
+    });
+    const runs = await Promise.all(clients.map((c) => c.exited));
+    const served = await serve.exited;
+    return { served, runs };
+  }
+
+  it('releases noisy sums with ε per round, and a restart stops at the budget', async () => {
+    const ledger = `${tmp.dir}/ledger.db`;
+    const out = `${tmp.dir}/rounds.jsonl`;
+    // A budget that holds two rounds but not three.
+    const target = String((epsilonAfter(2) + epsilonAfter(3)) / 2);
+    const first = await serveRounds(ledger, out, target, 2);
+    assert.equal(first.served.status, 0, first.served.stderr);
+    for (const run of first.runs) assert.equal(run.status, 0, run.stderr);
+    const rounds = readRounds(out);
+    assert.equal(rounds.length, 2);
+    // Unclipped: 0.1 + 0.2; clipped to norm 1 = 0.25 per coordinate each for clients 2 and 3.
+    const expected = 0.1 + 0.2 + 0.25 + 0.25;
+    let previous = 0;
+    for (const r of rounds) {
+      assert.equal(r['status'], 'ok');
+      const sum = r['sum'] as number[];
+      assert.equal(sum.length, DIM);
+      const mean = sum.reduce((a, b) => a + b, 0) / DIM;
+      // Noise σ = 0.7·Δ in the sum of h = 3 clients (Δ ≈ 1): the mean of 16 coordinates is within ±1.
+      assert.ok(Math.abs(mean - expected) < 1, `round ${r['round']}: mean ${mean} vs ${expected}`);
+      const epsilon = r['epsilon'] as number;
+      assert.ok(epsilon > previous, `ε grows: ${previous} → ${epsilon}`);
+      previous = epsilon;
+    }
+    assert.ok(
+      Math.abs(previous - epsilonAfter(2)) < 1e-9 * previous,
+      `ledger ε ${previous} vs ${epsilonAfter(2)}`,
+    );
+    // Restart with the same ledger and budget: the third round would exceed it.
+    const again = await serveRounds(ledger, `${tmp.dir}/again.jsonl`, target, 1);
+    assert.equal(again.served.status, 0, again.served.stderr);
+    assert.match(again.served.stdout, /stopped: .*budget/i);
+    for (const run of again.runs) assert.notEqual(run.status, 0, 'clients are told the round will not run');
+  });
+
+  it('fails closed on incomplete privacy settings', async () => {
+    const base = ['serve', '--port', '0', '--clients', '3', '--dim', '4', '--out', `${tmp.dir}/x.jsonl`];
+    const cases: [string[], RegExp][] = [
+      [['--dp', 'distributed'], /--dp needs --clip/],
+      [['--dp', 'distributed', '--clip', '1'], /--dp needs --target-epsilon/],
+      [['--dp', 'distributed', '--clip', '1', '--target-epsilon', '3'], /--dp needs --ledger/],
+      [['--dp', 'local', '--clip', '1'], /--dp must be 'distributed' or 'central'/],
+      [['--clip', '1'], /--clip needs --dp/],
+      [['--dp', 'central', '--clip=-1'], /--clip must be a finite number > 0/],
+      [['--dp', 'central', '--clip', '1', '--delta', '1'], /--delta must be a number in \(0, 1\)/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await privagg(...base, ...args);
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(lines(run.stderr).at(-1) ?? '', message, args.join(' '));
+    }
+    const client = await privagg(
+      'client',
+      '--server',
+      '127.0.0.1:1',
+      '--id',
+      'a',
+      '--input',
+      tmp.file('bad.json', [0.5, 'x']),
+      '--dp',
+    );
+    assert.equal(client.status, 2);
+    assert.match(client.stderr, /\[1\] is "x": not a finite number/);
+  });
+});

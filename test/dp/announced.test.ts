@@ -1,0 +1,273 @@
+// The announced privacy of a round (src/dp/announced.ts, src/dp/round-planner.ts) and its context
+// bytes (src/wire/context.ts): both sides derive the same vectors; a client refuses announcements
+// that are inconsistent with the round or below its floor; clients' encodings decode to the sum of
+// the clipped updates plus noise of the promised size; the ledger gets the mechanism's RDP; the
+// calibration meets its target and no less noise would.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { calibrateSigma, RdpAccountant } from '../../src/dp/accountant.ts';
+import {
+  type AnnouncedPrivacy,
+  checkAnnouncedPrivacy,
+  decodeRelease,
+  encodeClientUpdate,
+  PrivacyParameterError,
+  planMechanism,
+  privacyPlan,
+} from '../../src/dp/announced.ts';
+import { roundCost } from '../../src/dp/budget.ts';
+import { DEFAULT_RDP_ORDERS } from '../../src/dp/orders.ts';
+import { calibrateNoiseMultiplier, PrivacyRounds } from '../../src/dp/round-planner.ts';
+import { DeterministicRng } from '../../src/secagg/rng.ts';
+import { roundContext } from '../../src/wire/context.ts';
+
+const rng = (label: string) => new DeterministicRng(`test/dp/announced/${label}`);
+const SHAPE = { clients: 10, threshold: 7, maxCorruptClients: 1 };
+const D = 100;
+
+function announce(
+  mechanism: AnnouncedPrivacy['mechanism'],
+  extra: Partial<ConstructorParameters<typeof PrivacyRounds>[0]> = {},
+): AnnouncedPrivacy {
+  return new PrivacyRounds(
+    { mechanism, dimension: D, clip: 1, noiseMultiplier: 1, ...extra },
+    rng(`seed-${mechanism}`),
+  ).announce(SHAPE);
+}
+
+/** The round shape a client sees: vectors as the plan derives them. */
+function roundOf(announced: AnnouncedPrivacy, shape = SHAPE) {
+  const clients = Array.from({ length: shape.clients }, (_, i) => i + 1);
+  return { ...shape, clients, vectors: privacyPlan(announced, shape.clients).vectors };
+}
+
+function update(label: string, norm: number): Map<string, Float64Array> {
+  const r = rng(label).randomBytes(D);
+  const v = Float64Array.from(r, (b) => b / 255 - 0.5);
+  const n = Math.hypot(...v);
+  for (let i = 0; i < D; i++) v[i] = (v[i]! * norm) / n;
+  return new Map([
+    ['w', v.subarray(0, 60)],
+    ['b', v.subarray(60)],
+  ]);
+}
+
+function addMod(a: Uint32Array, b: Uint32Array, bits: number): void {
+  const mod = 2 ** bits;
+  for (let i = 0; i < a.length; i++) a[i] = (a[i]! + b[i]!) % mod;
+}
+
+describe('announced privacy', () => {
+  it('derives the vectors: clip_count first when adaptive, update padded for distributed DP', () => {
+    const d = privacyPlan(announce('distributed-skellam'), SHAPE.clients);
+    assert.deepEqual(
+      d.vectors.map((v) => [v.name, v.length, v.bits]),
+      [['update', 128, 20]],
+    );
+    const adaptive = announce('distributed-skellam', {
+      adaptive: { targetQuantile: 0.5, learningRate: 0.2, bitNoiseStddev: 2 },
+    });
+    assert.deepEqual(
+      privacyPlan(adaptive, SHAPE.clients).vectors.map((v) => v.name),
+      ['clip_count', 'update'],
+    );
+    const c = privacyPlan(announce('central-gaussian'), SHAPE.clients);
+    assert.deepEqual(
+      c.vectors.map((v) => [v.name, v.length]),
+      [['update', D]],
+    );
+    // h = t − n_C, and every round gets a fresh rotation seed.
+    const a = announce('distributed-skellam');
+    assert.equal(a.mechanism === 'distributed-skellam' && a.minNoisyClients, 6);
+    const planner = new PrivacyRounds(
+      { mechanism: 'distributed-skellam', dimension: D, clip: 1, noiseMultiplier: 1 },
+      rng('fresh'),
+    );
+    const first = planner.announce(SHAPE);
+    const second = planner.announce(SHAPE);
+    assert.ok(
+      first.mechanism === 'distributed-skellam' &&
+        second.mechanism === 'distributed-skellam' &&
+        Buffer.compare(first.rotationSeed, second.rotationSeed) !== 0,
+      'a fresh rotation seed per round',
+    );
+  });
+
+  it('binds every announced number into the context bytes', () => {
+    const base = announce('distributed-skellam');
+    assert.ok(base.mechanism === 'distributed-skellam');
+    const digest = new Uint8Array(32).fill(7);
+    const reference = roundContext(base, digest);
+    assert.deepEqual(roundContext(base, digest), reference, 'deterministic');
+    assert.equal(roundContext(undefined, undefined).length, 0, 'a plain round has an empty context');
+    const variants: AnnouncedPrivacy[] = [
+      { ...base, clip: 1.0000001 },
+      { ...base, noiseMultiplier: 0.99 },
+      { ...base, scale: base.scale * 2 },
+      { ...base, bits: 21 },
+      { ...base, minNoisyClients: 5 },
+      { ...base, dimension: D + 1 },
+      { ...base, rotationSeed: new Uint8Array(32) },
+      { ...base, clipCount: { bits: 16, bitNoiseStddev: 2 } },
+      { ...announce('central-gaussian') },
+    ];
+    for (const v of variants) {
+      assert.notDeepEqual(
+        roundContext(v, digest),
+        reference,
+        `a change must change the context: ${JSON.stringify(v)}`,
+      );
+    }
+    assert.notDeepEqual(roundContext(base, new Uint8Array(32).fill(8)), reference, 'the task digest');
+    assert.notDeepEqual(roundContext(base, undefined), reference, 'no task');
+  });
+
+  it('a client refuses inconsistent announcements and less noise than its floor', () => {
+    const a = announce('distributed-skellam');
+    const round = roundOf(a);
+    assert.equal(checkAnnouncedPrivacy(a, round), undefined, 'consistent, no policy');
+    assert.equal(checkAnnouncedPrivacy(a, round, { minNoiseMultiplier: 1 }), undefined, 'at the floor');
+    assert.match(
+      checkAnnouncedPrivacy(a, round, { minNoiseMultiplier: 1.01 }) ?? '',
+      /below this client's floor/,
+    );
+    assert.ok(a.mechanism === 'distributed-skellam');
+    // A coordinator claiming more noisy clients than t − n_C makes each client add too little noise.
+    const inflated = { ...a, minNoisyClients: 7 };
+    assert.match(checkAnnouncedPrivacy(inflated, roundOf(inflated)) ?? '', /exceeds t - n_C = 6/);
+    assert.match(
+      checkAnnouncedPrivacy(a, { ...round, vectors: [{ name: 'update', length: 128, bits: 32 }] }) ?? '',
+      /do not match/,
+    );
+    assert.match(checkAnnouncedPrivacy({ ...a, scale: a.scale * 4 }, round) ?? '', /scale/);
+    const central = announce('central-gaussian');
+    assert.match(
+      checkAnnouncedPrivacy(central, roundOf(central), { minNoiseMultiplier: 0.5 }) ?? '',
+      /not accepted/,
+    );
+    assert.equal(
+      checkAnnouncedPrivacy(central, roundOf(central), {
+        minNoiseMultiplier: 0.5,
+        mechanisms: ['central-gaussian'],
+      }),
+      undefined,
+    );
+    assert.match(
+      checkAnnouncedPrivacy(undefined, round, { minNoiseMultiplier: 0.5 }) ?? '',
+      /no differential privacy/,
+    );
+    assert.equal(checkAnnouncedPrivacy(undefined, round), undefined, 'no policy, no privacy: allowed');
+    // Adaptive clipping: the floor applies to the effective multiplier of update and count together.
+    const adaptive = announce('distributed-skellam', {
+      adaptive: { targetQuantile: 0.5, learningRate: 0.2, bitNoiseStddev: 2 },
+    });
+    assert.equal(
+      checkAnnouncedPrivacy(adaptive, roundOf(adaptive), { minNoiseMultiplier: 0.999 }),
+      undefined,
+    );
+    assert.ok(privacyPlan(adaptive, 10).effectiveNoiseMultiplier < adaptive.noiseMultiplier, 'split');
+    assert.throws(() => privacyPlan({ ...a, rotationSeed: new Uint8Array(31) }, 10), PrivacyParameterError);
+  });
+
+  for (const mechanism of ['distributed-skellam', 'central-gaussian'] as const) {
+    it(`${mechanism}: the decoded release is the sum of the clipped updates plus the promised noise`, () => {
+      const a = announce(mechanism, {
+        adaptive: { targetQuantile: 0.5, learningRate: 0.2, bitNoiseStddev: 2 },
+      });
+      const plan = privacyPlan(a, SHAPE.clients);
+      const survivors = 8;
+      const norms = [0.2, 0.5, 0.9, 1.5, 3, 0.1, 2, 0.7];
+      const sums = plan.vectors.map((v) => new Uint32Array(v.length));
+      const expected = new Float64Array(D);
+      for (let c = 0; c < survivors; c++) {
+        const u = update(`u${c}`, norms[c]!);
+        const factor = Math.min(1, a.clip / norms[c]!);
+        let i = 0;
+        for (const t of u.values()) for (const x of t) expected[i++]! += x * factor;
+        const encoded = encodeClientUpdate(plan, u, rng(`noise-${mechanism}-${c}`));
+        assert.equal(encoded.clipped, norms[c]! > a.clip, `client ${c} clipped iff its norm exceeds C`);
+        encoded.vectors.forEach((v, k) => addMod(sums[k]!, v, plan.vectors[k]!.bits));
+      }
+      const release = decodeRelease(plan, sums, survivors, rng(`central-${mechanism}`));
+      const stddev =
+        mechanism === 'distributed-skellam'
+          ? plan.skellam!.noiseStddev
+          : a.noiseMultiplier * (a.clip + Math.sqrt(D) / a.scale);
+      let squared = 0;
+      for (let i = 0; i < D; i++) squared += (release.sum[i]! - expected[i]!) ** 2;
+      const rms = Math.sqrt(squared / D);
+      // The error is the noise (≥ the promised σ; distributed noise from 8 > h clients is a bit more)
+      // plus rounding: between 0.8σ and 1.6σ over 100 coordinates.
+      assert.ok(rms > 0.8 * stddev && rms < 1.6 * stddev, `rms error ${rms} vs noise σ ${stddev}`);
+      // 5 of 8 updates are within C: the noisy fraction is near 5/8.
+      const fraction = release.unclippedFraction;
+      assert.ok(
+        fraction !== undefined && Math.abs(fraction - 5 / 8) < 0.75,
+        `unclipped fraction ${fraction}`,
+      );
+    });
+  }
+
+  it('gives the ledger the round RDP: Skellam for distributed, Gaussian for central', () => {
+    const orders = DEFAULT_RDP_ORDERS;
+    const d = planMechanism(privacyPlan(announce('distributed-skellam'), 10), 1, orders);
+    assert.equal(d.kind, 'precomputed');
+    const cost = roundCost(d, orders);
+    const gaussian = roundCost({ kind: 'gaussian-central', sigma: 1, sensitivity: 1 }, orders);
+    // Skellam costs at least the Gaussian of the same multiplier, and not much more at this scale.
+    // (At integer orders: fractional orders use the Skellam bound at ⌈α⌉.)
+    let compared = 0;
+    cost.rdp.forEach((r, i) => {
+      if (!Number.isInteger(orders[i]) || orders[i]! > 64) return;
+      compared++;
+      const g = gaussian.rdp[i]!;
+      assert.ok(r >= g * 0.999 && r <= g * 1.1, `order ${orders[i]}: Skellam ${r}, Gaussian ${g}`);
+    });
+    assert.ok(compared > 10, `compared ${compared} orders`);
+    const c = planMechanism(privacyPlan(announce('central-gaussian'), 10), 0.1, orders);
+    assert.equal(c.kind, 'subsampled-gaussian');
+  });
+
+  it('calibrates the noise to a budget: within target, and 2% less noise would exceed it', () => {
+    const common = { targetEpsilon: 4, delta: 1e-5, rounds: 50, q: 1, dimension: D, clip: 1, ...SHAPE };
+    const central = calibrateNoiseMultiplier({ ...common, mechanism: 'central-gaussian' });
+    assert.equal(central, calibrateSigma({ targetEpsilon: 4, delta: 1e-5, q: 1, steps: 50 }).sigma);
+    const z = calibrateNoiseMultiplier({ ...common, mechanism: 'distributed-skellam' });
+    assert.ok(z >= central, 'Skellam needs at least the Gaussian noise');
+    const epsilonAt = (multiplier: number) => {
+      const plan = privacyPlan(
+        new PrivacyRounds(
+          { mechanism: 'distributed-skellam', dimension: D, clip: 1, noiseMultiplier: multiplier },
+          rng('cal'),
+        ).announce(SHAPE),
+        SHAPE.clients,
+      );
+      const m = planMechanism(plan, 1, DEFAULT_RDP_ORDERS);
+      const accountant = new RdpAccountant(DEFAULT_RDP_ORDERS);
+      accountant.composeRdp({ rdp: () => [...roundCost(m, DEFAULT_RDP_ORDERS).rdp] }, 50);
+      return accountant.epsilon(1e-5).epsilon;
+    };
+    assert.ok(epsilonAt(z) <= 4, `ε at the calibrated z = ${epsilonAt(z)}`);
+    assert.ok(epsilonAt(z / 1.02) > 4, `ε at z/1.02 = ${epsilonAt(z / 1.02)} should exceed the target`);
+  });
+
+  it('adaptive clipping moves the clip norm toward the target quantile', () => {
+    const planner = new PrivacyRounds(
+      {
+        mechanism: 'distributed-skellam',
+        dimension: D,
+        clip: 1,
+        noiseMultiplier: 1,
+        adaptive: { targetQuantile: 0.5, learningRate: 0.2, bitNoiseStddev: 2 },
+      },
+      rng('adaptive'),
+    );
+    planner.observe({ sum: new Float64Array(D), unclippedFraction: 1 });
+    assert.ok(planner.clip < 1, 'all unclipped: the clip norm shrinks');
+    const shrunk = planner.clip;
+    planner.observe({ sum: new Float64Array(D), unclippedFraction: 0 });
+    assert.ok(planner.clip > shrunk, 'all clipped: it grows');
+    const next = planner.announce(SHAPE);
+    assert.equal(next.clip, planner.clip, 'the next round announces the new clip norm');
+  });
+});
