@@ -186,7 +186,7 @@ describe('announced privacy', () => {
         for (const t of u.values()) for (const x of t) expected[i++]! += x * factor;
         const encoded = encodeClientUpdate(plan, u, rng(`noise-${mechanism}-${c}`));
         assert.equal(encoded.clipped, norms[c]! > a.clip, `client ${c} clipped iff its norm exceeds C`);
-        encoded.vectors.forEach((v, k) => addMod(sums[k]!, v, plan.vectors[k]!.bits));
+        for (const [k, v] of encoded.vectors.entries()) addMod(sums[k]!, v, plan.vectors[k]!.bits);
       }
       const release = decodeRelease(plan, sums, survivors, rng(`central-${mechanism}`));
       const stddev =

@@ -276,7 +276,8 @@ describe('received server frames', () => {
 
   it('round announcement without parameters, graph or graph kind', () => {
     rejects(
-      () => parseS({ frame: { $case: 'roundAnnouncement', value: { clientId: 3, task: new Uint8Array(0) } } }),
+      () =>
+        parseS({ frame: { $case: 'roundAnnouncement', value: { clientId: 3, task: new Uint8Array(0) } } }),
       'decode',
       P,
       /missing/,
