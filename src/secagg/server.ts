@@ -8,6 +8,16 @@
  * `closeStage(now)` to end the current stage early; after each call drain `pollTransmit()`. When
  * `result` is set the round is over.
  *
+ * Unmasking (§4.6) is split in two. Closing the unmask stage reconstructs the secrets and checks them
+ * (cheap), which yields an {@link UnmaskPlan}: the mask expansions still to do, nearly all of the
+ * server's work at large vector lengths. With `unmask: 'inline'` (the default) the server runs the
+ * plan at once on the calling thread and `result` is set in the same call, as if there were no split.
+ * With `unmask: 'external'` it stops with the plan in `pendingUnmask` (the stage still reads `unmask`);
+ * the caller runs it wherever it likes (e.g. worker threads) and then calls `completeUnmask(correction)`
+ * — or `failUnmask(reason)` to abort the round, releasing nothing. While unmasking, client messages are
+ * violations, disconnects and timeouts change nothing (every survivor has answered), and
+ * `pollTimeout()` is undefined.
+ *
  * A stage closes when every client still expected in it has answered, or at its deadline. A client
  * that disconnects, misses a deadline or sends an invalid message is dropped at that stage and the
  * round goes on; with fewer than `threshold` clients left the round aborts and nothing is
@@ -24,7 +34,7 @@ import {
 import { X25519PrivateKey } from './crypto/x25519.ts';
 import { equalBytes } from './encoding.ts';
 import { ProtocolViolation, RoundAborted, UsageError } from './errors.ts';
-import { applyPairMask, applySelfMask } from './mask.ts';
+import { pairSign } from './mask.ts';
 import type {
   AdvertisedKeys,
   ClientMessage,
@@ -47,9 +57,23 @@ import {
   sessionIdFor,
 } from './transcript.ts';
 import type { ClientId } from './types.ts';
+import {
+  assertCorrection,
+  type MaskJob,
+  runUnmaskPlan,
+  type UnmaskPlan,
+  unmaskPlan,
+  wipeUnmaskPlan,
+} from './unmask-plan.ts';
 
 /** Per-stage deadlines in milliseconds after the stage opens; a missing entry means no deadline. */
 export type StageTimeouts = Partial<Record<Stage, number>>;
+
+/**
+ * Who expands the unmask masks: `'inline'` runs the plan on the calling thread when the unmask stage
+ * closes; `'external'` hands it to the caller through `pendingUnmask` / `completeUnmask`.
+ */
+export type UnmaskMode = 'inline' | 'external';
 
 /** Options for {@link SecAggServer}. */
 export interface SecAggServerOptions {
@@ -57,7 +81,12 @@ export interface SecAggServerOptions {
   /** Malicious setting: every client's long-term Ed25519 public key. */
   readonly identities?: ReadonlyMap<ClientId, Uint8Array>;
   readonly timeouts?: StageTimeouts;
+  /** Default `'inline'`. */
+  readonly unmask?: UnmaskMode;
 }
+
+/** Internal state: `unmasking` while the caller runs the unmask plan (shown as stage `unmask`). */
+type ServerState = Stage | 'idle' | 'unmasking' | 'ended';
 
 /** A message to send to one client. */
 export interface Outgoing {
@@ -105,7 +134,8 @@ export class SecAggServer {
   readonly #records = new Map<ClientId, ClientRecord>();
   readonly #outbox: Outgoing[] = [];
   readonly #lagrange = new LagrangeCache();
-  #stage: Stage | 'idle' | 'ended' = 'idle';
+  readonly #unmaskMode: UnmaskMode;
+  #stage: ServerState = 'idle';
   #deadline: number | undefined;
   #sessionId: Uint8Array | undefined;
   /** U1's keys, by id, once the advertise stage has closed. */
@@ -117,6 +147,8 @@ export class SecAggServer {
   /** U3 as a set, built once for the per-response checks of the unmask stage. */
   #survivorSet: ReadonlySet<ClientId> = new Set();
   #result: RoundResult | undefined;
+  /** Set exactly while the state is `unmasking`. */
+  #pendingUnmask: UnmaskPlan | undefined;
 
   constructor(options: SecAggServerOptions) {
     const { params } = options;
@@ -129,12 +161,67 @@ export class SecAggServer {
     this.params = params;
     this.#identities = options.identities;
     this.#timeouts = options.timeouts ?? {};
+    const unmask = options.unmask ?? 'inline';
+    if (unmask !== 'inline' && unmask !== 'external') {
+      throw new UsageError(`unmask must be 'inline' or 'external', got '${String(unmask)}'`);
+    }
+    this.#unmaskMode = unmask;
     for (const id of params.clients) this.#records.set(id, {});
   }
 
-  /** The open stage, `idle` before `start`, `ended` once `result` is set. */
+  /**
+   * The open stage, `idle` before `start`, `ended` once `result` is set. While an unmask plan is
+   * pending (`pendingUnmask` is set) the stage still reads `unmask`, though no client is expected to
+   * send anything more.
+   */
   get stage(): Stage | 'idle' | 'ended' {
-    return this.#stage;
+    return this.#stage === 'unmasking' ? 'unmask' : this.#stage;
+  }
+
+  /**
+   * The mask expansions still to run: set (only with `unmask: 'external'`) from the close of the
+   * unmask stage until `completeUnmask` or `failUnmask`. It holds seeds: hand it to an executor, never
+   * to a log (it redacts itself in JSON and `util.inspect`). The server zeroes its seeds when it is
+   * completed or failed; copies an executor made are the executor's to zero.
+   */
+  get pendingUnmask(): UnmaskPlan | undefined {
+    return this.#pendingUnmask;
+  }
+
+  /**
+   * Finishes the round with the pending plan's correction (`Σ_jobs sign · mask` mod 2^32 per vector,
+   * as {@link runUnmaskPlan} computes it): it is added to the sum of the masked inputs, which is then
+   * reduced, and `result` is set exactly as the inline computation sets it.
+   * @param correction - one `Uint32Array` per vector of `params.vectors`, of its length (not kept)
+   * @throws {UsageError} when no plan is pending (before the unmask stage closed, or a second call) or
+   *   for a correction of the wrong shape; the state is then unchanged
+   */
+  completeUnmask(correction: readonly Uint32Array[]): void {
+    const plan = this.#pendingUnmask;
+    if (this.#stage !== 'unmasking' || !plan) {
+      throw new UsageError(`completeUnmask() called with no unmask pending (stage '${this.stage}')`);
+    }
+    assertCorrection(plan, correction);
+    this.#sums.forEach((sum, i) => {
+      addInto(sum, correction[i]!);
+    });
+    this.#finishUnmask(plan);
+  }
+
+  /**
+   * Aborts the round while its plan is pending (the executor failed): nothing is released, the
+   * clients still in the round are sent an abort, and `result` says `server-aborted at unmask: …`.
+   * @param reason - why, for the log and the clients; must not hold secrets
+   * @throws {UsageError} when no plan is pending; the state is then unchanged
+   */
+  failUnmask(reason: string): void {
+    const plan = this.#pendingUnmask;
+    if (this.#stage !== 'unmasking' || !plan) {
+      throw new UsageError(`failUnmask() called with no unmask pending (stage '${this.stage}')`);
+    }
+    this.#pendingUnmask = undefined;
+    wipeUnmaskPlan(plan);
+    this.#abort('server-aborted', 'unmask', String(reason));
   }
 
   /** The round's outcome, once it has ended. */
@@ -171,9 +258,10 @@ export class SecAggServer {
   /** The client's connection is gone: it is dropped at the current stage. Unknown ids are ignored. */
   handleDisconnect(from: ClientId, now: number): void {
     const record = this.#records.get(from);
-    if (!record || record.droppedAt || this.#stage === 'idle' || this.#stage === 'ended') return;
-    if (this.#answered(record, this.#stage)) record.gone = true;
-    else record.droppedAt = this.#stage;
+    const stage = this.#stage;
+    if (!record || record.droppedAt || stage === 'idle' || stage === 'unmasking' || stage === 'ended') return;
+    if (this.#answered(record, stage)) record.gone = true;
+    else record.droppedAt = stage;
     this.#closeIfComplete(now);
   }
 
@@ -189,7 +277,7 @@ export class SecAggServer {
       throw new ProtocolViolation(`client ${from} was dropped or disconnected earlier in this round`, from);
     }
     const stage = this.#stage;
-    if (stage === 'idle' || stage === 'ended') {
+    if (stage === 'idle' || stage === 'unmasking' || stage === 'ended') {
       throw new ProtocolViolation(`client ${from} sent '${message.type}' while the round is ${stage}`, from);
     }
     if (this.#answered(record, stage)) {
@@ -214,7 +302,7 @@ export class SecAggServer {
   /** Ends the open stage now: clients that have not answered are dropped at it. */
   closeStage(now: number): void {
     const stage = this.#stage;
-    if (stage === 'idle' || stage === 'ended') return;
+    if (stage === 'idle' || stage === 'unmasking' || stage === 'ended') return;
     for (const record of this.#records.values()) {
       if (!record.droppedAt && !this.#answered(record, stage)) record.droppedAt = stage;
     }
@@ -427,19 +515,41 @@ export class SecAggServer {
   }
 
   #afterUnmask(u5: readonly ClientId[]): void {
+    let plan: UnmaskPlan;
     try {
-      const sums = this.#unmask(u5);
-      this.#finish({ status: 'ok', sums, survivors: this.#survivors, dropped: this.#droppedMap() });
+      plan = this.#unmaskPlan(u5);
     } catch (error) {
       if (!(error instanceof RoundAborted)) throw error;
       this.#abort(error.code, error.stage, error.message);
+      return;
     }
+    if (this.#unmaskMode === 'inline') {
+      // Straight into the sums: no second vector-length buffer, and the same bytes as ever.
+      runUnmaskPlan(plan, this.#sums);
+      this.#finishUnmask(plan);
+      return;
+    }
+    this.#pendingUnmask = plan;
+    this.#stage = 'unmasking';
+    this.#deadline = undefined;
   }
 
-  /** Removes the self masks of U3 and the pairwise masks of dropped clients (§4.6). */
-  #unmask(responders: readonly ClientId[]): Uint32Array[] {
-    const sessionId = this.#sessionId!;
-    const survivors = new Set(this.#survivors);
+  /** The sums hold every mask correction: reduce them and end the round. */
+  #finishUnmask(plan: UnmaskPlan): void {
+    this.#pendingUnmask = undefined;
+    wipeUnmaskPlan(plan);
+    const sums = this.#sums;
+    this.params.vectors.forEach((spec, i) => {
+      reduceInto(sums[i]!, spec.bits);
+    });
+    this.#finish({ status: 'ok', sums, survivors: this.#survivors, dropped: this.#droppedMap() });
+  }
+
+  /**
+   * Reconstructs and checks the secrets (§4.6) and lists the masks still to remove: the self masks of
+   * U3 and the pairwise masks of dropped clients with their surviving neighbours.
+   */
+  #unmaskPlan(responders: readonly ClientId[]): UnmaskPlan {
     // Reconstruction uses the shares of the t lowest-id holders (PROTOCOL.md §5), so only those are
     // collected, walking the holders in ascending order, and only those are decoded (#reconstruct):
     // a share that is never used cannot affect the result. Every share's length was checked in
@@ -461,63 +571,68 @@ export class SecAggServer {
       for (const share of response.keyShares) collect(keyShares, holder, share);
     }
 
-    const selfMaskSeeds = this.#survivors.map((u) => {
+    const jobs: MaskJob[] = [];
+    try {
+      this.#collectMaskJobs(jobs, selfMaskShares, keyShares);
+    } catch (error) {
+      // A later secret failed its check: zero the seeds already reconstructed.
+      for (const job of jobs) job.seed.fill(0);
+      throw error;
+    }
+    return unmaskPlan(this.#sessionId!.slice(), this.params.vectors, jobs);
+  }
+
+  /** Reconstructs each secret, checks it, and appends its mask jobs to `jobs` (§4.6). */
+  #collectMaskJobs(
+    jobs: MaskJob[],
+    selfMaskShares: ReadonlyMap<ClientId, RawShare[]>,
+    keyShares: ReadonlyMap<ClientId, RawShare[]>,
+  ): void {
+    const sessionId = this.#sessionId!;
+    const survivors = this.#survivorSet;
+    for (const u of this.#survivors) {
       const seed = fieldElementToBytes(this.#reconstruct(u, selfMaskShares.get(u), 'self-mask seed'));
       if (!equalBytes(selfMaskCommitment(sessionId, u, seed), this.#records.get(u)!.shares!.bCommit)) {
+        seed.fill(0);
         throw new RoundAborted(
           'reconstruction-failed',
           'unmask',
           `client ${u}'s self-mask seed does not match its commitment`,
         );
       }
-      return seed;
-    });
-    const droppedPairs: { seed: Uint8Array; dropped: ClientId; survivor: ClientId }[] = [];
+      jobs.push({ kind: 'self', client: u, seed, sign: -1 });
+    }
     for (const [u, shares] of keyShares) {
       const bytes = fieldElementToBytes(this.#reconstruct(u, shares, 'mask key'));
-      let key: X25519PrivateKey;
       try {
-        key = X25519PrivateKey.fromBytes(bytes);
-      } catch {
-        throw new RoundAborted(
-          'reconstruction-failed',
-          'unmask',
-          `client ${u}'s reconstructed mask key is malformed`,
-        );
-      }
-      if (!equalBytes(key.publicKey, this.#keys.get(u)!.sPk)) {
-        throw new RoundAborted(
-          'reconstruction-failed',
-          'unmask',
-          `client ${u}'s reconstructed mask key does not match its public key`,
-        );
-      }
-      for (const v of this.params.graph.neighbours(u)) {
-        if (survivors.has(v)) {
-          droppedPairs.push({
-            seed: derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v),
-            dropped: u,
-            survivor: v,
-          });
+        let key: X25519PrivateKey;
+        try {
+          key = X25519PrivateKey.fromBytes(bytes);
+        } catch {
+          throw new RoundAborted(
+            'reconstruction-failed',
+            'unmask',
+            `client ${u}'s reconstructed mask key is malformed`,
+          );
         }
+        if (!equalBytes(key.publicKey, this.#keys.get(u)!.sPk)) {
+          throw new RoundAborted(
+            'reconstruction-failed',
+            'unmask',
+            `client ${u}'s reconstructed mask key does not match its public key`,
+          );
+        }
+        // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes it.
+        for (const v of this.params.graph.neighbours(u)) {
+          if (survivors.has(v)) {
+            const seed = derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v);
+            jobs.push({ kind: 'pair', seed, sign: pairSign(u, v) });
+          }
+        }
+      } finally {
+        bytes.fill(0);
       }
-      bytes.fill(0);
     }
-
-    const sums = this.#sums;
-    this.params.vectors.forEach((spec, i) => {
-      const acc = sums[i]!;
-      this.#survivors.forEach((u, j) => {
-        applySelfMask(acc, selfMaskSeeds[j]!, sessionId, u, spec, -1);
-      });
-      // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes it.
-      for (const pair of droppedPairs)
-        applyPairMask(acc, pair.seed, sessionId, pair.dropped, pair.survivor, spec);
-      reduceInto(acc, spec.bits);
-    });
-    for (const seed of selfMaskSeeds) seed.fill(0);
-    for (const pair of droppedPairs) pair.seed.fill(0);
-    return sums;
   }
 
   /**
@@ -574,7 +689,7 @@ export class SecAggServer {
 
   #closeIfComplete(now: number): void {
     const stage = this.#stage;
-    if (stage === 'idle' || stage === 'ended') return;
+    if (stage === 'idle' || stage === 'unmasking' || stage === 'ended') return;
     // Called after every message: scan the records in place rather than allocating #active(),
     // which made a stage of n messages cost O(n²) map look-ups.
     for (const record of this.#records.values()) {

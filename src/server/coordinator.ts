@@ -9,8 +9,14 @@
  * the SDK's 256 KiB chunks that is ≤ 4 MiB per waiting client; the rest stays with the client under
  * flow control). Memory is O(slots × vector length + waiting clients × read-ahead), not
  * O(clients × vector length).
+ *
+ * Unmasking: once a round's unmask responses are in, the core hands back its unmask plan (the mask
+ * expansions, secagg/unmask-plan.ts) and the coordinator runs it on a pool of worker threads
+ * (unmask-pool.ts; `unmaskWorkers`), so the event loop keeps serving other sessions meanwhile; each
+ * thread holds one vector-length accumulator. A worker failure aborts the round: nothing is released.
  * @module
  */
+import { availableParallelism } from 'node:os';
 import { type ServerDuplexStream, status as Status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -29,6 +35,7 @@ import type { ClientMessage, Stage } from '../secagg/messages.ts';
 import { type RoundParams, roundParams } from '../secagg/params.ts';
 import { type RoundResult, SecAggServer, type StageTimeouts } from '../secagg/server.ts';
 import type { ClientId, ServerModel, VectorSpec } from '../secagg/types.ts';
+import { runUnmaskPlan, summarizeUnmaskPlan, type UnmaskPlan } from '../secagg/unmask-plan.ts';
 import { roundContext } from '../wire/context.ts';
 import {
   type InboundClientFrame,
@@ -40,6 +47,7 @@ import {
   type WireAbort,
 } from '../wire/convert.ts';
 import { WireFormatError } from '../wire/errors.ts';
+import { UnmaskPool } from './unmask-pool.ts';
 
 /** How the coordinator runs its rounds. */
 export interface CoordinatorConfig {
@@ -68,6 +76,12 @@ export interface CoordinatorConfig {
   readonly identities?: ReadonlyMap<string, Uint8Array>;
   /** Most frames a client may send in one stage before it is cut off (flooding). */
   readonly maxFramesPerStage: number;
+  /**
+   * Worker threads that remove the masks once a round's unmask responses are in (the bulk of the
+   * coordinator's work at large vector lengths), leaving the event loop free to serve other sessions:
+   * at most `os.availableParallelism()`, which is the default. 0 computes inline on the event loop.
+   */
+  readonly unmaskWorkers?: number;
 }
 
 /** One round's outcome for the model owner, with clients named as they checked in. */
@@ -136,6 +150,11 @@ export interface CoordinatorEnvironment {
   readonly privacy?: RoundPrivacy;
   /** Plans each round (its task and privacy); without one every round sums `config.vectors`. */
   readonly planner?: RoundPlanner;
+  /**
+   * Runs each round's unmask plan instead of the coordinator's own worker pool (which it creates from
+   * `config.unmaskWorkers` and closes with itself); an executor given here is the caller's to close.
+   */
+  readonly unmaskExecutor?: { run(plan: UnmaskPlan): Promise<readonly Uint32Array[]> };
 }
 
 /**
@@ -197,6 +216,8 @@ interface ActiveRound {
   readonly uploading: Set<Session>;
   readonly uploadQueue: Session[];
   readonly done: (result: RoundResult) => void;
+  /** Set once the unmask plan has been handed to the executor. */
+  unmasking?: true;
 }
 
 /** The coordinator service. Register {@link handleParticipate} with a grpc-js server. */
@@ -210,6 +231,8 @@ export class Coordinator {
   #waitingChanged: (() => void) | undefined;
   #closed = false;
   #round: ActiveRound | undefined;
+  /** Created on the first unmask that needs it; closed with the coordinator (after its last round). */
+  #unmaskPool: UnmaskPool | undefined;
 
   constructor(config: CoordinatorConfig, env: CoordinatorEnvironment) {
     if (config.minClients > config.cohortSize) {
@@ -219,6 +242,10 @@ export class Coordinator {
       throw new RangeError(
         `threshold ${config.threshold} exceeds min clients ${config.minClients}: a round with M clients could never complete`,
       );
+    }
+    const workers = config.unmaskWorkers;
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) {
+      throw new RangeError(`unmask workers must be a non-negative integer, got ${workers}`);
     }
     this.config = config;
     // Validate the parameters once up front, for the smallest round the coordinator may run (a
@@ -374,6 +401,14 @@ export class Coordinator {
     this.#waitingChanged?.();
     for (const resolve of this.#outcomeWaiters) resolve({ done: true, value: undefined });
     this.#outcomeWaiters = [];
+    // A round still running may finish (shutdown grace): its unmask needs the pool until then.
+    if (!this.#round) this.#closeUnmaskPool();
+  }
+
+  #closeUnmaskPool(): void {
+    const pool = this.#unmaskPool;
+    this.#unmaskPool = undefined;
+    void pool?.close();
   }
 
   // ---- sessions ------------------------------------------------------------------------------
@@ -676,7 +711,18 @@ export class Coordinator {
     const identities = this.config.identities
       ? new Map(cohort.map((s) => [s.id!, this.config.identities!.get(s.name!)!]))
       : undefined;
-    const server = new SecAggServer({ params, identities, timeouts: this.config.timeouts });
+    const server = new SecAggServer({
+      params,
+      identities,
+      timeouts: this.config.timeouts,
+      unmask: this.#env.unmaskExecutor || this.#unmaskWorkers() > 0 ? 'external' : 'inline',
+    });
+    // At least t self masks will be removed: if that alone is over the inline limit, start the threads
+    // now, so they are ready when the unmask responses are in.
+    const words = params.threshold * params.vectors.reduce((n, v) => n + v.length, 0);
+    if (!this.#env.unmaskExecutor && this.#unmaskWorkers() > 0 && words >= UNMASK_INLINE_WORDS) {
+      this.#ownUnmaskPool().warm();
+    }
     const startedAt = this.#now();
     const result = await new Promise<RoundResult>((done) => {
       const round: ActiveRound = {
@@ -704,6 +750,7 @@ export class Coordinator {
       this.#pump(round);
     });
     this.#round = undefined;
+    if (this.#closed) this.#closeUnmaskPool();
     const totalMs = this.#now() - startedAt;
     const stageMs: Partial<Record<Stage, number>> = {};
     const marks = [...(this.#stageMarks.get(server) ?? [])];
@@ -737,6 +784,11 @@ export class Coordinator {
     }
     if (round.timer) clearTimeout(round.timer);
     round.timer = undefined;
+    if (server.pendingUnmask && !round.unmasking) {
+      round.unmasking = true;
+      void this.#unmask(round, server.pendingUnmask);
+      return;
+    }
     if (server.result) {
       round.done(server.result);
       return;
@@ -752,6 +804,42 @@ export class Coordinator {
         Math.max(0, deadline - this.#now()),
       );
     }
+  }
+
+  #ownUnmaskPool(): UnmaskPool {
+    this.#unmaskPool ??= new UnmaskPool({ size: this.#unmaskWorkers() });
+    return this.#unmaskPool;
+  }
+
+  #unmaskWorkers(): number {
+    return Math.min(this.config.unmaskWorkers ?? availableParallelism(), availableParallelism());
+  }
+
+  /**
+   * Removes the masks off the event loop (the executor's worker threads), then ends the round. If the
+   * executor fails the round aborts: nothing is released.
+   */
+  async #unmask(round: ActiveRound, plan: UnmaskPlan): Promise<void> {
+    const { server } = round;
+    const started = this.#now();
+    this.#env.logger.debug({ round: round.params.round, ...summarizeUnmaskPlan(plan) }, 'unmasking');
+    try {
+      let executor = this.#env.unmaskExecutor;
+      if (!executor && unmaskWords(plan) < UNMASK_INLINE_WORDS) {
+        server.completeUnmask(runUnmaskPlan(plan));
+      } else {
+        executor ??= this.#ownUnmaskPool();
+        const correction = await executor.run(plan);
+        server.completeUnmask(correction);
+        for (const c of correction) c.fill(0);
+      }
+      this.#env.logger.debug({ round: round.params.round, ms: this.#now() - started }, 'unmasked');
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : 'unknown error';
+      this.#env.logger.error({ round: round.params.round, reason }, 'unmasking failed: aborting the round');
+      if (server.pendingUnmask) server.failUnmask(`unmasking failed: ${reason}`);
+    }
+    this.#pump(round);
   }
 
   #abortFrame(reason: string): WireAbort {
@@ -810,4 +898,15 @@ export class Coordinator {
     this.#outcomeWaiters = [];
     for (const resolve of waiters) resolve({ done: false, value: outcome });
   }
+}
+
+/**
+ * Below this many mask words in all (~1.5 ms of expansion) the coordinator unmasks on the event loop:
+ * handing the work to a thread and back would cost more than it saves.
+ */
+const UNMASK_INLINE_WORDS = 1 << 20;
+
+/** Mask words a plan expands: jobs × the total length of the vectors. */
+function unmaskWords(plan: UnmaskPlan): number {
+  return plan.jobs.length * plan.vectors.reduce((n, v) => n + v.length, 0);
 }
