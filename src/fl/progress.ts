@@ -91,6 +91,16 @@ export class Progress {
     }
   }
 
+  /**
+   * Erases the bar from a terminal line so that other output (e.g. a table row on stdout) starts at
+   * a clean line; the next update draws it again.
+   */
+  clear(): void {
+    if (!this.#tty || this.#finished) return;
+    this.#stream.write('\r\x1b[K');
+    this.#lastDraw = Number.NEGATIVE_INFINITY;
+  }
+
   /** Draws the final state and ends the line. Later calls do nothing. */
   finish(note = ''): void {
     if (this.#finished) return;

@@ -17,6 +17,19 @@ export interface LocalTraining {
   readonly batchSize: number;
   /** Client SGD learning rate. */
   readonly learningRate: number;
+  /** Passes over the data per epoch, as TFF's `dataset.repeat(R)` (default 1). */
+  readonly repeat?: number;
+}
+
+/**
+ * How a round without differential privacy wants the update encoded for secure aggregation: clipped
+ * to L2 norm `clip` (so the sum cannot wrap), then quantized at `scale` into `bits`-bit words. A
+ * private round is encoded as its announced mechanism says instead (src/dp/announced.ts).
+ */
+export interface PlainEncoding {
+  readonly clip: number;
+  readonly scale: number;
+  readonly bits: number;
 }
 
 /** One named weight tensor. */
@@ -31,6 +44,8 @@ export interface TrainingTask {
   readonly round: number;
   readonly training: LocalTraining;
   readonly weights: readonly TaskTensor[];
+  /** Present exactly when the round has no differential privacy. */
+  readonly encoding?: PlainEncoding;
 }
 
 const MAGIC = new TextEncoder().encode('privagg-task/v1\n');
@@ -47,6 +62,7 @@ export function encodeTask(task: TrainingTask): Uint8Array {
     JSON.stringify({
       round: task.round,
       training: task.training,
+      ...(task.encoding && { encoding: task.encoding }),
       tensors: task.weights.map((t) => ({ name: t.name, shape: t.shape })),
     }),
   );
@@ -122,7 +138,20 @@ export function decodeTask(bytes: Uint8Array): TrainingTask {
     epochs: positive(t['epochs'], 'training.epochs', true),
     batchSize: positive(t['batchSize'], 'training.batchSize', true),
     learningRate: positive(t['learningRate'], 'training.learningRate', false),
+    ...(t['repeat'] !== undefined && { repeat: positive(t['repeat'], 'training.repeat', true) }),
   };
+  const e = h['encoding'] as Record<string, unknown> | undefined;
+  let encoding: PlainEncoding | undefined;
+  if (e !== undefined) {
+    if (typeof e !== 'object' || e === null) fail('encoding must be an object');
+    const bits = positive(e['bits'], 'encoding.bits', true);
+    if (bits < 2 || bits > 32) fail(`encoding.bits must be in [2, 32], got ${bits}`);
+    encoding = {
+      clip: positive(e['clip'], 'encoding.clip', false),
+      scale: positive(e['scale'], 'encoding.scale', false),
+      bits,
+    };
+  }
   if (!Array.isArray(h['tensors']) || h['tensors'].length === 0) fail('tensors must be a non-empty list');
   let at = start + headerLength;
   const names = new Set<string>();
@@ -146,5 +175,5 @@ export function decodeTask(bytes: Uint8Array): TrainingTask {
     return { name: spec.name, shape, values };
   });
   if (at !== bytes.length) fail(`${bytes.length - at} bytes after the last tensor`);
-  return { round, training, weights };
+  return { round, training, weights, ...(encoding && { encoding }) };
 }
