@@ -68,7 +68,7 @@ function row(r: JobRoundRecord): string {
   return (
     `${String(r.round).padStart(5)}  ${String(r.clients).padStart(7)}  ${String(r.dropped).padStart(7)}  ` +
     `${r.accuracy.toFixed(4).padStart(8)}  ${r.loss.toFixed(3).padStart(6)}  ${r.clip.toFixed(3).padStart(5)}  ` +
-    `${(r.epsilon ?? 0).toFixed(3).padStart(10)}${status}`
+    `${(r.epsilon === null ? 'inf' : r.epsilon.toFixed(3)).padStart(10)}${status}`
   );
 }
 
