@@ -28,14 +28,18 @@ function clipCountBytes(clipCount: AnnouncedClipCount | undefined): Uint8Array {
 
 function privacyBytes(privacy: AnnouncedPrivacy | undefined): Uint8Array {
   if (privacy === undefined) return u8(0);
+  // The fields both mechanisms have, in the order of §2.1.
+  const common = concatBytes(
+    u8(MECHANISM_BYTE[privacy.mechanism]),
+    u32(privacy.dimension),
+    f64(privacy.clip),
+    f64(privacy.noiseMultiplier),
+    u8(privacy.bits),
+    f64(privacy.scale),
+  );
   if (privacy.mechanism === 'distributed-skellam') {
     return concatBytes(
-      u8(MECHANISM_BYTE[privacy.mechanism]),
-      u32(privacy.dimension),
-      f64(privacy.clip),
-      f64(privacy.noiseMultiplier),
-      u8(privacy.bits),
-      f64(privacy.scale),
+      common,
       f64(privacy.beta),
       f64(privacy.maxWrapProbability),
       u32(privacy.minNoisyClients),
@@ -43,15 +47,7 @@ function privacyBytes(privacy: AnnouncedPrivacy | undefined): Uint8Array {
       clipCountBytes(privacy.clipCount),
     );
   }
-  return concatBytes(
-    u8(MECHANISM_BYTE[privacy.mechanism]),
-    u32(privacy.dimension),
-    f64(privacy.clip),
-    f64(privacy.noiseMultiplier),
-    u8(privacy.bits),
-    f64(privacy.scale),
-    clipCountBytes(privacy.clipCount),
-  );
+  return concatBytes(common, clipCountBytes(privacy.clipCount));
 }
 
 /**
