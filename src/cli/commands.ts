@@ -1,8 +1,9 @@
 /** The registry of `privagg` subcommands, in the order `--help` lists them. */
+import { benchCommand } from './bench.ts';
 import { clientCommand } from './client.ts';
 import type { Command } from './command.ts';
 import { demoCommand } from './demo.ts';
 import { epsilonCommand } from './epsilon.ts';
 import { serveCommand } from './serve.ts';
 
-export const commands: readonly Command[] = [serveCommand, clientCommand, epsilonCommand, demoCommand];
+export const commands: readonly Command[] = [serveCommand, clientCommand, epsilonCommand, demoCommand, benchCommand];
