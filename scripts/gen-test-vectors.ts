@@ -1,6 +1,7 @@
 /**
  * Generates the published test vectors of privagg/secagg/v1 (docs/PROTOCOL.md §10):
- * `spec/test-vectors/semi-honest.json` and `spec/test-vectors/malicious.json`.
+ * `spec/test-vectors/semi-honest.json`, `spec/test-vectors/malicious.json` (complete graph) and
+ * `spec/test-vectors/harary.json` (a SecAgg+ round on a random Harary graph, §2.2).
  *
  * Each file is one complete round run through the real state machines ({@link simulateRound}), with
  * every client's randomness drawn from one labelled {@link DeterministicRng} stream and two dropouts:
@@ -38,6 +39,8 @@ import {
 } from '../src/secagg/crypto/shamir.ts';
 import { X25519PrivateKey } from '../src/secagg/crypto/x25519.ts';
 import { ascii, concatBytes, str, u8, u32 } from '../src/secagg/encoding.ts';
+import type { GraphSpec } from '../src/secagg/graph.ts';
+import { type HararyGraph, hararyOrder, neighbourGraph } from '../src/secagg/harary.ts';
 import { applyPairMask, applySelfMask, pairSign } from '../src/secagg/mask.ts';
 import type {
   AdvertiseKeysMessage,
@@ -89,6 +92,13 @@ export interface VectorCase {
   readonly lostAtMasked: number;
   /** The application context bound into configHash (§2); empty when absent. */
   readonly context?: Uint8Array;
+  /** The neighbour graph (§2, §2.2); complete when absent. */
+  readonly graph?: GraphSpec;
+  /**
+   * The `<setting>` segment of the clients' stream labels (§10.1): the server model, or `harary` for
+   * the Harary round (so its streams differ from the semi-honest round's).
+   */
+  readonly stream: string;
 }
 
 const VECTORS: readonly VectorSpec[] = [
@@ -114,6 +124,7 @@ export const VECTOR_CASES: readonly VectorCase[] = [
     vectors: VECTORS,
     lostAtShare: 7,
     lostAtMasked: 300,
+    stream: 'semi-honest',
   },
   {
     file: 'malicious.json',
@@ -127,6 +138,23 @@ export const VECTOR_CASES: readonly VectorCase[] = [
     lostAtMasked: 65_536,
     // Arbitrary bytes: the core hashes the context without reading it (§2).
     context: new TextEncoder().encode('privagg test-vector context'),
+    stream: 'malicious',
+  },
+  {
+    // SecAgg+ (§2.2): H(10, 4), so each client masks with 4 of the 9 others. With n_C = 1 and at most
+    // 10 − 8 = 2 clients lost, no client can have t = 3 corrupt neighbours and no 4 removed clients
+    // exist to cut the ring: both privacy bounds are 0, and the announced parameters pass §2.2.
+    file: 'harary.json',
+    serverModel: 'semi-honest',
+    round: 9,
+    threshold: 3,
+    maxCorruptClients: 1,
+    clients: [2, 3, 5, 8, 13, 21, 34, 55, 2_147_483_648, 4_294_967_294],
+    vectors: VECTORS,
+    lostAtShare: 13,
+    lostAtMasked: 2_147_483_648,
+    graph: { kind: 'harary', degree: 4, minSurvivors: 8, securityBits: 40 },
+    stream: 'harary',
   },
 ];
 
@@ -135,19 +163,19 @@ const fe = (x: bigint): string => hex(fieldElementToBytes(x));
 const words = (v: Uint32Array): number[] => Array.from(v);
 const byId = (a: number, b: number): number => a - b;
 
-/** The RNG label of a client's stream (§10.2). */
-export function clientRngLabel(serverModel: ServerModel, id: number): string {
-  return `privagg/test-vectors/v1/${serverModel}/client/${id}`;
+/** The RNG label of a client's stream (§10.2); `stream` is the case's {@link VectorCase.stream}. */
+export function clientRngLabel(stream: string, id: number): string {
+  return `privagg/test-vectors/v1/${stream}/client/${id}`;
 }
 
 /** The RNG label of the stream a client's fixed input is drawn from. */
-export function inputRngLabel(serverModel: ServerModel, id: number): string {
-  return `privagg/test-vectors/v1/${serverModel}/input/${id}`;
+export function inputRngLabel(stream: string, id: number): string {
+  return `privagg/test-vectors/v1/${stream}/input/${id}`;
 }
 
 /** A client's input: per vector, `4·length` bytes of its input stream as u32 LE words, mod 2^bits. */
-function makeInput(params: RoundParams, id: ClientId): Uint32Array[] {
-  const rng = new DeterministicRng(inputRngLabel(params.serverModel, id));
+function makeInput(params: RoundParams, stream: string, id: ClientId): Uint32Array[] {
+  const rng = new DeterministicRng(inputRngLabel(stream, id));
   return params.vectors.map((spec) => {
     const bytes = rng.randomBytes(4 * spec.length);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -211,8 +239,13 @@ function evaluate(coefficients: readonly bigint[], x: number): bigint {
  * Replays client `id`'s stream: [identity seed (32, malicious)], c (32), s (32), and, if it shared,
  * b (64) and the t − 1 coefficients of b's polynomial then of s's polynomial (64 each).
  */
-function replay(params: RoundParams, id: ClientId, holders: readonly ClientId[] | undefined): Replayed {
-  const label = clientRngLabel(params.serverModel, id);
+function replay(
+  params: RoundParams,
+  stream: string,
+  id: ClientId,
+  holders: readonly ClientId[] | undefined,
+): Replayed {
+  const label = clientRngLabel(stream, id);
   const rng = new DeterministicRng(label);
   const draws: Draw[] = [];
   let offset = 0;
@@ -328,6 +361,11 @@ const CONVENTIONS: JsonObject = {
     'every random byte a client uses comes from its rngLabel stream (§10.2): AES-128-CTR keyed by SHA-256(label)[0..16], zero IV; rngDraws lists each draw with its byte offset',
 };
 
+const HARARY_FIELDS: JsonObject = {
+  graph:
+    'the Harary graph of §2.2, derived from the session id: graphSeed, the HKDF info, key and iv of its order, the first AES-CTR words drawn, the permutation π, the clients in ring order, and every client’s neighbours N(u)',
+};
+
 const FIELDS: JsonObject = {
   'params / configHashPreimage / configHash': '§2 (params.context is hex)',
   'clients[].cipherKey, maskKey': 'X25519 key pairs c and s; privateKey is the clamped key (§3)',
@@ -366,9 +404,10 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     clients: c.clients,
     vectors: c.vectors,
     context: c.context,
+    graph: c.graph,
   });
   const { threshold: t, configHash } = params;
-  const inputs = new Map(params.clients.map((id) => [id, makeInput(params, id)]));
+  const inputs = new Map(params.clients.map((id) => [id, makeInput(params, c.stream, id)]));
   const dropouts = new Map<ClientId, Stage>([
     [c.lostAtShare as ClientId, 'share'],
     [c.lostAtMasked as ClientId, 'masked'],
@@ -380,7 +419,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
   const rngFor = (id: ClientId): DeterministicRng => {
     let rng = streams.get(id);
     if (!rng) {
-      rng = new DeterministicRng(clientRngLabel(params.serverModel, id));
+      rng = new DeterministicRng(clientRngLabel(c.stream, id));
       streams.set(id, rng);
     }
     return rng;
@@ -459,6 +498,15 @@ export function buildVectorFile(c: VectorCase): JsonObject {
   assert.ok(u3.length >= t, 'enough survivors');
 
   // ---- §2 configuration hash -----------------------------------------------------------------
+  const graphBytes =
+    params.graph.kind === 'harary'
+      ? concatBytes(
+          u8(1),
+          u32(params.graph.degree),
+          u32(params.graph.minSurvivors),
+          u8(params.graph.securityBits),
+        )
+      : u8(0);
   const configHashPreimage = concatBytes(
     ascii('privagg/v1/config'),
     u32(params.round),
@@ -467,7 +515,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     u32(params.maxCorruptClients),
     u32(params.clients.length),
     ...params.clients.map(u32),
-    u8(0),
+    graphBytes,
     u32(params.vectors.length),
     ...params.vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
     u32(params.context.length),
@@ -475,12 +523,18 @@ export function buildVectorFile(c: VectorCase): JsonObject {
   );
   assert.deepEqual(sha256(configHashPreimage), configHash, 'configHash preimage');
 
+  // ---- the graph, fixed by the session id (§2.2) --------------------------------------------------
+  const sessionId = sessionIdFor(configHash, peers);
+  const graph = neighbourGraph(params.graph, params.clients, sessionId);
+  const graphJson =
+    params.graph.kind === 'harary' ? hararyJson(params, graph as HararyGraph, sessionId) : null;
+
   // ---- replay and check keys against the advertisements ---------------------------------------
-  const neighbours = (id: ClientId): ClientId[] => params.graph.neighbours(id).filter((v) => u1.includes(v));
+  const neighbours = (id: ClientId): ClientId[] => graph.neighbours(id).filter((v) => u1.includes(v));
   const replayed = new Map<ClientId, Replayed>();
   for (const id of params.clients) {
     const holders = sharesSent.has(id) ? [id, ...neighbours(id)].sort(byId) : undefined;
-    const r = replay(params, id, holders);
+    const r = replay(params, c.stream, id, holders);
     replayed.set(id, r);
     const advert = adverts.get(id)!;
     assert.deepEqual(r.cipherKey.publicKey, advert.cPk, `client ${id}: replayed c matches cPk`);
@@ -499,7 +553,6 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     u32(peers.length),
     ...peers.flatMap((p) => [u32(p.id), p.cPk, p.sPk]),
   );
-  const sessionId = sessionIdFor(configHash, peers);
   assert.deepEqual(sha256(sessionIdPreimage), sessionId, 'sessionId preimage');
 
   // ---- §4.1 pairs ------------------------------------------------------------------------------
@@ -509,7 +562,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
   const pairKey = (a: ClientId, b: ClientId) => `${Math.min(a, b)}-${Math.max(a, b)}`;
   for (const lo of u1) {
     for (const hi of u1) {
-      if (!(lo < hi) || !params.graph.isNeighbour(lo, hi)) continue;
+      if (!(lo < hi) || !graph.isNeighbour(lo, hi)) continue;
       const [a, b] = [rep(lo), rep(hi)];
       const cipherSecret = a.cipherKey.agree(b.cipherKey.publicKey);
       const maskSecret = a.maskKey.agree(b.maskKey.publicKey);
@@ -596,7 +649,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
   }
   for (const lo of u2) {
     for (const hi of u2) {
-      if (!(lo < hi) || !params.graph.isNeighbour(lo, hi)) continue;
+      if (!(lo < hi) || !graph.isNeighbour(lo, hi)) continue;
       const seed = pairSeeds.get(pairKey(lo, hi))!;
       for (const spec of params.vectors) {
         masks.push({ seedKind: 'pair', lo, hi, seed: hex(seed), ...maskJson(seed, PAIR_MASK_LABEL, spec) });
@@ -698,7 +751,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
   });
   const removedPairMasks = dropped.flatMap((u) =>
     u3
-      .filter((v) => params.graph.isNeighbour(u, v))
+      .filter((v) => graph.isNeighbour(u, v))
       .map((v) => ({
         dropped: u,
         survivor: v,
@@ -790,17 +843,21 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     return entry;
   });
 
+  const graphText =
+    params.graph.kind === 'harary'
+      ? ` on a random Harary graph H(${params.clients.length}, ${params.graph.degree}) (SecAgg+, §2.2)`
+      : '';
   const doc: JsonObject = {
     description:
       `privagg/secagg/v1 test vectors, ${params.serverModel} setting: one round of n = ${params.clients.length} ` +
-      `clients with threshold t = ${t}, two vectors, client ${c.lostAtShare} lost at the share stage and client ` +
+      `clients${graphText} with threshold t = ${t}, two vectors, client ${c.lostAtShare} lost at the share stage and client ` +
       `${c.lostAtMasked} lost at the masked stage. Every value needed to check an implementation step by step, ` +
       'from the clients’ random bytes to the final sum. Generated by scripts/gen-test-vectors.ts; do not edit.',
     spec: 'docs/PROTOCOL.md',
     protocol: 'privagg/secagg/v1',
     setting: params.serverModel,
     conventions: CONVENTIONS,
-    fields: FIELDS,
+    fields: graphJson ? { ...FIELDS, ...HARARY_FIELDS } : FIELDS,
     params: {
       round: params.round,
       serverModel: params.serverModel,
@@ -808,7 +865,16 @@ export function buildVectorFile(c: VectorCase): JsonObject {
       threshold: t,
       maxCorruptClients: params.maxCorruptClients,
       clients: [...params.clients],
-      graph: { kind: 'complete', kindByte: 0 },
+      graph:
+        params.graph.kind === 'harary'
+          ? {
+              kind: 'harary',
+              kindByte: 1,
+              degree: params.graph.degree,
+              minSurvivors: params.graph.minSurvivors,
+              securityBits: params.graph.securityBits,
+            }
+          : { kind: 'complete', kindByte: 0 },
       vectors: params.vectors.map((v) => ({ name: v.name, length: v.length, bits: v.bits })),
       context: hex(params.context),
     },
@@ -817,6 +883,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     clients,
     sessionIdPreimage: hex(sessionIdPreimage),
     sessionId: hex(sessionId),
+    ...(graphJson && { graph: graphJson }),
     pairs,
     shareMessages,
     masks,
@@ -837,6 +904,34 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     transcript,
   };
   return doc;
+}
+
+/**
+ * The Harary graph's derivation (§2.2), each step recomputed here from the spec's formulas and checked
+ * against the graph the state machines used.
+ */
+function hararyJson(params: RoundParams, graph: HararyGraph, sessionId: Uint8Array): JsonObject {
+  const n = params.clients.length;
+  const seedPreimage = concatBytes(ascii('privagg/v1/graph-seed'), sessionId);
+  const seed = sha256(seedPreimage);
+  assert.deepEqual(graph.seed, seed, 'graphSeed = SHA256("privagg/v1/graph-seed" ‖ sessionId)');
+  const info = concatBytes(ascii('privagg/v1/graph-order'), u32(n));
+  const okm = hkdf(seed, new Uint8Array(0), info, 32);
+  const firstWords = expandMask({ key: okm.subarray(0, 16), iv: okm.subarray(16, 32) }, n - 1);
+  const order = Array.from(hararyOrder(seed, n));
+  const ring = order.map((i) => params.clients[i]!);
+  assert.deepEqual(graph.ring(), ring, 'ring order');
+  return {
+    seedPreimage: hex(seedPreimage),
+    seed: hex(seed),
+    orderHkdfInfo: hex(info),
+    orderKey: hex(okm.subarray(0, 16)),
+    orderIv: hex(okm.subarray(16, 32)),
+    orderFirstWords: words(firstWords),
+    order,
+    ring,
+    neighbours: params.clients.map((id) => ({ id, neighbours: [...graph.neighbours(id)] })),
+  };
 }
 
 /** Serialises a vector file exactly as it is published: 2-space indentation and a final newline. */

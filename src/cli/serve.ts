@@ -54,6 +54,17 @@ round:
   --max-corrupt-clients C   clients that may collude with the coordinator; T must exceed C
                             (default 0)
   --server-model semi-honest   the only model served over the network for now
+  --graph complete|auto|harary   the neighbour graph (default complete). auto and harary choose
+                            each round's graph, threshold and corrupt-client bound from the threat
+                            model below and the cohort size, and log what they chose (k, t, the
+                            survivor floor, the bounds); harary always uses SecAgg+'s sparse random
+                            Harary graph (O(log N) neighbours per client), auto only for cohorts
+                            large enough to gain from it. Not with --threshold/--max-corrupt-clients
+  --expected-dropout F      with --graph auto|harary: the fraction of selected clients expected to be
+                            lost in a round, in [0, 1); rounds complete with probability 1 - 2^-20
+  --adversarial-fraction F  with --graph auto|harary: the fraction of selected clients that may
+                            collude with the coordinator, in [0, 1); privacy fails with probability
+                            below 2^-40
   --dim D                   one vector of D 32-bit integers, named "sum"
   --rounds R                rounds to run (default ${SERVE_DEFAULTS.rounds})
   --out FILE                file to append the JSON line of each round to
@@ -303,6 +314,7 @@ async function run(argv: readonly string[]): Promise<number> {
       clients: settings.clients,
       minClients: settings.minClients,
       threshold: settings.threshold,
+      ...(settings.graphPlans && { graph: settings.graphPlans.map((p) => p.summary) }),
       vectors: settings.vectors.map((v) => `${v.name}[${v.length}]/${v.bits}`),
       rounds: settings.rounds,
       ...(privacy && {

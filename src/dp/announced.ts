@@ -77,7 +77,10 @@ export interface AnnouncedDistributed {
   readonly beta: number;
   /** The wrap-around probability bound the scale was chosen for. */
   readonly maxWrapProbability: number;
-  /** h: the fewest clients whose noise is in any sum the coordinator can unmask; at most t − n_C. */
+  /**
+   * h: the fewest honest clients whose noise is in any sum the coordinator can unmask; at most
+   * `minSurvivors − n_C` (t − n_C on the complete graph; see {@link checkAnnouncedPrivacy}).
+   */
   readonly minNoisyClients: number;
   /** The random rotation's seed, {@link ROTATION_SEED_BYTES} bytes, fresh each round. */
   readonly rotationSeed: Uint8Array;
@@ -238,16 +241,47 @@ export interface ClientPrivacyPolicy {
 export interface RoundShape {
   readonly threshold: number;
   readonly maxCorruptClients: number;
+  /**
+   * The fewest survivors any unmasked sum has: clients refuse to unmask for fewer (secagg/params.ts).
+   * t on the complete graph; a Harary graph's announced survivor floor. Absent: t.
+   */
+  readonly minSurvivors?: number;
   readonly clients: readonly number[];
   readonly vectors: readonly VectorSpec[];
+}
+
+/**
+ * The largest h a round supports: the fewest honest clients in any sum the coordinator can unmask.
+ *
+ * Complete graph: the coordinator needs t unmask responses, so every unmasked sum holds at least t
+ * survivors, of whom at most n_C are corrupt: h = t − n_C (Bonawitz et al. 2017 §6).
+ *
+ * Harary graph (SecAgg+, semi-honest; docs/PROTOCOL.md §2.2): on a sparse graph the coordinator could
+ * in principle learn partial sums, not only the survivors' total, in two ways: (1) if the graph of
+ * honest survivors falls apart once corrupt and lost clients are removed, the masks between its
+ * components are all known or reconstructed and each component's sum is exposed; (2) if a client's
+ * corrupt neighbours hold t shares of its secrets, its own input is exposed (Bell et al. 2020, §4).
+ * The round's parameters are checked (`graph-params.ts` `checkHararyParameters`) so that, with at
+ * most n_C corrupt and at most n − minSurvivors lost clients, neither happens except with
+ * probability below 2^−σ; and clients refuse to unmask for fewer than minSurvivors survivors. Outside
+ * that event the coordinator learns nothing but the survivors' total, which holds at least
+ * minSurvivors survivors, at most n_C of them corrupt: h = minSurvivors − n_C. (The 2^−σ, σ ≥ 40,
+ * adds to the mechanism's δ.) The threshold t is far smaller here (e.g. t = 17 for n_C = 25 at
+ * n = 500), so t − n_C is no bound at all; minSurvivors ≥ t makes this one never smaller.
+ */
+export function maxMinNoisyClients(
+  round: Pick<RoundShape, 'threshold' | 'maxCorruptClients' | 'minSurvivors'>,
+): number {
+  return Math.max(round.minSurvivors ?? round.threshold, round.threshold) - round.maxCorruptClients;
 }
 
 /**
  * A client's checks of the announced privacy against the round and its own policy. Returns the
  * reason to refuse, or undefined when the client may take part.
  *
- * - The distributed mechanism's h must be at most t − n_C: each client adds variance z²Δ²/h, so a
- *   coordinator claiming a larger h would make every client add too little noise.
+ * - The distributed mechanism's h must be at most {@link maxMinNoisyClients} (t − n_C on the complete
+ *   graph, minSurvivors − n_C on a Harary graph): each client adds variance z²Δ²/h, so a coordinator
+ *   claiming a larger h would make every client add too little noise.
  * - The round's vectors must be exactly the plan's (names, lengths, widths).
  * - With a policy: a round without privacy, an unaccepted mechanism, or an effective noise multiplier
  *   below the floor is refused.
@@ -268,10 +302,12 @@ export function checkAnnouncedPrivacy(
     throw error;
   }
   if (announced.mechanism === 'distributed-skellam') {
-    const h = round.threshold - round.maxCorruptClients;
+    const h = maxMinNoisyClients(round);
     if (announced.minNoisyClients > h) {
+      const rule =
+        (round.minSurvivors ?? round.threshold) > round.threshold ? 'minSurvivors - n_C' : 't - n_C';
       return (
-        `min noisy clients ${announced.minNoisyClients} exceeds t - n_C = ${h}: each client would add ` +
+        `min noisy clients ${announced.minNoisyClients} exceeds ${rule} = ${h}: each client would add ` +
         'too little noise'
       );
     }

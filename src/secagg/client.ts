@@ -4,7 +4,9 @@
  * socket and draws randomness only from the injected {@link Rng}.
  *
  * Call order: `start()` once (returns `AdvertiseKeys`), then `handle(message)` for every server
- * message, sending each returned reply. The client refuses — throws {@link Refusal} and becomes
+ * message, sending each returned reply. The client's neighbourhood is fixed when `PeerKeys` arrives:
+ * the client derives it itself from the announced graph and the session id (PROTOCOL.md §2.2), and
+ * refuses shares or unmask requests that name anyone outside it. The client refuses — throws {@link Refusal} and becomes
  * `failed` — whenever honouring a request could expose its input; it throws
  * {@link ProtocolViolation} for messages that break the protocol. After either, every later call
  * throws the same error, and nothing further is revealed.
@@ -19,8 +21,9 @@ import {
   shamirSplit,
 } from './crypto/shamir.ts';
 import { X25519PrivateKey, x25519PublicKeyProblem } from './crypto/x25519.ts';
-import { concatBytes, equalBytes, isStrictlyAscending, u32 } from './encoding.ts';
+import { concatBytes, equalBytes, isStrictlyAscending, sortedIncludes, u32 } from './encoding.ts';
 import { ProtocolViolation, Refusal, UsageError } from './errors.ts';
+import { neighboursOf } from './harary.ts';
 import { applyPairMask, applySelfMask } from './mask.ts';
 import type {
   AdvertisedKeys,
@@ -66,8 +69,14 @@ export type ClientState =
 export interface SecAggClientOptions {
   readonly id: ClientId;
   readonly params: RoundParams;
-  /** One vector per round vector spec (in `params.vectors` order), elements < 2^bits. Copied. */
-  readonly input: readonly Uint32Array[];
+  /**
+   * One vector per round vector spec (in `params.vectors` order), elements < 2^bits, copied; or a
+   * function that returns them, called once when the masked input is computed (stage 2) and checked
+   * then (a bad input is a {@link UsageError} at that call); the vectors it returns are taken over,
+   * not copied, and become the masked input. The deferred form keeps no plaintext in the client
+   * before it is needed: a simulator of many clients holds one input at a time.
+   */
+  readonly input: readonly Uint32Array[] | (() => readonly Uint32Array[]);
   readonly rng: Rng;
   /** Malicious setting: this client's long-term signing key. */
   readonly identity?: Ed25519Signer;
@@ -81,6 +90,11 @@ const SHARE_PLAINTEXT_BYTES = 4 + 4 + 32 + 32;
 /** What the client knows once the session id is fixed (after `PeerKeys`). */
 interface Session {
   readonly sessionId: Uint8Array;
+  /**
+   * N(self): this client's neighbours in the round's graph (whether or not they advertised keys),
+   * derived from the announced spec and the session id (PROTOCOL.md §2.2).
+   */
+  readonly neighbours: ReadonlySet<ClientId>;
   /** U1 entries that are neighbours of this client, by id. */
   readonly neighbourKeys: ReadonlyMap<ClientId, AdvertisedKeys>;
   /** b: the self-mask seed as a field element, encoded. */
@@ -121,8 +135,8 @@ export class SecAggClient {
   readonly #rng: Rng;
   readonly #identity: Ed25519Signer | undefined;
   readonly #peerIdentities: ReadonlyMap<ClientId, Uint8Array> | undefined;
-  readonly #neighbours: ReadonlySet<ClientId>;
   #input: Uint32Array[];
+  #inputSource: (() => readonly Uint32Array[]) | undefined;
   #cipherKey: X25519PrivateKey | undefined;
   #maskKey: X25519PrivateKey | undefined;
   #phase: Phase = { state: 'idle' };
@@ -132,21 +146,15 @@ export class SecAggClient {
    */
   constructor(options: SecAggClientOptions) {
     const { id, params } = options;
-    if (!params.clients.includes(id)) throw new UsageError(`client ${id} is not among the round's clients`);
-    if (options.input.length !== params.vectors.length) {
-      throw new UsageError(`expected ${params.vectors.length} input vectors, got ${options.input.length}`);
+    if (!sortedIncludes(params.clients, id)) {
+      throw new UsageError(`client ${id} is not among the round's clients`);
     }
-    this.#input = params.vectors.map((spec, i) => {
-      const vector = options.input[i]!;
-      if (!(vector instanceof Uint32Array))
-        throw new UsageError(`input '${spec.name}' must be a Uint32Array`);
-      if (vector.length !== spec.length) {
-        throw new UsageError(`input '${spec.name}' must have ${spec.length} elements, got ${vector.length}`);
-      }
-      const bad = firstOutOfRange(vector, spec.bits);
-      if (bad >= 0) throw new UsageError(`input '${spec.name}'[${bad}] is not below 2^${spec.bits}`);
-      return vector.slice();
-    });
+    if (typeof options.input === 'function') {
+      this.#input = [];
+      this.#inputSource = options.input;
+    } else {
+      this.#input = checkInput(params, options.input);
+    }
     if (params.serverModel === 'malicious') {
       if (!options.identity) throw new UsageError('the malicious setting needs an identity signing key');
       const identities = options.peerIdentities;
@@ -163,7 +171,6 @@ export class SecAggClient {
     this.#rng = options.rng;
     this.#identity = options.identity;
     this.#peerIdentities = options.peerIdentities;
-    this.#neighbours = new Set(params.graph.neighbours(id));
   }
 
   /** The current state. */
@@ -251,21 +258,19 @@ export class SecAggClient {
   #onPeerKeys(message: PeerKeysMessage): EncryptedSharesMessage {
     const { params } = this;
     const peers = message.peers;
-    const ids = peers.map((p) => p.id);
-    if (!isStrictlyAscending(ids)) throw new Refusal('bad-peer-list', 'peer ids are not sorted and unique');
-    const members = new Set(params.clients);
-    const stranger = ids.find((peer) => !members.has(peer));
-    if (stranger !== undefined) throw new Refusal('bad-peer-list', `client ${stranger} is not in this round`);
-    const own = peers.find((p) => p.id === this.id);
-    if (!own) throw new Refusal('bad-peer-list', 'this client is missing from the peer list');
+    const own = this.#checkPeerList(peers);
     if (!equalBytes(own.cPk, this.#cipherKey!.publicKey) || !equalBytes(own.sPk, this.#maskKey!.publicKey)) {
       throw new Refusal('own-keys-altered', "the peer list carries keys that are not this client's");
     }
-    this.#checkNoRepeatedKeys(peers);
+    // The graph is fixed by the session id (every U1 key): this client computes its own neighbourhood.
+    const sessionId = sessionIdFor(params.configHash, peers);
+    const neighbours: ReadonlySet<ClientId> = new Set(
+      neighboursOf(params.graph, params.clients, sessionId, this.id),
+    );
+    this.#checkNoRepeatedKeys(peers, neighbours);
     const neighbourKeys = new Map<ClientId, AdvertisedKeys>();
     for (const peer of peers) {
-      this.#checkSignaturePresence(peer);
-      if (!this.#neighbours.has(peer.id)) continue;
+      if (!neighbours.has(peer.id)) continue;
       for (const [name, key] of [
         ['cipher', peer.cPk],
         ['mask', peer.sPk],
@@ -287,8 +292,44 @@ export class SecAggClient {
         `${neighbourKeys.size + 1} of this client's neighbourhood advertised keys, threshold is ${params.threshold}`,
       );
     }
-    const sessionId = sessionIdFor(params.configHash, peers);
-    return this.#shareSecrets(sessionId, neighbourKeys);
+    if (peers.length < params.minSurvivors) {
+      throw new Refusal(
+        'too-few-peers',
+        `${peers.length} clients advertised keys, fewer than the ${params.minSurvivors} survivors the round needs`,
+      );
+    }
+    return this.#shareSecrets({ sessionId, neighbours }, neighbourKeys);
+  }
+
+  /**
+   * One pass over the PeerKeys list (O(|U1|) per client, so it is kept to cheap steps): ids strictly
+   * ascending and all among the round's clients (a merge walk over both sorted lists), every key 32
+   * bytes, signatures present exactly in the malicious setting, and this client listed.
+   * @returns this client's own entry
+   */
+  #checkPeerList(peers: readonly AdvertisedKeys[]): AdvertisedKeys {
+    const clients = this.params.clients;
+    let own: AdvertisedKeys | undefined;
+    let previous = 0;
+    let c = 0;
+    for (const peer of peers) {
+      const { id } = peer;
+      if (typeof id !== 'number' || !(id > previous)) {
+        throw new Refusal('bad-peer-list', 'peer ids are not sorted and unique');
+      }
+      previous = id;
+      while (c < clients.length && (clients[c] as number) < id) c++;
+      if (clients[c] !== id) throw new Refusal('bad-peer-list', `client ${id} is not in this round`);
+      for (const key of [peer.cPk, peer.sPk]) {
+        if (!(key instanceof Uint8Array) || key.length !== 32) {
+          throw new Refusal('invalid-public-key', `client ${id}'s advertised key is not 32 bytes`);
+        }
+      }
+      this.#checkSignaturePresence(peer);
+      if (id === this.id) own = peer;
+    }
+    if (!own) throw new Refusal('bad-peer-list', 'this client is missing from the peer list');
+    return own;
   }
 
   #checkSignaturePresence(peer: AdvertisedKeys): void {
@@ -303,23 +344,46 @@ export class SecAggClient {
     }
   }
 
-  /** A coordinator that replays a key (one client's, or this client's own) is misbehaving (§3.1). */
-  #checkNoRepeatedKeys(peers: readonly AdvertisedKeys[]): void {
-    const seen = new Set<string>();
+  /**
+   * A coordinator that replays a key is misbehaving (§3.1): every key this client will use — its own
+   * and its neighbours' — must appear exactly once among all the keys of U1. (Keys of clients it never
+   * talks to cannot affect it; on the complete graph that is nobody, and every key is checked.)
+   * O(|U1|) per client without allocating per key: the keys in use are indexed by a 53-bit number
+   * read from their first 7 bytes, each key of U1 is looked up by its own, and bytes are compared in
+   * full only on a match — exact, whatever a coordinator crafting colliding prefixes sends.
+   */
+  #checkNoRepeatedKeys(peers: readonly AdvertisedKeys[], neighbours: ReadonlySet<ClientId>): void {
+    const prefix = (key: Uint8Array) =>
+      ((key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0) * 0x20_0000 +
+      ((key[4]! | (key[5]! << 8) | (key[6]! << 16)) & 0x1f_ffff);
+    const used = new Map<number, { key: Uint8Array; seen: number }[]>();
+    for (const peer of peers) {
+      if (peer.id !== this.id && !neighbours.has(peer.id)) continue;
+      for (const key of [peer.cPk, peer.sPk]) {
+        const p = prefix(key);
+        const list = used.get(p);
+        if (list) list.push({ key, seen: 0 });
+        else used.set(p, [{ key, seen: 0 }]);
+      }
+    }
     for (const peer of peers) {
       for (const key of [peer.cPk, peer.sPk]) {
-        const hex = Buffer.from(key).toString('hex');
-        if (seen.has(hex))
-          throw new Refusal('duplicate-public-key', `client ${peer.id} advertises a repeated key`);
-        seen.add(hex);
+        const list = used.get(prefix(key));
+        if (!list) continue;
+        for (const entry of list) {
+          if (equalBytes(entry.key, key) && ++entry.seen > 1) {
+            throw new Refusal('duplicate-public-key', `client ${peer.id} advertises a repeated key`);
+          }
+        }
       }
     }
   }
 
   #shareSecrets(
-    sessionId: Uint8Array,
+    fixed: Pick<Session, 'sessionId' | 'neighbours'>,
     neighbourKeys: ReadonlyMap<ClientId, AdvertisedKeys>,
   ): EncryptedSharesMessage {
+    const { sessionId } = fixed;
     const { threshold } = this.params;
     const holders = [this.id, ...neighbourKeys.keys()].sort((a, b) => a - b) as ClientId[];
     // Draw order is part of the spec (§5): b, then b's polynomial, then the mask key's polynomial.
@@ -362,7 +426,7 @@ export class SecAggClient {
     });
     this.#phase = {
       state: 'awaiting-shares',
-      session: { sessionId, neighbourKeys, selfMaskSeed: seedBytes, ownShares: ownShares!, shareKeys },
+      session: { ...fixed, neighbourKeys, selfMaskSeed: seedBytes, ownShares: ownShares!, shareKeys },
     };
     return { type: 'shares', bCommit: selfMaskCommitment(sessionId, this.id, seedBytes), ciphertexts };
   }
@@ -385,8 +449,14 @@ export class SecAggClient {
     const received = new Map<ClientId, { selfMask: bigint; maskKey: bigint }>();
     for (const { from, to, ciphertext } of message.ciphertexts) {
       const sender = session.neighbourKeys.get(from);
-      if (!sender)
-        throw new Refusal('inconsistent-survivors', `shares from ${from}, which is not a neighbour in U1`);
+      if (!sender) {
+        throw new Refusal(
+          session.neighbours.has(from) ? 'inconsistent-survivors' : 'bad-peer-list',
+          session.neighbours.has(from)
+            ? `shares from ${from}, which never advertised keys`
+            : `shares from ${from}, which is not this client's neighbour in the round's graph`,
+        );
+      }
       if (to !== this.id) throw new ProtocolViolation(`a share addressed to client ${to} was delivered here`);
       received.set(from, this.#openShare(session, sender, ciphertext));
     }
@@ -443,6 +513,11 @@ export class SecAggClient {
   /** y = x + selfMask(b) + Σ ± pairMask(s_vu) mod 2^bits, for every vector (§4.3). */
   #maskInput(session: Session, senders: readonly ClientId[]): Uint32Array[] {
     const { sessionId } = session;
+    if (this.#inputSource) {
+      const source = this.#inputSource;
+      this.#inputSource = undefined;
+      this.#input = checkInput(this.params, source(), false);
+    }
     const pairSeeds = senders.map((peer) =>
       derivePairSeed(this.#maskKey!, session.neighbourKeys.get(peer)!.sPk, sessionId, this.id, peer),
     );
@@ -468,7 +543,7 @@ export class SecAggClient {
     received: ReceivedShares,
     message: ConsistencyRequestMessage,
   ): ClientMessage {
-    this.#checkSurvivors(message.survivors, received);
+    this.#checkSurvivors(session, message.survivors, received);
     const survivors = [...message.survivors];
     const signature = this.#identity!.sign(consistencyTranscript(session.sessionId, survivors));
     this.#phase = { state: 'awaiting-unmask', session, received, signedSurvivors: survivors };
@@ -476,11 +551,11 @@ export class SecAggClient {
   }
 
   /** Checks a survivor list U3 against what this client saw (§4.4, §4.5). */
-  #checkSurvivors(survivors: readonly ClientId[], received: ReceivedShares): void {
+  #checkSurvivors(session: Session, survivors: readonly ClientId[], received: ReceivedShares): void {
     if (!isStrictlyAscending(survivors)) {
       throw new Refusal('inconsistent-survivors', 'the survivor list is not sorted and unique');
     }
-    if (!survivors.includes(this.id)) {
+    if (!sortedIncludes(survivors, this.id)) {
       throw new Refusal('inconsistent-survivors', 'this client is missing from the survivor list');
     }
     if (survivors.length < this.params.threshold) {
@@ -489,16 +564,31 @@ export class SecAggClient {
         `${survivors.length} survivors is below threshold ${this.params.threshold}`,
       );
     }
-    this.#checkSawShares(survivors, received, 'survivor');
+    if (survivors.length < this.params.minSurvivors) {
+      // A Harary graph's privacy holds only with at most n − minSurvivors clients lost (§2.2).
+      throw new Refusal(
+        'survivors-below-threshold',
+        `${survivors.length} survivors is below the round's floor of ${this.params.minSurvivors}`,
+      );
+    }
+    this.#checkSawShares(session, survivors, received, 'survivor');
   }
 
-  /** Every listed neighbour must be one whose shares this client received. */
-  #checkSawShares(ids: readonly ClientId[], received: ReceivedShares, role: string): void {
-    const members = new Set(this.params.clients);
+  /**
+   * Every listed id is one of the round's clients, and every listed neighbour is one whose shares this
+   * client received. `ids` is strictly ascending (checked by the caller): membership is a merge walk,
+   * and only the k neighbours are looked up in it — O(|ids| + k log |ids|), no per-call set.
+   */
+  #checkSawShares(session: Session, ids: readonly ClientId[], received: ReceivedShares, role: string): void {
+    const clients = this.params.clients;
+    let c = 0;
     for (const peer of ids) {
-      if (!members.has(peer))
+      while (c < clients.length && (clients[c] as number) < peer) c++;
+      if (clients[c] !== peer)
         throw new Refusal('inconsistent-survivors', `${role} ${peer} is not in this round`);
-      if (this.#neighbours.has(peer) && !received.has(peer)) {
+    }
+    for (const peer of session.neighbours) {
+      if (!received.has(peer) && sortedIncludes(ids, peer)) {
         throw new Refusal('inconsistent-survivors', `${role} ${peer} never shared keys with this client`);
       }
     }
@@ -516,21 +606,25 @@ export class SecAggClient {
     if (!isStrictlyAscending(dropped)) {
       throw new Refusal('inconsistent-survivors', 'the dropped list is not sorted and unique');
     }
-    if (dropped.includes(this.id)) {
+    if (sortedIncludes(dropped, this.id)) {
       throw new Refusal('self-listed-as-dropped', 'this client is listed as dropped but asked to unmask');
     }
-    const survivorSet = new Set(survivors);
-    const both = dropped.find((peer) => survivorSet.has(peer));
+    if (!isStrictlyAscending(survivors)) {
+      throw new Refusal('inconsistent-survivors', 'the survivor list is not sorted and unique');
+    }
+    // Both lists are sorted: membership is a binary search (no O(n) set per client at n = 10,000).
+    const isSurvivor = (id: ClientId) => sortedIncludes(survivors, id);
+    const isDropped = (id: ClientId) => sortedIncludes(dropped, id);
+    const both = dropped.find(isSurvivor);
     if (both !== undefined) {
       throw new Refusal(
         'both-shares-requested',
         `client ${both} is listed as both surviving and dropped; revealing both its shares would expose its input`,
       );
     }
-    this.#checkSurvivors(survivors, received);
-    this.#checkSawShares(dropped, received, 'dropped client');
-    const droppedSet = new Set(dropped);
-    const unaccounted = [...received.keys()].find((peer) => !survivorSet.has(peer) && !droppedSet.has(peer));
+    this.#checkSurvivors(session, survivors, received);
+    this.#checkSawShares(session, dropped, received, 'dropped client');
+    const unaccounted = [...received.keys()].find((peer) => !isSurvivor(peer) && !isDropped(peer));
     if (unaccounted !== undefined) {
       throw new Refusal('inconsistent-survivors', `client ${unaccounted} shared keys but is in neither list`);
     }
@@ -542,9 +636,8 @@ export class SecAggClient {
     const ordered = [...received.keys(), this.id].sort((a, b) => a - b);
     for (const peer of ordered) {
       const shares = peer === this.id ? session.ownShares : received.get(peer)!;
-      if (survivorSet.has(peer))
-        selfMaskShares.push({ of: peer, share: fieldElementToBytes(shares.selfMask) });
-      else if (droppedSet.has(peer)) keyShares.push({ of: peer, share: fieldElementToBytes(shares.maskKey) });
+      if (isSurvivor(peer)) selfMaskShares.push({ of: peer, share: fieldElementToBytes(shares.selfMask) });
+      else if (isDropped(peer)) keyShares.push({ of: peer, share: fieldElementToBytes(shares.maskKey) });
     }
     this.#end({ state: 'done' });
     return { type: 'unmask', selfMaskShares, keyShares };
@@ -598,10 +691,29 @@ export class SecAggClient {
     }
     for (const vector of this.#input) vector.fill(0);
     this.#input = [];
+    this.#inputSource = undefined;
     this.#cipherKey = undefined;
     this.#maskKey = undefined;
     this.#phase = phase;
   }
+}
+
+/** Checks and copies a client's input vectors against the round's specs. */
+function checkInput(params: RoundParams, input: readonly Uint32Array[], copy = true): Uint32Array[] {
+  if (!Array.isArray(input)) throw new UsageError('input must be an array of Uint32Array vectors');
+  if (input.length !== params.vectors.length) {
+    throw new UsageError(`expected ${params.vectors.length} input vectors, got ${input.length}`);
+  }
+  return params.vectors.map((spec, i) => {
+    const vector = input[i]!;
+    if (!(vector instanceof Uint32Array)) throw new UsageError(`input '${spec.name}' must be a Uint32Array`);
+    if (vector.length !== spec.length) {
+      throw new UsageError(`input '${spec.name}' must have ${spec.length} elements, got ${vector.length}`);
+    }
+    const bad = firstOutOfRange(vector, spec.bits);
+    if (bad >= 0) throw new UsageError(`input '${spec.name}'[${bad}] is not below 2^${spec.bits}`);
+    return copy ? vector.slice() : vector;
+  });
 }
 
 /** Zeroes and forgets the cached share keys (idempotent). */

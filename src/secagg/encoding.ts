@@ -219,6 +219,27 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
+ * Whether a strictly ascending list holds `id`: a binary search, O(log n) with no allocation (the
+ * caller has checked the order, e.g. with {@link isStrictlyAscending}).
+ * @param sorted - a strictly ascending list of numbers
+ * @param id - the value to look for
+ * @returns true when `id` is in the list
+ * @example sortedIncludes([1, 4, 9], 4) // true
+ */
+export function sortedIncludes(sorted: readonly number[], id: number): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const value = sorted[mid] as number;
+    if (value === id) return true;
+    if (value < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+/**
  * Tells whether a list is sorted strictly ascending, i.e. sorted without duplicates, as PROTOCOL.md §1
  * requires of every id list. The empty list and single-element lists are ascending. An element that
  * is not a number (or is NaN) makes the list not ascending.

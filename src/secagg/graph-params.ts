@@ -78,8 +78,11 @@ interface GraphChoiceBase {
   readonly correctnessBits: number;
   /** A = ⌊γn⌋: corrupt clients assumed (the `maxCorruptClients` of the round). */
   readonly corruptClients: number;
-  /** M = ⌈(1 − δ)n⌉: clients assumed to survive the round; D = n − M may drop. */
-  readonly minSurvivors: number;
+  /**
+   * M = ⌈(1 − δ)n⌉: clients assumed to survive the round (D = n − M may drop), the model of events 1
+   * and 3. Not the survivor floor a round announces (`graph-plan.ts` `minSurvivors`).
+   */
+  readonly assumedSurvivors: number;
   /** Shamir threshold t: shares needed to reconstruct a client's secrets. */
   readonly threshold: number;
   /** One line, for logs and the CLI: the choice and what it promises. */
@@ -309,14 +312,14 @@ export function graphParams(input: GraphParamsInput): GraphChoice {
   }
 
   const corruptClients = Math.floor((adversarialRate + RATE_SLACK) * n);
-  const minSurvivors = Math.ceil((1 - dropoutRate - RATE_SLACK) * n);
-  const base = { n, serverModel, securityBits, correctnessBits, corruptClients, minSurvivors };
-  const who = `n=${n} (≤${corruptClients} corrupt, ≤${n - minSurvivors} dropouts, ${serverModel})`;
+  const assumedSurvivors = Math.ceil((1 - dropoutRate - RATE_SLACK) * n);
+  const base = { n, serverModel, securityBits, correctnessBits, corruptClients, assumedSurvivors };
+  const who = `n=${n} (≤${corruptClients} corrupt, ≤${n - assumedSurvivors} dropouts, ${serverModel})`;
 
   // Event 1's bound ln P_disc(k) = ln n + ln(n − k − 1) − ln 2 + Σ_{i<k} ln((B − i)/(n − i)) is kept
   // as a running sum (two more factors per step), so degrees that fail it cost O(1) each; only the
   // others pay O(k) for the hypergeometric tails. B < n, so every factor is below 1.
-  const bad = corruptClients + (n - minSurvivors);
+  const bad = corruptClients + (n - assumedSurvivors);
   const logQSecurity = -(securityBits + 1) * Math.LN2; // per privacy event: 2^−σ split evenly over two
   let logFalling = 0; // Σ_{i<k} ln((B − i)/(n − i))
   for (let k = 2; k < n - 1; k += 2) {
@@ -327,7 +330,7 @@ export function graphParams(input: GraphParamsInput): GraphChoice {
       n,
       k,
       corruptClients,
-      minSurvivors,
+      assumedSurvivors,
       malicious,
       logDisc,
       logQSecurity,
@@ -356,7 +359,7 @@ export function graphParams(input: GraphParamsInput): GraphChoice {
   // most D clients may drop; it must exceed the ⌈γn⌉ corrupt clients (semi-honest) or ⌈(n + γn)/2⌉
   // (malicious, so that two disjoint views cannot both reach t). fcp rounds γn up here, one client
   // more conservative than ⌊γn⌋ when γn is not an integer.
-  const threshold = minSurvivors;
+  const threshold = assumedSurvivors;
   const corruptCeil = Math.ceil(adversarialRate * n);
   const needed = Math.max(2, (malicious ? Math.ceil((n + adversarialRate * n) / 2) : corruptCeil) + 1);
   if (threshold < needed) {
@@ -371,4 +374,251 @@ export function graphParams(input: GraphParamsInput): GraphChoice {
     `${plural(n - threshold, 'dropout')} and stays private against ${plural(corruptCeil, 'corrupt client')}, ` +
     'with no error probability';
   return Object.freeze({ kind: 'complete', ...base, threshold, reason: 'no-sparse-degree', summary });
+}
+
+// ---- checking announced parameters -------------------------------------------------------------
+//
+// A client does not search: it is told (k, t, n_C, minSurvivors, σ) and checks that events 1 and 2
+// of the module comment stay below 2^−(σ+1) each for them. The same functions serve the coordinator
+// (graph-plan.ts), which checks every plan it announces with them, so what it announces passes the
+// clients' check bit for bit.
+
+/**
+ * ln of event 1's bound (module comment): `n(n − k − 1)/2 · Π_{i<k} (B − i)/(n − i)`, the probability
+ * that `bad` clients (corrupt or lost, placed independently of the ring order) cut H(n, k). −∞ when
+ * `k > bad` or `k ≥ n − 1` (then no set of `bad` clients can cut it).
+ * @param n - clients, an integer ≥ 3
+ * @param degree - k, even, in [2, n − 1]
+ * @param bad - B: corrupt plus lost clients, an integer in [0, n]
+ * @returns a natural logarithm, ≤ about ln(n²/2)
+ * @throws TypeError / RangeError for arguments out of range
+ * @example logDisconnectionBound(500, 32, 75) / Math.LN2 // about −96
+ */
+export function logDisconnectionBound(n: number, degree: number, bad: number): number {
+  checkInt(n, 'n', 3, MAX_CLIENTS);
+  checkInt(degree, 'degree', 2, n - 1);
+  checkInt(bad, 'bad', 0, n);
+  if (degree > bad || degree >= n - 1) return -Infinity;
+  let sum = Math.log(n) + Math.log(n - degree - 1) - Math.LN2;
+  for (let i = 0; i < degree; i++) sum += Math.log((bad - i) / (n - i));
+  return sum;
+}
+
+/**
+ * ln of event 2's bound (module comment): `n · P[X ≥ e]` with `X ~ HG(n, corrupt, k)` the corrupt
+ * neighbours of a client and `e = t` (semi-honest: t corrupt shares reveal a secret) or `e = 2t − k`
+ * (malicious: two disjoint views can both reach t).
+ * @param n - clients, an integer ≥ 3
+ * @param degree - k, in [2, n − 1]
+ * @param corrupt - A: corrupt clients, in [0, n]
+ * @param threshold - t, an integer ≥ 1
+ * @param serverModel - the setting (default semi-honest)
+ * @returns a natural logarithm (−∞ when no client can have that many corrupt neighbours)
+ * @throws TypeError / RangeError for arguments out of range
+ * @example logExposureBound(500, 32, 25, 17) / Math.LN2 // below −41
+ */
+export function logExposureBound(
+  n: number,
+  degree: number,
+  corrupt: number,
+  threshold: number,
+  serverModel: ServerModel = 'semi-honest',
+): number {
+  checkInt(n, 'n', 3, MAX_CLIENTS);
+  checkInt(degree, 'degree', 2, n - 1);
+  checkInt(corrupt, 'corrupt', 0, n);
+  checkInt(threshold, 'threshold', 1, MAX_CLIENTS);
+  const exposedAt = serverModel === 'malicious' ? 2 * threshold - degree : threshold;
+  if (exposedAt <= 0) return Math.log(n); // every client is exposed: P = 1
+  return Math.log(n) + new Hypergeometric(n, corrupt, degree).logUpperTail(exposedAt - 1);
+}
+
+/**
+ * ln of event 3's bound (module comment) for a given threshold: `n · P[S < t]`, `S ~ HG(n, M, k)` the
+ * surviving neighbours of a client when exactly `survivors` = M clients survive.
+ * @returns a natural logarithm
+ * @throws TypeError / RangeError for arguments out of range
+ */
+export function logShortfallBound(n: number, degree: number, survivors: number, threshold: number): number {
+  checkInt(n, 'n', 3, MAX_CLIENTS);
+  checkInt(degree, 'degree', 2, n - 1);
+  checkInt(survivors, 'survivors', 0, n);
+  checkInt(threshold, 'threshold', 1, MAX_CLIENTS);
+  return Math.log(n) + new Hypergeometric(n, survivors, degree).logCdf(threshold - 1);
+}
+
+/**
+ * fcp's threshold for degree k (event 2 of the module comment): `t1 + 1` (semi-honest) or
+ * `⌊(t1 + k)/2⌋ + 1` (malicious), at least 2, with `t1 = min{s : P[X > s] < 2^−(σ+1)/n}`.
+ * @returns t; may exceed k + 1 when no threshold is secure for this k
+ * @throws TypeError / RangeError for arguments out of range
+ * @example minimumHararyThreshold(500, 32, 25, 40) // 17
+ */
+export function minimumHararyThreshold(
+  n: number,
+  degree: number,
+  corrupt: number,
+  securityBits: number,
+  serverModel: ServerModel = 'semi-honest',
+): number {
+  checkInt(n, 'n', 3, MAX_CLIENTS);
+  checkInt(degree, 'degree', 2, n - 1);
+  checkInt(corrupt, 'corrupt', 0, n);
+  checkInt(securityBits, 'securityBits', 1, 128);
+  const t1 = new Hypergeometric(n, corrupt, degree).upperQuantile(
+    -(securityBits + 1) * Math.LN2 - Math.log(n),
+  );
+  return Math.max(2, serverModel === 'malicious' ? Math.floor((t1 + degree) / 2) + 1 : t1 + 1);
+}
+
+/**
+ * The most clients that may be lost from a round on H(n, k) with `corrupt` corrupt clients while
+ * event 1's bound stays below 2^−(σ+1): the largest D with
+ * `logDisconnectionBound(n, k, corrupt + D) < −(σ + 1)·ln 2`, or −1 when not even D = 0 passes. The
+ * bound grows with D, so this is a binary search.
+ * @param n - clients, ≥ 3
+ * @param degree - k, in [2, n − 1]
+ * @param corrupt - A, in [0, n]
+ * @param securityBits - σ, in [1, 128]
+ * @returns D in [−1, n − corrupt]
+ * @throws TypeError / RangeError for arguments out of range
+ * @example maxPrivateDropouts(500, 32, 25, 40) // 129
+ */
+export function maxPrivateDropouts(n: number, degree: number, corrupt: number, securityBits: number): number {
+  checkInt(corrupt, 'corrupt', 0, n);
+  checkInt(securityBits, 'securityBits', 1, 128);
+  const limit = -(securityBits + 1) * Math.LN2;
+  const passes = (lost: number) => logDisconnectionBound(n, degree, corrupt + lost) < limit;
+  if (!passes(0)) return -1;
+  let lo = 0; // passes
+  let hi = n - corrupt; // may pass
+  if (passes(hi)) return hi;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (passes(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** What {@link checkHararyParameters} checks: an announced Harary graph and its threat model. */
+export interface HararyParametersInput {
+  /** n: the round's clients. */
+  readonly n: number;
+  /** k. */
+  readonly degree: number;
+  /** t. */
+  readonly threshold: number;
+  /** n_C = A: clients assumed corrupt. */
+  readonly corruptClients: number;
+  /** The fewest survivors the round unmasks for: at most `n − minSurvivors` clients are lost. */
+  readonly minSurvivors: number;
+  /** σ. */
+  readonly securityBits: number;
+  /** Default semi-honest. */
+  readonly serverModel?: ServerModel;
+}
+
+/** The outcome of {@link checkHararyParameters}; the bounds are log2 of probabilities. */
+export type HararyParametersCheck =
+  | {
+      readonly ok: true;
+      /** Event 1 at B = n_C + (n − minSurvivors); below −(σ + 1). */
+      readonly log2DisconnectionBound: number;
+      /** Event 2 at t; below −(σ + 1). */
+      readonly log2ExposureBound: number;
+    }
+  | {
+      readonly ok: false;
+      /** `disconnection`: k too small for the corrupt and lost clients; `exposure`: t too small. */
+      readonly problem: 'disconnection' | 'exposure';
+      readonly message: string;
+    };
+
+/**
+ * Checks announced Harary-graph parameters against their threat model (docs/PROTOCOL.md §2.2):
+ * event 1 with `B = n_C + (n − minSurvivors)` lost-or-corrupt clients, and event 2 with threshold t,
+ * each below 2^−(σ+1), so a privacy breach has probability below 2^−σ. The ranges of the arguments
+ * are checked first (a RangeError), then the bounds (the result).
+ * @param input - the round's n, k, t, n_C, minSurvivors and σ
+ * @returns `{ ok: true, … }` with the bounds achieved, or the problem with a message naming the numbers
+ * @throws TypeError for a non-number; RangeError for an integer out of range (k odd or outside
+ *   [2, n − 1], t outside [2, k + 1], minSurvivors outside [t, n], σ outside [1, 128], n_C ≥ n)
+ * @example checkHararyParameters({ n: 500, degree: 32, threshold: 17, corruptClients: 25, minSurvivors: 371, securityBits: 40 })
+ */
+export function checkHararyParameters(input: HararyParametersInput): HararyParametersCheck {
+  if (typeof input !== 'object' || input === null) {
+    throw new TypeError(`input must be a HararyParametersInput object, got ${typeof input}`);
+  }
+  const n = checkInt(input.n, 'n', 3, MAX_CLIENTS);
+  const k = checkInt(input.degree, 'degree', 2, n - 1);
+  if (k % 2 !== 0) throw new RangeError(`degree must be even, got ${k}`);
+  const t = checkInt(input.threshold, 'threshold', 2, k + 1);
+  const corrupt = checkInt(input.corruptClients, 'corruptClients', 0, n - 1);
+  const minSurvivors = checkInt(input.minSurvivors, 'minSurvivors', t, n);
+  const sigma = checkInt(input.securityBits, 'securityBits', 1, 128);
+  const serverModel = input.serverModel ?? 'semi-honest';
+  if (serverModel !== 'semi-honest' && serverModel !== 'malicious') {
+    throw new RangeError(`serverModel must be 'semi-honest' or 'malicious', got ${String(serverModel)}`);
+  }
+  const limit = -(sigma + 1) * Math.LN2;
+  const lost = n - minSurvivors;
+  const logDisc = logDisconnectionBound(n, k, corrupt + lost);
+  if (!(logDisc < limit)) {
+    return Object.freeze({
+      ok: false,
+      problem: 'disconnection',
+      message:
+        `degree k=${k} is too small for n=${n} with ${corrupt} corrupt and up to ${lost} lost clients ` +
+        `(minSurvivors=${minSurvivors}): P[the honest survivors' graph falls apart] ≤ ${formatLog2(logDisc / Math.LN2)}, ` +
+        `needs < 2^-${sigma + 1}`,
+    });
+  }
+  const logExposure = logExposureBound(n, k, corrupt, t, serverModel);
+  if (!(logExposure < limit)) {
+    return Object.freeze({
+      ok: false,
+      problem: 'exposure',
+      message:
+        `threshold t=${t} is too low for degree k=${k}, n=${n} and ${corrupt} corrupt clients ` +
+        `(${serverModel}): P[some client's corrupt neighbours reach t] ≤ ${formatLog2(logExposure / Math.LN2)}, ` +
+        `needs < 2^-${sigma + 1}`,
+    });
+  }
+  return Object.freeze({
+    ok: true,
+    log2DisconnectionBound: logDisc / Math.LN2,
+    log2ExposureBound: logExposure / Math.LN2,
+  });
+}
+
+// ---- binomial tails, for dropouts drawn independently at a rate ----------------------------------
+
+/**
+ * ln P[X > s] for X ~ Binomial(trials, p): the chance that more than `s` of `trials` independent
+ * events of probability `p` happen. Summed in logs from the pmf's ratio recurrence; O(trials).
+ * @param trials - an integer ≥ 0
+ * @param p - in [0, 1]
+ * @param s - an integer
+ * @returns a natural logarithm (0 when s < 0, −∞ when s ≥ trials or p = 0)
+ * @example logBinomialUpperTail(500, 0.1, 129) / Math.LN2 // about −70
+ */
+export function logBinomialUpperTail(trials: number, p: number, s: number): number {
+  checkInt(trials, 'trials', 0, MAX_CLIENTS);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`p must be in [0, 1], got ${p}`);
+  if (!Number.isInteger(s)) throw new RangeError(`s must be an integer, got ${s}`);
+  if (s < 0) return 0;
+  if (s >= trials || p === 0) return -Infinity;
+  if (p === 1) return 0;
+  // ln P[X = x] from the anchor x = s + 1, walking up: P[x + 1] / P[x] = (trials − x)/(x + 1) · p/(1 − p).
+  const x0 = s + 1;
+  let lp = logBinomial(trials, x0) + x0 * Math.log(p) + (trials - x0) * Math.log1p(-p);
+  let sum = -Infinity;
+  const ratio = Math.log(p) - Math.log1p(-p);
+  for (let x = x0; x <= trials; x++) {
+    sum = logAdd(sum, lp);
+    lp += Math.log((trials - x) / (x + 1)) + ratio;
+    if (lp < sum - 50) break; // the remaining terms shrink geometrically past the mode
+  }
+  return sum;
 }

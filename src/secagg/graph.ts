@@ -3,39 +3,101 @@
  * complete graph; SecAgg+ (Bell et al. 2020) uses a sparse random graph with the same stages. The
  * protocol code only ever asks a graph for neighbourhoods, so nothing assumes every client talks to
  * every other.
+ *
+ * A round announces a {@link GraphSpec} (docs/PROTOCOL.md §2, §2.2): the kind and, for the Harary
+ * graph, its degree and the threat model it was chosen for. The graph itself — which client is whose
+ * neighbour — is fixed only once the advertise stage closes: a Harary graph's ring order comes from
+ * the session id, which hashes every advertised key (`harary.ts` `neighbourGraph`), so no party can
+ * choose it before the honest clients' keys are known.
  * @module
  */
-import { describe, isStrictlyAscending, u8 } from './encoding.ts';
+import { describe, isStrictlyAscending, u8, u32 } from './encoding.ts';
 import type { ClientId } from './types.ts';
 
 /** The graph kinds of docs/PROTOCOL.md §2: byte 0 (`complete`) and byte 1 (`harary`). */
 export type GraphKind = 'complete' | 'harary';
 
+/** The complete graph (Bonawitz et al. 2017): no parameters. */
+export interface CompleteGraphSpec {
+  readonly kind: 'complete';
+}
+
 /**
- * A symmetric, loop-free neighbour relation over a round's clients.
- *
- * `K` narrows the kind. Its default stays `'complete'` only so that code which still handles the
- * complete graph alone (the wire layer's `AnnouncedParameters`, `RoundParams.graph`) keeps compiling
- * until it is wired for SecAgg+; code that accepts any graph says `NeighbourGraph<GraphKind>`.
+ * The random Harary graph H(n, k) of SecAgg+ (Bell et al. 2020) with the threat model it was chosen
+ * for (docs/PROTOCOL.md §2.2). Together with the round's `threshold` t and `maxCorruptClients` n_C,
+ * a client checks that the graph is private enough (`graph-params.ts` `checkHararyParameters`):
+ * with at most n_C corrupt clients and at most `n − minSurvivors` clients lost, the graph of honest
+ * survivors stays connected and no client has t corrupt neighbours, except with probability below
+ * 2^−securityBits.
  */
-export interface NeighbourGraph<K extends GraphKind = 'complete'> {
+export interface HararyGraphSpec {
+  readonly kind: 'harary';
+  /** k: every client's number of neighbours, even, in [2, n − 1]. */
+  readonly degree: number;
+  /**
+   * The fewest clients whose masked inputs may be unmasked together: clients refuse to unmask for a
+   * smaller survivor set, and the coordinator aborts before asking. At least t.
+   */
+  readonly minSurvivors: number;
+  /** σ: the statistical security the parameters were checked for, at least {@link MIN_SECURITY_BITS}. */
+  readonly securityBits: number;
+}
+
+/** A round's neighbour graph as announced and hashed into configHash. */
+export type GraphSpec = CompleteGraphSpec | HararyGraphSpec;
+
+/** The least statistical security (σ, in bits) a client accepts for a Harary graph. */
+export const MIN_SECURITY_BITS = 40;
+/** The most σ a round may announce (the bounds are computed in doubles; beyond this they underflow). */
+export const MAX_SECURITY_BITS = 128;
+
+/**
+ * A symmetric, loop-free neighbour relation over a round's clients. `K` narrows the kind.
+ */
+export interface NeighbourGraph<K extends GraphKind = GraphKind> {
   /** Graph kind as hashed into the configuration (docs/PROTOCOL.md §2). */
   readonly kind: K;
   /** The neighbours of `id`, sorted ascending, never including `id` itself. */
   neighbours(id: ClientId): readonly ClientId[];
   /** Whether `a` and `b` are neighbours (false when a = b). */
   isNeighbour(a: ClientId, b: ClientId): boolean;
-  /** Canonical encoding for the configuration hash: kind byte plus parameters. */
-  encode(): Uint8Array;
 }
 
 /** Graph kind byte of the complete graph (docs/PROTOCOL.md §2); no parameters follow it. */
 export const GRAPH_KIND_COMPLETE = 0;
-/** Graph kind byte of the random Harary graph (`harary.ts`), followed by `u32(k) ‖ seed`. */
+/**
+ * Graph kind byte of the random Harary graph (`harary.ts`), followed by
+ * `u32(k) ‖ u32(minSurvivors) ‖ u8(securityBits)` (docs/PROTOCOL.md §2.2).
+ */
 export const GRAPH_KIND_HARARY = 1;
 
+/**
+ * The graph's part of the configuration hash (docs/PROTOCOL.md §2): `u8(0)` for the complete graph,
+ * `u8(1) ‖ u32(k) ‖ u32(minSurvivors) ‖ u8(securityBits)` for the Harary graph.
+ * @param spec - a validated graph spec (see `params.ts`)
+ * @returns new bytes
+ * @throws TypeError for an unknown kind
+ * @example encodeGraphSpec({ kind: 'complete' }) // Uint8Array [0]
+ */
+export function encodeGraphSpec(spec: GraphSpec): Uint8Array {
+  switch (spec.kind) {
+    case 'complete':
+      return u8(GRAPH_KIND_COMPLETE);
+    case 'harary': {
+      const out = new Uint8Array(10);
+      out[0] = GRAPH_KIND_HARARY;
+      out.set(u32(spec.degree), 1);
+      out.set(u32(spec.minSurvivors), 5);
+      out[9] = spec.securityBits;
+      return out;
+    }
+    default:
+      throw new TypeError(`unknown graph kind ${describe((spec as { kind: unknown }).kind)}`);
+  }
+}
+
 /** Every client is every other client's neighbour. */
-export class CompleteGraph implements NeighbourGraph {
+export class CompleteGraph implements NeighbourGraph<'complete'> {
   readonly kind = 'complete';
   readonly #clients: readonly ClientId[];
   readonly #members: ReadonlySet<ClientId>;
@@ -52,10 +114,6 @@ export class CompleteGraph implements NeighbourGraph {
 
   isNeighbour(a: ClientId, b: ClientId): boolean {
     return a !== b && this.#members.has(a) && this.#members.has(b);
-  }
-
-  encode(): Uint8Array {
-    return u8(GRAPH_KIND_COMPLETE);
   }
 }
 

@@ -3,10 +3,18 @@
  * the round's `n` clients are placed on a ring in a pseudorandom order, and each is the neighbour of
  * the `k/2` nearest clients on either side, so every client has exactly `k` neighbours. The analysis
  * of `graph-params.ts` needs the order to be uniformly random and independent of which clients are
- * corrupt or drop out; it is derived from a public 32-byte seed that is part of the round's
- * configuration (docs/PROTOCOL.md §2), so every client computes the same graph by itself.
+ * corrupt or drop out.
  *
- * Seed to order (PROTOCOL.md §2):
+ * Where the seed comes from (PROTOCOL.md §2.2): `graphSeed = SHA256("privagg/v1/graph-seed" ‖
+ * sessionId)`. The session id hashes the configuration and every advertised key of U1, so the graph
+ * is fixed only after the advertise stage, by the honest clients' fresh keys as much as anyone's: the
+ * coordinator cannot pick it in advance, and clients that collude with it cannot place themselves
+ * around a target, since they must advertise before seeing the others' keys. (A coordinator that
+ * deviates from the protocol could still try many U1 subsets and colluding keys within the stage;
+ * that is why the Harary graph is offered in the semi-honest setting only.) Every client computes
+ * the graph by itself from the keys it received.
+ *
+ * Seed to order (PROTOCOL.md §2.2):
  * ```
  * okm = HKDF(seed, salt = "", info = "privagg/v1/graph-order" ‖ u32(n), 32);  key = okm[0..16], iv = okm[16..32]
  * w_0, w_1, … = AESCTR(key, iv) read as little-endian u32 words                (the expansion of §6.2)
@@ -19,11 +27,10 @@
  * @module
  */
 
-import { hkdf } from './crypto/hash.ts';
+import { hkdf, sha256 } from './crypto/hash.ts';
 import { expandMask } from './crypto/prg.ts';
-import { ascii, assertBytes, assertInteger, concatBytes, describe, u8, u32 } from './encoding.ts';
-import { CompleteGraph, GRAPH_KIND_HARARY, type GraphKind, type NeighbourGraph } from './graph.ts';
-import type { GraphChoice } from './graph-params.ts';
+import { ascii, assertBytes, assertInteger, concatBytes, describe, u32 } from './encoding.ts';
+import { CompleteGraph, type GraphSpec, type NeighbourGraph } from './graph.ts';
 import type { ClientId } from './types.ts';
 
 /** Length of a Harary graph seed in bytes. */
@@ -32,6 +39,19 @@ export const HARARY_SEED_LENGTH = 32;
 const MAX_U32 = 0xffff_ffff;
 const TWO_32 = 2 ** 32;
 const ORDER_LABEL = ascii('privagg/v1/graph-order');
+const SEED_LABEL = ascii('privagg/v1/graph-seed');
+
+/**
+ * The round's graph seed (PROTOCOL.md §2.2): `SHA256("privagg/v1/graph-seed" ‖ sessionId)`.
+ * @param sessionId - the round's 32-byte session id (§4.0)
+ * @returns 32 new bytes
+ * @throws TypeError / RangeError if `sessionId` is not 32 bytes
+ * @example new HararyGraph(params.clients, 32, graphSeed(sessionId))
+ */
+export function graphSeed(sessionId: Uint8Array): Uint8Array {
+  assertBytes(sessionId, 'sessionId', 32);
+  return sha256(SEED_LABEL, sessionId);
+}
 
 /**
  * An unbiased Fisher–Yates shuffle of `(0, 1, …, n − 1)` driven by a stream of u32 words, with the
@@ -181,32 +201,90 @@ export class HararyGraph implements NeighbourGraph<'harary'> {
     const d = Math.abs((this.#position[ia] as number) - (this.#position[ib] as number));
     return Math.min(d, n - d) <= this.degree / 2;
   }
-
-  /** `u8(1) ‖ u32(k) ‖ seed` (docs/PROTOCOL.md §2). */
-  encode(): Uint8Array {
-    return concatBytes(u8(GRAPH_KIND_HARARY), u32(this.degree), this.#seed);
-  }
 }
 
 /**
- * Builds the graph that `graphParams` chose for a round's clients.
- * @param clients - the round's ids, sorted ascending without duplicates; as many as `choice.n`
- * @param choice - from `graphParams`
- * @param seed - the round's 32-byte graph seed (used only for a Harary graph)
- * @returns a {@link HararyGraph} or a `CompleteGraph`
- * @throws RangeError if `clients.length` differs from `choice.n`, or as {@link HararyGraph}'s constructor
- * @example graphFromChoice(params.clients, graphParams({ n, dropoutRate: 0.1, adversarialRate: 0.05 }), seed)
+ * One client's neighbours in the round's graph, once the session id is known: what
+ * {@link neighbourGraph}`(spec, clients, sessionId).neighbours(self)` returns, without building the
+ * whole graph's index. A client needs only its own neighbourhood; keeping a graph per client would
+ * cost O(n) memory each (10,000 simulated clients would hold gigabytes).
+ * @param spec - the announced graph (validated by `roundParams`)
+ * @param clients - the round's clients, sorted ascending without duplicates
+ * @param sessionId - the 32-byte session id
+ * @param self - the client, one of `clients`
+ * @returns N(self), sorted ascending
+ * @throws RangeError if `self` is not one of `clients`, or as {@link neighbourGraph}
+ * @example neighboursOf(params.graph, params.clients, sessionId, me)
  */
-export function graphFromChoice(
+export function neighboursOf(
+  spec: GraphSpec,
   clients: readonly ClientId[],
-  choice: GraphChoice,
-  seed: Uint8Array,
-): NeighbourGraph<GraphKind> {
+  sessionId: Uint8Array,
+  self: ClientId,
+): ClientId[] {
   if (!Array.isArray(clients)) throw new TypeError(`clients must be an array, got ${describe(clients)}`);
-  if (clients.length !== choice.n) {
-    throw new RangeError(`clients must hold choice.n = ${choice.n} ids, got ${clients.length}`);
+  const index = sortedIndexOf(clients, self);
+  if (index < 0) throw new RangeError(`client ${self} is not in this round`);
+  if (spec.kind === 'complete') {
+    assertBytes(sessionId, 'sessionId', 32);
+    return clients.filter((c) => c !== self);
   }
-  return choice.kind === 'harary'
-    ? new HararyGraph(clients, choice.degree, seed)
-    : new CompleteGraph(clients);
+  if (spec.kind !== 'harary') {
+    throw new TypeError(`unknown graph kind ${describe((spec as { kind: unknown }).kind)}`);
+  }
+  const n = clients.length;
+  assertInteger(spec.degree, 'degree', 2, n - 1);
+  if (spec.degree % 2 !== 0) throw new RangeError(`degree must be even, got ${spec.degree}`);
+  const order = hararyOrder(graphSeed(sessionId), n);
+  const p = order.indexOf(index);
+  const found = new Uint32Array(spec.degree);
+  for (let d = 1; d <= spec.degree / 2; d++) {
+    found[2 * d - 2] = order[(p + d) % n] as number;
+    found[2 * d - 1] = order[(p - d + n) % n] as number;
+  }
+  found.sort();
+  return Array.from(found, (i) => clients[i] as ClientId);
+}
+
+/** The index of `id` in the ascending list, or −1. */
+function sortedIndexOf(sorted: readonly number[], id: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const value = sorted[mid] as number;
+    if (value === id) return mid;
+    if (value < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/**
+ * The round's neighbour graph, once its session id is known (PROTOCOL.md §2.2): the complete graph,
+ * or the Harary graph of the announced degree over all `n` selected clients (those lost before
+ * advertising keep their ring positions) with the order of {@link graphSeed}(sessionId). Client and
+ * server both build it this way, so they cannot disagree.
+ * @param spec - the announced graph (validated by `roundParams`)
+ * @param clients - the round's clients, sorted ascending without duplicates
+ * @param sessionId - the 32-byte session id
+ * @returns a {@link HararyGraph} or a `CompleteGraph`
+ * @throws TypeError / RangeError as {@link HararyGraph}'s constructor, or for a bad session id
+ * @example const graph = neighbourGraph(params.graph, params.clients, sessionId)
+ */
+export function neighbourGraph(
+  spec: GraphSpec,
+  clients: readonly ClientId[],
+  sessionId: Uint8Array,
+): NeighbourGraph {
+  if (!Array.isArray(clients)) throw new TypeError(`clients must be an array, got ${describe(clients)}`);
+  switch (spec.kind) {
+    case 'complete':
+      assertBytes(sessionId, 'sessionId', 32);
+      return new CompleteGraph(clients);
+    case 'harary':
+      return new HararyGraph(clients, spec.degree, graphSeed(sessionId));
+    default:
+      throw new TypeError(`unknown graph kind ${describe((spec as { kind: unknown }).kind)}`);
+  }
 }

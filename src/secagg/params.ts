@@ -5,7 +5,8 @@
  */
 import { sha256 } from './crypto/hash.ts';
 import { ascii, concatBytes, str, u8, u32 } from './encoding.ts';
-import { CompleteGraph, type NeighbourGraph } from './graph.ts';
+import { encodeGraphSpec, type GraphSpec, MAX_SECURITY_BITS, MIN_SECURITY_BITS } from './graph.ts';
+import { checkHararyParameters } from './graph-params.ts';
 import { type ClientId, clientId, type ServerModel, type VectorSpec } from './types.ts';
 
 /** What the caller supplies to {@link roundParams}. */
@@ -21,6 +22,11 @@ export interface RoundParamsInput {
   readonly clients: readonly number[];
   /** The named vectors summed this round, in any order, names unique. */
   readonly vectors: readonly VectorSpec[];
+  /**
+   * The neighbour graph (default complete). A Harary graph is checked against its threat model
+   * (docs/PROTOCOL.md §2.2) instead of §7's whole-cohort threshold rule.
+   */
+  readonly graph?: GraphSpec;
   /**
    * Application parameters bound into the round (default empty): bytes the core does not interpret
    * but hashes into configHash, so every signature and key of the round depends on them and clients
@@ -40,15 +46,29 @@ export interface RoundParams {
   readonly clients: readonly ClientId[];
   /** Sorted by the UTF-8 bytes of the name; the order of every vector list on the wire. */
   readonly vectors: readonly VectorSpec[];
-  readonly graph: NeighbourGraph;
+  /**
+   * The announced graph (frozen). Which clients are neighbours is known once the session id is:
+   * `harary.ts` `neighbourGraph(params.graph, params.clients, sessionId)`.
+   */
+  readonly graph: GraphSpec;
+  /**
+   * The fewest survivors (|U3|) a sum may be unmasked for: t for the complete graph, the announced
+   * floor for a Harary graph. Clients refuse smaller survivor lists; the server aborts before asking.
+   */
+  readonly minSurvivors: number;
   /** The application context bound into configHash (a copy; empty if none was given). */
   readonly context: Uint8Array;
   /** SHA-256 configuration hash (§2). */
   readonly configHash: Uint8Array;
 }
 
-/** Which validation rule a {@link ParameterError} broke. */
-export type ParameterProblem = 'invalid' | 'threshold-too-low';
+/**
+ * Which validation rule a {@link ParameterError} broke: `threshold-too-low` (t below §7's minimum, or
+ * below what a Harary graph's threat model needs), `graph-too-weak` (a Harary degree or survivor
+ * floor that lets the honest survivors' graph fall apart, or σ below {@link MIN_SECURITY_BITS}), or
+ * `invalid` for anything malformed or unsupported.
+ */
+export type ParameterProblem = 'invalid' | 'threshold-too-low' | 'graph-too-weak';
 
 /** Round parameters are invalid or insecure; the message says what is needed. */
 export class ParameterError extends RangeError {
@@ -131,9 +151,88 @@ function validateContext(context: Uint8Array | undefined): Uint8Array {
 }
 
 /**
+ * Validates a Harary graph spec against the round (docs/PROTOCOL.md §2.2): semi-honest only; k even
+ * in [2, n − 1]; t in [2, k + 1]; minSurvivors in [t, n]; σ in [{@link MIN_SECURITY_BITS},
+ * {@link MAX_SECURITY_BITS}]; and the privacy bounds of `checkHararyParameters`.
+ */
+function validateHarary(
+  spec: GraphSpec & { kind: 'harary' },
+  n: number,
+  threshold: number,
+  maxCorruptClients: number,
+  serverModel: ServerModel,
+): GraphSpec {
+  if (serverModel !== 'semi-honest') {
+    throw new ParameterError(
+      'invalid',
+      'the Harary graph is offered in the semi-honest setting only: its ring order comes from the ' +
+        'advertised keys, which a coordinator that deviates from the protocol could grind',
+    );
+  }
+  if (n < 3) throw new ParameterError('invalid', `a Harary graph needs at least 3 clients, got ${n}`);
+  checkInteger(spec.degree, 'graph degree', 2, n - 1);
+  if (spec.degree % 2 !== 0)
+    throw new ParameterError('invalid', `graph degree must be even, got ${spec.degree}`);
+  if (threshold > spec.degree + 1) {
+    throw new ParameterError(
+      'invalid',
+      `threshold ${threshold} exceeds what a client and its ${spec.degree} neighbours can hold (${spec.degree + 1})`,
+    );
+  }
+  checkInteger(spec.minSurvivors, 'graph minSurvivors', threshold, n);
+  checkInteger(spec.securityBits, 'graph securityBits', 1, MAX_SECURITY_BITS);
+  if (spec.securityBits < MIN_SECURITY_BITS) {
+    throw new ParameterError(
+      'graph-too-weak',
+      `graph securityBits ${spec.securityBits} is below the ${MIN_SECURITY_BITS} bits a client requires`,
+    );
+  }
+  if (threshold < 2) throw new ParameterError('threshold-too-low', `threshold ${threshold} is below 2`);
+  const check = checkHararyParameters({
+    n,
+    degree: spec.degree,
+    threshold,
+    corruptClients: maxCorruptClients,
+    minSurvivors: spec.minSurvivors,
+    securityBits: spec.securityBits,
+  });
+  if (!check.ok) {
+    throw new ParameterError(
+      check.problem === 'exposure' ? 'threshold-too-low' : 'graph-too-weak',
+      check.message,
+    );
+  }
+  return Object.freeze({
+    kind: 'harary',
+    degree: spec.degree,
+    minSurvivors: spec.minSurvivors,
+    securityBits: spec.securityBits,
+  });
+}
+
+function validateGraph(
+  spec: GraphSpec | undefined,
+  n: number,
+  threshold: number,
+  maxCorruptClients: number,
+  serverModel: ServerModel,
+): GraphSpec {
+  if (spec === undefined) return COMPLETE;
+  if (typeof spec !== 'object' || spec === null) {
+    throw new ParameterError('invalid', `graph must be a GraphSpec object, got ${typeof spec}`);
+  }
+  if (spec.kind === 'complete') return COMPLETE;
+  if (spec.kind === 'harary') return validateHarary(spec, n, threshold, maxCorruptClients, serverModel);
+  throw new ParameterError('invalid', `unknown graph kind '${String((spec as { kind: unknown }).kind)}'`);
+}
+
+const COMPLETE: GraphSpec = Object.freeze({ kind: 'complete' });
+
+/**
  * Validates and freezes round parameters and computes the configuration hash.
- * @throws {ParameterError} with problem `threshold-too-low` when t is below {@link minimumThreshold},
- *   `invalid` for anything malformed.
+ * @throws {ParameterError} with problem `threshold-too-low` when t is below {@link minimumThreshold}
+ *   (complete graph) or below what a Harary graph's threat model needs, `graph-too-weak` for a Harary
+ *   degree, survivor floor or σ that is not private enough, `invalid` for anything malformed.
  */
 export function roundParams(input: RoundParamsInput): RoundParams {
   checkInteger(input.round, 'round', 1, 0xffff_ffff);
@@ -157,7 +256,10 @@ export function roundParams(input: RoundParamsInput): RoundParams {
   const maxCorruptClients = input.maxCorruptClients ?? 0;
   checkInteger(maxCorruptClients, 'maxCorruptClients', 0, n - 1);
   checkInteger(input.threshold, 'threshold', 1, n);
-  const needed = minimumThreshold(n, input.serverModel, maxCorruptClients);
+  const graph = validateGraph(input.graph, n, input.threshold, maxCorruptClients, input.serverModel);
+  // §7's whole-cohort rule is the complete graph's; a Harary graph's per-neighbourhood conditions
+  // (checked above) replace it: there t is far below n_C (e.g. t = 17 with n_C = 25 at n = 500).
+  const needed = graph.kind === 'complete' ? minimumThreshold(n, input.serverModel, maxCorruptClients) : 2;
   if (input.threshold < needed) {
     const rule = input.serverModel === 'malicious' ? '2t > n + n_C' : 't > n_C';
     throw new ParameterError(
@@ -168,7 +270,6 @@ export function roundParams(input: RoundParamsInput): RoundParams {
   }
   const vectors = validateVectors(input.vectors);
   const context = validateContext(input.context);
-  const graph = new CompleteGraph(clients);
   const configHash = sha256(
     ascii('privagg/v1/config'),
     u32(input.round),
@@ -177,7 +278,7 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     u32(maxCorruptClients),
     u32(n),
     ...clients.map(u32),
-    graph.encode(),
+    encodeGraphSpec(graph),
     u32(vectors.length),
     ...vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
     u32(context.length),
@@ -191,6 +292,7 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     clients: Object.freeze(clients),
     vectors: Object.freeze(vectors),
     graph,
+    minSurvivors: graph.kind === 'harary' ? graph.minSurvivors : input.threshold,
     context,
     configHash: concatBytes(configHash),
   });

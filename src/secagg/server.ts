@@ -20,8 +20,12 @@
  *
  * A stage closes when every client still expected in it has answered, or at its deadline. A client
  * that disconnects, misses a deadline or sends an invalid message is dropped at that stage and the
- * round goes on; with fewer than `threshold` clients left the round aborts and nothing is
+ * round goes on; with fewer than `params.minSurvivors` clients left (the threshold t for the complete
+ * graph, the announced survivor floor for a Harary graph) the round aborts and nothing is
  * reconstructed. The masked inputs are summed as they arrive, so memory is O(vector length).
+ *
+ * The neighbour graph is fixed when the advertise stage closes, from the session id (PROTOCOL.md
+ * §2.2), exactly as every client derives it.
  * @module
  */
 import { ed25519Verify } from './crypto/ed25519.ts';
@@ -34,6 +38,8 @@ import {
 import { X25519PrivateKey } from './crypto/x25519.ts';
 import { equalBytes } from './encoding.ts';
 import { ProtocolViolation, RoundAborted, UsageError } from './errors.ts';
+import type { NeighbourGraph } from './graph.ts';
+import { neighbourGraph } from './harary.ts';
 import { pairSign } from './mask.ts';
 import type {
   AdvertisedKeys,
@@ -132,12 +138,18 @@ export class SecAggServer {
   readonly #identities: ReadonlyMap<ClientId, Uint8Array> | undefined;
   readonly #timeouts: StageTimeouts;
   readonly #records = new Map<ClientId, ClientRecord>();
+  /** The records in client order, for the resumable scan of #closeIfComplete. */
+  readonly #recordList: ClientRecord[] = [];
+  /** Every record before this index is settled (answered or dropped) for the open stage. */
+  #settledUpTo = 0;
   readonly #outbox: Outgoing[] = [];
   readonly #lagrange = new LagrangeCache();
   readonly #unmaskMode: UnmaskMode;
   #stage: ServerState = 'idle';
   #deadline: number | undefined;
   #sessionId: Uint8Array | undefined;
+  /** The round's graph, once the advertise stage has closed (it depends on the session id). */
+  #graph: NeighbourGraph | undefined;
   /** U1's keys, by id, once the advertise stage has closed. */
   #keys = new Map<ClientId, AdvertisedKeys>();
   /** Running sum of masked inputs, one accumulator per vector. */
@@ -166,7 +178,11 @@ export class SecAggServer {
       throw new UsageError(`unmask must be 'inline' or 'external', got '${String(unmask)}'`);
     }
     this.#unmaskMode = unmask;
-    for (const id of params.clients) this.#records.set(id, {});
+    for (const id of params.clients) {
+      const record: ClientRecord = {};
+      this.#records.set(id, record);
+      this.#recordList.push(record);
+    }
   }
 
   /**
@@ -307,11 +323,14 @@ export class SecAggServer {
       if (!record.droppedAt && !this.#answered(record, stage)) record.droppedAt = stage;
     }
     const moving = this.#active();
-    if (moving.length < this.params.threshold) {
+    const { threshold, minSurvivors } = this.params;
+    if (moving.length < minSurvivors) {
       this.#abort(
         'too-few-clients',
         stage,
-        `${moving.length} clients completed stage '${stage}', threshold is ${this.params.threshold}`,
+        minSurvivors === threshold
+          ? `${moving.length} clients completed stage '${stage}', threshold is ${threshold}`
+          : `${moving.length} clients completed stage '${stage}', the round needs ${minSurvivors} survivors`,
       );
       return;
     }
@@ -385,7 +404,7 @@ export class SecAggServer {
     if (message.bCommit.length !== 32)
       throw new ProtocolViolation(`client ${from}'s commitment must be 32 bytes`, from);
     // The ciphertexts must go exactly to this client's neighbours in U1, once each, in order.
-    const expected = this.params.graph.neighbours(from).filter((v) => this.#keys.has(v));
+    const expected = this.#graph!.neighbours(from).filter((v) => this.#keys.has(v));
     const { ciphertexts } = message;
     const wrong = ciphertexts.length !== expected.length || ciphertexts.some((c, i) => c.to !== expected[i]);
     if (wrong) throw new ProtocolViolation(`client ${from} did not send one share to each neighbour`, from);
@@ -447,7 +466,7 @@ export class SecAggServer {
 
   /** E_v: the senders whose share ciphertexts were delivered to `v` (neighbours in U2). */
   #shareSenders(v: ClientId): ClientId[] {
-    return this.params.graph.neighbours(v).filter((u) => this.#inU2(u));
+    return this.#graph!.neighbours(v).filter((u) => this.#inU2(u));
   }
 
   #inU2(u: ClientId): boolean {
@@ -461,6 +480,7 @@ export class SecAggServer {
     const peers = u1.map((id) => this.#records.get(id)!.keys!);
     this.#keys = new Map(peers.map((p) => [p.id, p]));
     this.#sessionId = sessionIdFor(this.params.configHash, peers);
+    this.#graph = neighbourGraph(this.params.graph, this.params.clients, this.#sessionId);
     for (const to of u1) this.#send(to, { type: 'peer-keys', peers });
     this.#open('share', now);
   }
@@ -623,7 +643,7 @@ export class SecAggServer {
           );
         }
         // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes it.
-        for (const v of this.params.graph.neighbours(u)) {
+        for (const v of this.#graph!.neighbours(u)) {
           if (survivors.has(v)) {
             const seed = derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v);
             jobs.push({ kind: 'pair', seed, sign: pairSign(u, v) });
@@ -690,16 +710,19 @@ export class SecAggServer {
   #closeIfComplete(now: number): void {
     const stage = this.#stage;
     if (stage === 'idle' || stage === 'unmasking' || stage === 'ended') return;
-    // Called after every message: scan the records in place rather than allocating #active(),
-    // which made a stage of n messages cost O(n²) map look-ups.
-    for (const record of this.#records.values()) {
-      if (!record.droppedAt && !this.#answered(record, stage)) return;
-    }
+    // Called after every message. Within a stage a record only ever goes from pending to settled, so
+    // the scan resumes where it last stopped: O(n) per stage in all, not O(n) per message.
+    const records = this.#recordList;
+    let i = this.#settledUpTo;
+    while (i < records.length && (records[i]!.droppedAt || this.#answered(records[i]!, stage))) i++;
+    this.#settledUpTo = i;
+    if (i < records.length) return;
     this.closeStage(now);
   }
 
   #open(stage: Stage, now: number): void {
     this.#stage = stage;
+    this.#settledUpTo = 0;
     const timeout = this.#timeouts[stage];
     this.#deadline = timeout === undefined ? undefined : now + timeout;
     // Everyone may already be gone (disconnected after answering the previous stage).

@@ -29,14 +29,23 @@ export function advertiseTranscript(
   return concatBytes(LABEL.advertise, configHash, u32(id), cPk, sPk);
 }
 
-/** The session id: a hash over the configuration and every advertised key of U1 (§4.0). */
+/**
+ * The session id: a hash over the configuration and every advertised key of U1 (§4.0). The peer
+ * entries are laid out in one buffer (68 bytes each) rather than passed as 3·|U1| arguments, which
+ * would overflow the call stack at some hundred thousand clients.
+ */
 export function sessionIdFor(configHash: Uint8Array, peers: readonly AdvertisedKeys[]): Uint8Array {
-  return sha256(
-    LABEL.session,
-    configHash,
-    u32(peers.length),
-    ...peers.flatMap((p) => [u32(p.id), p.cPk, p.sPk]),
-  );
+  const body = new Uint8Array(4 + 68 * peers.length);
+  const view = new DataView(body.buffer);
+  view.setUint32(0, peers.length, true);
+  let at = 4;
+  for (const { id, cPk, sPk } of peers) {
+    view.setUint32(at, id, true);
+    for (let i = 0; i < 32; i++) body[at + 4 + i] = cPk[i]!;
+    for (let i = 0; i < 32; i++) body[at + 36 + i] = sPk[i]!;
+    at += 68;
+  }
+  return sha256(LABEL.session, configHash, body);
 }
 
 function pairInfo(label: Uint8Array, a: ClientId, b: ClientId): Uint8Array {

@@ -9,10 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { packedLength } from '../secagg/bitpack.ts';
+import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import type { Stage } from '../secagg/messages.ts';
 import { defaultThreshold } from '../secagg/params.ts';
 import type { VectorSpec } from '../secagg/types.ts';
-import type { CoordinatorConfig } from './coordinator.ts';
+import type { CoordinatorConfig, CoordinatorGraph } from './coordinator.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './logging.ts';
 
 /** A setting is missing, malformed or out of range; the message names it and says what is expected. */
@@ -48,7 +49,18 @@ export interface ServeSettings {
   readonly insecurePlaintextDevOnly: boolean;
   /** Differential privacy, when `--dp` is given. */
   readonly privacy?: ServePrivacySettings;
+  /**
+   * `--graph`: the complete graph (default), or a graph planned per round from the threat model
+   * (`--expected-dropout`, `--adversarial-fraction`); then `threshold` and `maxCorruptClients` are
+   * those of the plan for `clients` clients.
+   */
+  readonly graph: CoordinatorGraph;
+  /** With `--graph auto|harary`: the plans for `clients` and, if smaller, `minClients` clients. */
+  readonly graphPlans?: readonly GraphPlan[];
 }
+
+/** `--graph` values. */
+export const GRAPH_MODES = ['complete', 'auto', 'harary'] as const;
 
 /** The differential privacy of `privagg serve --dp`. */
 export interface ServePrivacySettings {
@@ -101,6 +113,8 @@ type Kind =
   | 'flag'
   | 'positive'
   | 'fraction'
+  | 'rate'
+  | 'graph'
   | 'dp';
 
 interface OptionSpec {
@@ -140,6 +154,9 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'delta', key: 'delta', kind: 'fraction' },
   { flag: 'ledger', key: 'ledger', kind: 'path' },
   { flag: 'adaptive-clip-quantile', key: 'adaptiveClipQuantile', kind: 'fraction' },
+  { flag: 'graph', key: 'graph', kind: 'graph' },
+  { flag: 'expected-dropout', key: 'expectedDropout', kind: 'rate' },
+  { flag: 'adversarial-fraction', key: 'adversarialFraction', kind: 'rate' },
   // Deliberately flag-only: plaintext off loopback must be chosen at launch, not inherited from a
   // configuration file copied from a development machine.
   { flag: 'insecure-plaintext-dev-only', key: 'insecurePlaintextDevOnly', kind: 'flag', flagOnly: true },
@@ -196,17 +213,22 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
     if (typeof raw !== 'boolean') throw new ConfigError(`${name} must be true or false`);
     return raw;
   }
-  if (spec.kind === 'positive' || spec.kind === 'fraction') {
+  if (spec.kind === 'positive' || spec.kind === 'fraction' || spec.kind === 'rate') {
     const value =
       where === 'flag' ? (typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN) : raw;
     const ok =
       typeof value === 'number' &&
       Number.isFinite(value) &&
-      value > 0 &&
+      (spec.kind === 'rate' ? value >= 0 : value > 0) &&
       (spec.kind === 'positive' || value < 1);
     if (!ok) {
       const shown = where === 'flag' ? `'${String(raw)}'` : JSON.stringify(raw);
-      const range = spec.kind === 'positive' ? 'a finite number > 0' : 'a number in (0, 1)';
+      const range =
+        spec.kind === 'positive'
+          ? 'a finite number > 0'
+          : spec.kind === 'rate'
+            ? 'a number in [0, 1)'
+            : 'a number in (0, 1)';
       throw new ConfigError(`${name} must be ${range}, got ${shown}`);
     }
     return value;
@@ -220,6 +242,11 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
     case 'level':
       if (!isLogLevel(raw))
         throw new ConfigError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got '${raw}'`);
+      return raw;
+    case 'graph':
+      if (!(GRAPH_MODES as readonly string[]).includes(raw)) {
+        throw new ConfigError(`${name} must be one of ${GRAPH_MODES.join(', ')}, got '${raw}'`);
+      }
       return raw;
     case 'dp':
       if (!Object.hasOwn(DP_MECHANISMS, raw)) {
@@ -376,8 +403,12 @@ export function resolveServeSettings(
   }
   if (minClients < 2) throw new ConfigError(`--min-clients must be at least 2, got ${minClients}`);
   const serverModel = 'semi-honest' as const;
-  const maxCorruptClients = get<number>('maxCorruptClients') ?? SERVE_DEFAULTS.maxCorruptClients;
+  const { graph, graphPlans } = graphSettings(get, clients, minClients);
+  const planned = graphPlans?.[0];
+  const maxCorruptClients =
+    planned?.maxCorruptClients ?? get<number>('maxCorruptClients') ?? SERVE_DEFAULTS.maxCorruptClients;
   const threshold =
+    planned?.threshold ??
     get<number>('threshold') ??
     Math.min(defaultThreshold(clients, serverModel, maxCorruptClients), minClients);
 
@@ -412,6 +443,15 @@ export function resolveServeSettings(
   if (privacy && fileVectors !== undefined && dim === undefined) {
     throw new ConfigError("--dp needs --dim (the update's length), not 'vectors'");
   }
+  if (privacy?.mechanism === 'distributed-skellam' && graphPlans?.some((p) => p.graph.kind === 'harary')) {
+    // Fail closed: on a Harary graph each client may add noise for h = minSurvivors − n_C honest
+    // clients (dp/announced.ts checks that bound), but serve's planner sizes the noise from t − n_C,
+    // which a Harary threshold leaves at or below zero. Until it uses the survivor floor, refuse.
+    throw new ConfigError(
+      '--dp distributed cannot run on a Harary graph in privagg serve yet (its noise planner assumes ' +
+        'the complete graph, h = t - n_C); use --graph complete, or --dp central',
+    );
+  }
 
   return {
     host: get<string>('host') ?? SERVE_DEFAULTS.host,
@@ -438,7 +478,62 @@ export function resolveServeSettings(
     logLevel: get<LogLevel>('logLevel') ?? SERVE_DEFAULTS.logLevel,
     insecurePlaintextDevOnly: flags['insecure-plaintext-dev-only'] === true,
     ...(privacy && { privacy }),
+    graph,
+    ...(graphPlans && { graphPlans }),
   };
+}
+
+/**
+ * `--graph`, `--expected-dropout` and `--adversarial-fraction`. The threat-model modes plan every
+ * round from the cohort size (`secagg/graph-plan.ts`), so `--threshold` and `--max-corrupt-clients`
+ * cannot be combined with them; a threat model no parameters satisfy is refused here, naming why.
+ */
+function graphSettings(
+  get: <T>(key: string) => T | undefined,
+  clients: number,
+  minClients: number,
+): { graph: CoordinatorGraph; graphPlans?: GraphPlan[] } {
+  const mode = get<(typeof GRAPH_MODES)[number]>('graph') ?? 'complete';
+  const expectedDropout = get<number>('expectedDropout');
+  const adversarialFraction = get<number>('adversarialFraction');
+  if (mode === 'complete') {
+    if (expectedDropout !== undefined) throw new ConfigError('--expected-dropout needs --graph auto|harary');
+    if (adversarialFraction !== undefined) {
+      throw new ConfigError('--adversarial-fraction needs --graph auto|harary');
+    }
+    return { graph: { mode } };
+  }
+  for (const [key, flag] of [
+    ['threshold', 'threshold'],
+    ['maxCorruptClients', 'max-corrupt-clients'],
+  ] as const) {
+    if (get(key) !== undefined) {
+      throw new ConfigError(
+        `--${flag} cannot be combined with --graph ${mode}: each round's threshold and corrupt-client ` +
+          'bound follow from --expected-dropout and --adversarial-fraction',
+      );
+    }
+  }
+  if (expectedDropout === undefined) {
+    throw new ConfigError(
+      `--graph ${mode} needs --expected-dropout F (the fraction of clients lost per round)`,
+    );
+  }
+  if (adversarialFraction === undefined) {
+    throw new ConfigError(
+      `--graph ${mode} needs --adversarial-fraction F (the fraction of clients that may collude with the coordinator)`,
+    );
+  }
+  const sizes = minClients < clients ? [clients, minClients] : [clients];
+  const graphPlans = sizes.map((n) => {
+    try {
+      return planGraph({ n, dropoutRate: expectedDropout, adversarialRate: adversarialFraction, mode });
+    } catch (error) {
+      if (error instanceof RangeError) throw new ConfigError(`--graph ${mode}: ${error.message}`);
+      throw error;
+    }
+  });
+  return { graph: { mode, expectedDropout, adversarialFraction }, graphPlans };
 }
 
 /** Default δ of `--dp`. */
@@ -511,5 +606,6 @@ export function coordinatorConfig(s: ServeSettings): CoordinatorConfig {
     timeouts: { ...s.stageTimeoutsMs },
     maxConcurrentUploads: s.maxConcurrentUploads,
     maxFramesPerStage: s.maxFramesPerStage,
+    ...(s.graph.mode !== 'complete' && { graph: s.graph }),
   };
 }

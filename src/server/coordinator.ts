@@ -31,6 +31,8 @@ import type { PrivacyLedger } from '../dp/ledger.ts';
 import type { ServerFrame } from '../gen/privagg/v1/secagg.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { ProtocolViolation } from '../secagg/errors.ts';
+import type { GraphSpec } from '../secagg/graph.ts';
+import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import type { ClientMessage, Stage } from '../secagg/messages.ts';
 import { type RoundParams, roundParams } from '../secagg/params.ts';
 import { type RoundResult, SecAggServer, type StageTimeouts } from '../secagg/server.ts';
@@ -49,16 +51,41 @@ import {
 import { WireFormatError } from '../wire/errors.ts';
 import { UnmaskPool } from './unmask-pool.ts';
 
+/**
+ * How each round's neighbour graph, threshold and n_C are chosen.
+ * - `complete` (the default): the complete graph with the configured `threshold` and
+ *   `maxCorruptClients`.
+ * - `auto` / `harary`: from a threat model, per round, for the number of clients actually selected
+ *   (`secagg/graph-plan.ts`): `harary` always uses the SecAgg+ Harary graph (and refuses cohort sizes
+ *   where none fits), `auto` uses it for large cohorts and the complete graph for small ones. The
+ *   configured `threshold` and `maxCorruptClients` are then not used: each round's plan sets them.
+ */
+export type CoordinatorGraph =
+  | { readonly mode: 'complete' }
+  | {
+      readonly mode: 'auto' | 'harary';
+      /** δ: the expected fraction of selected clients lost during a round, in [0, 1). */
+      readonly expectedDropout: number;
+      /** γ: the fraction of selected clients that may collude with the coordinator, in [0, 1). */
+      readonly adversarialFraction: number;
+    };
+
 /** How the coordinator runs its rounds. */
 export interface CoordinatorConfig {
   /** N: how many clients a round selects. */
   readonly cohortSize: number;
   /** M: a round starts with fewer than N only once the check-in window has passed, and never below M. */
   readonly minClients: number;
-  /** Shamir threshold t (validated per round against the number actually selected). */
+  /**
+   * Shamir threshold t (validated per round against the number actually selected); with a
+   * threat-model `graph`, each round's plan sets it instead.
+   */
   readonly threshold: number;
   readonly serverModel: ServerModel;
+  /** n_C; with a threat-model `graph`, each round's plan sets it instead (⌊γn⌋). */
   readonly maxCorruptClients: number;
+  /** The graph choice (default `{ mode: 'complete' }`). */
+  readonly graph?: CoordinatorGraph;
   /**
    * The named vectors summed each round, for rounds without differential privacy (with it, the
    * announced mechanism determines the vectors: dp/announced.ts).
@@ -116,6 +143,14 @@ export interface RoundShape {
   readonly clients: number;
   readonly threshold: number;
   readonly maxCorruptClients: number;
+  /** The round's graph (complete unless a threat-model `graph` chose a Harary graph). */
+  readonly graph: GraphSpec;
+  /**
+   * The fewest survivors a sum is unmasked for: t for the complete graph, the survivor floor of a
+   * Harary graph. Distributed DP may assume `minSurvivors − maxCorruptClients` honest clients' noise
+   * in every sum (dp/announced.ts); `threshold − maxCorruptClients` is always a safe, smaller bound.
+   */
+  readonly minSurvivors: number;
 }
 
 /** What the model owner decides for one round. */
@@ -175,6 +210,8 @@ export interface RoundPrivacy {
 }
 
 type Call = ServerDuplexStream<Uint8Array, ServerFrame>;
+
+const COMPLETE_GRAPH: GraphSpec = Object.freeze({ kind: 'complete' });
 
 /** One Participate call. */
 class Session {
@@ -238,7 +275,11 @@ export class Coordinator {
     if (config.minClients > config.cohortSize) {
       throw new RangeError(`min clients ${config.minClients} exceeds the cohort size ${config.cohortSize}`);
     }
-    if (config.threshold > config.minClients) {
+    const graph = config.graph ?? { mode: 'complete' };
+    if (graph.mode !== 'complete' && graph.mode !== 'auto' && graph.mode !== 'harary') {
+      throw new RangeError(`graph mode must be 'complete', 'auto' or 'harary', got ${String(graph.mode)}`);
+    }
+    if (graph.mode === 'complete' && config.threshold > config.minClients) {
       throw new RangeError(
         `threshold ${config.threshold} exceeds min clients ${config.minClients}: a round with M clients could never complete`,
       );
@@ -248,12 +289,17 @@ export class Coordinator {
       throw new RangeError(`unmask workers must be a non-negative integer, got ${workers}`);
     }
     this.config = config;
-    // Validate the parameters once up front, for the smallest round the coordinator may run (a
-    // planner's rounds get their vectors from the announced privacy).
-    roundParams({
-      ...this.#paramsInput(1, config.minClients),
-      vectors: config.vectors.length > 0 ? config.vectors : [{ name: 'update', length: 1, bits: 32 }],
-    });
+    // Validate the parameters once up front, for the smallest round the coordinator may run (and,
+    // when the graph is planned per round, the largest); a planner's rounds get their vectors from
+    // the announced privacy.
+    for (const n of graph.mode === 'complete'
+      ? [config.minClients]
+      : [config.minClients, config.cohortSize]) {
+      roundParams({
+        ...this.#paramsInput(1, n),
+        vectors: config.vectors.length > 0 ? config.vectors : [{ name: 'update', length: 1, bits: 32 }],
+      });
+    }
     this.#env = env;
     this.#now = env.now ?? (() => performance.now());
   }
@@ -324,12 +370,16 @@ export class Coordinator {
     // Ids follow the order of names, so a round's id assignment is reproducible from its cohort.
     cohort.sort((a, b) => (a.name! < b.name! ? -1 : a.name! > b.name! ? 1 : 0));
     const base = this.#paramsInput(round, cohort.length);
+    const graphPlan = this.#graphPlan(cohort.length);
+    if (graphPlan) this.#env.logger.info({ round, graph: graphPlan.summary }, 'round graph');
     const planned = this.#env.planner
       ? await this.#env.planner.plan({
           round,
           clients: cohort.length,
           threshold: base.threshold,
           maxCorruptClients: base.maxCorruptClients,
+          graph: base.graph,
+          minSurvivors: graphPlan?.minSurvivors ?? base.threshold,
         })
       : {};
     const { privacy, task } = planned;
@@ -689,14 +739,36 @@ export class Coordinator {
   }
 
   #paramsInput(round: number, n: number) {
+    const plan = this.#graphPlan(n);
     return {
       round,
       serverModel: this.config.serverModel,
-      threshold: this.config.threshold,
-      maxCorruptClients: this.config.maxCorruptClients,
+      threshold: plan?.threshold ?? this.config.threshold,
+      maxCorruptClients: plan?.maxCorruptClients ?? this.config.maxCorruptClients,
       clients: Array.from({ length: n }, (_, i) => i + 1),
       vectors: this.config.vectors,
+      graph: plan?.graph ?? COMPLETE_GRAPH,
     };
+  }
+
+  readonly #graphPlans = new Map<number, GraphPlan>();
+
+  /** The threat-model plan for a round of `n` clients (cached per n), or undefined for `complete`. */
+  #graphPlan(n: number): GraphPlan | undefined {
+    const graph = this.config.graph;
+    if (!graph || graph.mode === 'complete') return undefined;
+    let plan = this.#graphPlans.get(n);
+    if (!plan) {
+      plan = planGraph({
+        n,
+        dropoutRate: graph.expectedDropout,
+        adversarialRate: graph.adversarialFraction,
+        mode: graph.mode,
+        serverModel: this.config.serverModel,
+      });
+      this.#graphPlans.set(n, plan);
+    }
+    return plan;
   }
 
   async #runRound(prepared: PreparedRound): Promise<RoundOutcome> {
@@ -717,9 +789,9 @@ export class Coordinator {
       timeouts: this.config.timeouts,
       unmask: this.#env.unmaskExecutor || this.#unmaskWorkers() > 0 ? 'external' : 'inline',
     });
-    // At least t self masks will be removed: if that alone is over the inline limit, start the threads
-    // now, so they are ready when the unmask responses are in.
-    const words = params.threshold * params.vectors.reduce((n, v) => n + v.length, 0);
+    // At least minSurvivors (≥ t) self masks will be removed: if that alone is over the inline limit,
+    // start the threads now, so they are ready when the unmask responses are in.
+    const words = params.minSurvivors * params.vectors.reduce((n, v) => n + v.length, 0);
     if (!this.#env.unmaskExecutor && this.#unmaskWorkers() > 0 && words >= UNMASK_INLINE_WORDS) {
       this.#ownUnmaskPool().warm();
     }
@@ -739,7 +811,15 @@ export class Coordinator {
       this.#round = round;
       for (const session of cohort) session.round = round;
       this.#env.logger.info(
-        { round: roundNumber, clients: cohort.length, threshold: params.threshold },
+        {
+          round: roundNumber,
+          clients: cohort.length,
+          threshold: params.threshold,
+          ...(params.graph.kind === 'harary' && {
+            degree: params.graph.degree,
+            minSurvivors: params.graph.minSurvivors,
+          }),
+        },
         'round started',
       );
       server.start(this.#now());

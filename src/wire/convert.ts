@@ -26,6 +26,7 @@ import { packBits } from '../secagg/bitpack.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { equalBytes } from '../secagg/encoding.ts';
 import { type AbortCode, Refusal, type RefusalCode, RoundAborted } from '../secagg/errors.ts';
+import type { GraphSpec } from '../secagg/graph.ts';
 import type {
   AbortMessage,
   AdvertisedKeys,
@@ -106,8 +107,11 @@ export interface AnnouncedParameters {
   readonly maxCorruptClients: number;
   /** Sorted ascending, unique. */
   readonly clients: readonly ClientId[];
-  /** Only the complete graph travels over the wire so far; encoding any other kind fails. */
-  readonly graph: { readonly kind: string };
+  /**
+   * The neighbour graph (PROTOCOL.md §2, §2.2). Structurally checked only (integers in range); its
+   * privacy bounds are checked by `roundParams`.
+   */
+  readonly graph: GraphSpec;
   /** Sorted by the UTF-8 bytes of the names, unique. */
   readonly vectors: readonly VectorSpec[];
   /** The round's differential privacy (§2.1), structurally valid; absent when none. */
@@ -346,9 +350,7 @@ function parametersFromWire(v: pb.RoundParameters, f: Fields, field: string): An
   const maxCorruptClients = f.uint(v.maxCorruptClients, `${field}.max_corrupt_clients`, 0, MAX_U32);
   const clients = f.ids(v.clients, `${field}.clients`);
   if (clients.length === 0) f.fail(`${field}.clients`, 'must not be empty');
-  const graph = f.present(v.graph, `${field}.graph`);
-  const kind = f.present(graph.kind, `${field}.graph.kind`);
-  if (kind.$case !== 'complete') unreachable(kind.$case, f, `${field}.graph.kind`);
+  const graph = graphFromWire(f.present(v.graph, `${field}.graph`), f, `${field}.graph`);
   const specs = f.list(v.vectors, `${field}.vectors`);
   if (specs.length === 0) f.fail(`${field}.vectors`, 'must not be empty');
   let previous: Uint8Array | undefined;
@@ -381,11 +383,53 @@ function parametersFromWire(v: pb.RoundParameters, f: Fields, field: string): An
     threshold,
     maxCorruptClients,
     clients,
-    graph: { kind: 'complete' },
+    graph,
     vectors,
     ...(privacy && { privacy }),
     ...(taskDigest && { taskDigest }),
   };
+}
+
+function graphFromWire(v: pb.NeighbourGraph, f: Fields, field: string): GraphSpec {
+  const kind = f.present(v.kind, `${field}.kind`);
+  switch (kind.$case) {
+    case 'complete':
+      return Object.freeze({ kind: 'complete' });
+    case 'harary': {
+      const h = kind.value;
+      return Object.freeze({
+        kind: 'harary',
+        degree: f.uint(h.degree, `${field}.harary.degree`, 2, MAX_U32),
+        minSurvivors: f.uint(h.minSurvivors, `${field}.harary.min_survivors`, 2, MAX_U32),
+        securityBits: f.uint(h.securityBits, `${field}.harary.security_bits`, 1, 255),
+      });
+    }
+    default:
+      return unreachable(kind, f, `${field}.kind`);
+  }
+}
+
+function graphToWire(graph: GraphSpec | undefined, f: Fields): pb.NeighbourGraph {
+  switch (graph?.kind) {
+    case 'complete':
+      return { kind: { $case: 'complete', value: {} } };
+    case 'harary':
+      return {
+        kind: {
+          $case: 'harary',
+          value: {
+            degree: graph.degree,
+            minSurvivors: graph.minSurvivors,
+            securityBits: graph.securityBits,
+          },
+        },
+      };
+    default:
+      return f.fail(
+        'round_announcement.parameters.graph',
+        `has unknown kind '${String((graph as { kind?: unknown } | undefined)?.kind)}'`,
+      );
+  }
 }
 
 function clipCountFromWire(
@@ -808,13 +852,7 @@ export function roundAnnouncementToFrame(
       threshold: parameters.threshold,
       maxCorruptClients: parameters.maxCorruptClients,
       clients: parameters.clients,
-      graph:
-        parameters.graph?.kind === 'complete'
-          ? { kind: { $case: 'complete', value: {} } }
-          : f.fail(
-              'round_announcement.parameters.graph',
-              `has unknown kind '${String(parameters.graph?.kind)}'`,
-            ),
+      graph: graphToWire(parameters.graph, f),
       vectors: f
         .list(parameters.vectors, 'round_announcement.parameters.vectors')
         .map((v) => ({ name: v.name, length: v.length, bits: v.bits })),

@@ -310,7 +310,7 @@ describe('graphParams behaves sensibly', () => {
     const huge = graphParams({ n: 1_000_000, dropoutRate: 0.1, adversarialRate: 0.05 });
     assert.equal(huge.kind, 'harary');
     assert.equal(huge.corruptClients, 50_000);
-    assert.equal(huge.minSurvivors, 900_000);
+    assert.equal(huge.assumedSurvivors, 900_000);
   });
 
   it('states the choice and its guarantees in the summary', () => {

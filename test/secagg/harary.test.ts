@@ -1,7 +1,8 @@
 /**
  * The random Harary graph of SecAgg+ (src/secagg/harary.ts): its structure, its derivation from the
  * seed (recomputed here from the spec with @noble/hashes and @noble/ciphers), the unbiasedness of the
- * shuffle, its configuration encoding, and the neighbour-list check clients run.
+ * shuffle, its seed from the session id, its configuration encoding, the PROTOCOL.md §2.2 test
+ * vector, and the neighbour-list check clients run.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,12 +11,18 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import {
   CompleteGraph,
+  encodeGraphSpec,
   type GraphKind,
   type NeighbourGraph,
   verifyNeighbourhood,
 } from '../../src/secagg/graph.ts';
-import { graphParams } from '../../src/secagg/graph-params.ts';
-import { graphFromChoice, HararyGraph, hararyOrder, shuffleIndices } from '../../src/secagg/harary.ts';
+import {
+  graphSeed,
+  HararyGraph,
+  hararyOrder,
+  neighbourGraph,
+  shuffleIndices,
+} from '../../src/secagg/harary.ts';
 import { type ClientId, clientId } from '../../src/secagg/types.ts';
 
 const ids = (...values: number[]): ClientId[] => values.map(clientId);
@@ -250,19 +257,52 @@ describe('the shuffle is unbiased', () => {
 });
 
 describe('graph encoding for the configuration hash', () => {
-  it('encodes the Harary graph as u8(1) ‖ u32(k) ‖ seed', () => {
-    const seed = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
-    const graph = new HararyGraph(range(300), 258, seed);
-    const expected = new Uint8Array([1, 0x02, 0x01, 0x00, 0x00, ...seed]);
-    assert.deepEqual(graph.encode(), expected);
-    assert.equal(
-      Buffer.from(new HararyGraph(range(5), 4, new Uint8Array(32)).encode()).toString('hex'),
-      `0104000000${'00'.repeat(32)}`,
-    );
+  it('encodes the Harary graph as u8(1) ‖ u32(k) ‖ u32(minSurvivors) ‖ u8(σ)', () => {
+    const bytes = encodeGraphSpec({
+      kind: 'harary',
+      degree: 258,
+      minSurvivors: 0x01020304,
+      securityBits: 40,
+    });
+    assert.equal(Buffer.from(bytes).toString('hex'), '01020100000403020128');
   });
 
   it('leaves the complete graph encoding unchanged: one zero byte', () => {
-    assert.deepEqual(new CompleteGraph(range(4)).encode(), Uint8Array.of(0));
+    assert.deepEqual(encodeGraphSpec({ kind: 'complete' }), Uint8Array.of(0));
+  });
+});
+
+describe('the graph seed comes from the session id (PROTOCOL.md §2.2)', () => {
+  it('graphSeed = SHA256("privagg/v1/graph-seed" ‖ sessionId)', () => {
+    const sessionId = seedFor('session');
+    const expected = sha256(
+      new Uint8Array([...new TextEncoder().encode('privagg/v1/graph-seed'), ...sessionId]),
+    );
+    assert.deepEqual(graphSeed(sessionId), expected);
+    assert.throws(() => graphSeed(new Uint8Array(31)), /sessionId must be 32 bytes/);
+  });
+
+  it('neighbourGraph builds the announced graph for a session, and a new session moves the ring', () => {
+    const clients = range(100);
+    const spec = { kind: 'harary', degree: 16, minSurvivors: 90, securityBits: 40 } as const;
+    const a = neighbourGraph(spec, clients, seedFor('session', 1));
+    assert.equal(a.kind, 'harary');
+    assert.equal(a.neighbours(clientId(1)).length, 16);
+    assert.deepEqual((a as HararyGraph).seed, graphSeed(seedFor('session', 1)));
+    const b = neighbourGraph(spec, clients, seedFor('session', 2));
+    assert.notDeepEqual((a as HararyGraph).ring(), (b as HararyGraph).ring());
+    const complete = neighbourGraph({ kind: 'complete' }, clients, seedFor('session', 1));
+    assert.equal(complete.kind, 'complete');
+    assert.equal(complete.neighbours(clientId(1)).length, 99);
+    assert.throws(() => neighbourGraph(spec, clients, new Uint8Array(3)), /sessionId must be 32 bytes/);
+  });
+
+  it('reproduces the PROTOCOL.md §2.2 example: seed 00 01 … 1f, n = 10, k = 4', () => {
+    const seed = Uint8Array.from({ length: 32 }, (_, i) => i);
+    assert.deepEqual(Array.from(hararyOrder(seed, 10)), [0, 1, 3, 2, 9, 4, 6, 5, 8, 7]);
+    const graph = new HararyGraph(range(10), 4, seed);
+    assert.deepEqual(graph.neighbours(clientId(1)), [2, 4, 8, 9]);
+    assert.deepEqual(graph.neighbours(clientId(10)), [3, 4, 5, 7]);
   });
 });
 
@@ -332,18 +372,6 @@ describe('verifyNeighbourhood', () => {
 
   it('throws only when the list is not an array', () => {
     assert.throws(() => verifyNeighbourhood(graph, me, 'x' as unknown as number[]), TypeError);
-  });
-});
-
-describe('graphFromChoice', () => {
-  it('builds the graph graphParams chose', () => {
-    const sparse = graphParams({ n: 100, dropoutRate: 0.1, adversarialRate: 0.05 });
-    const graph = graphFromChoice(range(100), sparse, seedFor('choice'));
-    assert.equal(graph.kind, 'harary');
-    assert.equal(graph.neighbours(clientId(1)).length, 16);
-    const dense = graphParams({ n: 3, dropoutRate: 0, adversarialRate: 0 });
-    assert.equal(graphFromChoice(range(3), dense, seedFor('choice')).kind, 'complete');
-    assert.throws(() => graphFromChoice(range(99), sparse, seedFor('choice')), /choice.n = 100/);
   });
 });
 

@@ -263,7 +263,10 @@ export interface RoundParameters {
   readonly round: number;
   /** The security setting. Required (UNSPECIFIED is malformed). */
   readonly serverModel: ServerModel;
-  /** Shamir threshold t, with 2 <= t <= number of clients and the bound of PROTOCOL.md §7. */
+  /**
+   * Shamir threshold t, with 2 <= t <= number of clients and the bound of PROTOCOL.md §7 (complete
+   * graph) or §2.2 (Harary graph).
+   */
   readonly threshold: number;
   /** n_C: how many clients may collude with the coordinator (§7). */
   readonly maxCorruptClients: number;
@@ -378,11 +381,35 @@ export interface NeighbourGraph {
     | //
     /** Every client is every other client's neighbour. configHash graph kind byte 0, no parameters. */
     { readonly $case: "complete"; readonly value: CompleteGraph }
+    | //
+    /**
+     * The random Harary graph of SecAgg+ (Bell et al. 2020; PROTOCOL.md §2.2). configHash graph kind
+     * byte 1. Semi-honest rounds only.
+     */
+    { readonly $case: "harary"; readonly value: HararyGraph }
     | undefined;
 }
 
 /** The complete graph has no parameters. */
 export interface CompleteGraph {
+}
+
+/**
+ * A random Harary graph H(n, k) and the threat model it was chosen for (PROTOCOL.md §2.2). Its ring
+ * order is not announced: every client derives it from the session id once the advertise stage has
+ * closed. A client checks these numbers, with the round's threshold and max_corrupt_clients, against
+ * the privacy bounds of §2.2 and refuses the round if they fall short.
+ */
+export interface HararyGraph {
+  /** k: every client's number of neighbours, even, 2 <= k <= n - 1. */
+  readonly degree: number;
+  /**
+   * The fewest survivors a sum is unmasked for, threshold <= min_survivors <= n. Privacy is checked
+   * for up to n - min_survivors lost clients; clients refuse to unmask for fewer survivors.
+   */
+  readonly minSurvivors: number;
+  /** sigma: the statistical security the bounds are checked at, 40 <= sigma <= 128. */
+  readonly securityBits: number;
 }
 
 /** One named input vector of a round (PROTOCOL.md §2). Elements are integers modulo 2^bits. */
@@ -1645,6 +1672,9 @@ export const NeighbourGraph: MessageFns<NeighbourGraph> = {
       case "complete":
         CompleteGraph.encode(message.kind.value, writer.uint32(10).fork()).join();
         break;
+      case "harary":
+        HararyGraph.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1670,6 +1700,14 @@ export const NeighbourGraph: MessageFns<NeighbourGraph> = {
             message.kind = { $case: "complete", value: CompleteGraph.decode(reader, reader.uint32()) };
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "harary", value: HararyGraph.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1691,6 +1729,12 @@ export const NeighbourGraph: MessageFns<NeighbourGraph> = {
       case "complete": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "complete", value: CompleteGraph.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "harary": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "harary", value: HararyGraph.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -1738,6 +1782,85 @@ export const CompleteGraph: MessageFns<CompleteGraph> = {
   },
   fromPartial<I extends Exact<DeepPartial<CompleteGraph>, I>>(_: I): CompleteGraph {
     const message = createBaseCompleteGraph() as any;
+    return message;
+  },
+};
+
+function createBaseHararyGraph(): HararyGraph {
+  return { degree: 0, minSurvivors: 0, securityBits: 0 };
+}
+
+export const HararyGraph: MessageFns<HararyGraph> = {
+  encode(message: HararyGraph, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.degree !== 0) {
+      writer.uint32(8).uint32(message.degree);
+    }
+    if (message.minSurvivors !== 0) {
+      writer.uint32(16).uint32(message.minSurvivors);
+    }
+    if (message.securityBits !== 0) {
+      writer.uint32(24).uint32(message.securityBits);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HararyGraph {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHararyGraph() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.degree = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.minSurvivors = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.securityBits = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<HararyGraph>, I>>(base?: I): HararyGraph {
+    return HararyGraph.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HararyGraph>, I>>(object: I): HararyGraph {
+    const message = createBaseHararyGraph() as any;
+    message.degree = object.degree ?? 0;
+    message.minSurvivors = object.minSurvivors ?? 0;
+    message.securityBits = object.securityBits ?? 0;
     return message;
   },
 };
