@@ -6,4 +6,10 @@ import { demoCommand } from './demo.ts';
 import { epsilonCommand } from './epsilon.ts';
 import { serveCommand } from './serve.ts';
 
-export const commands: readonly Command[] = [serveCommand, clientCommand, epsilonCommand, demoCommand, benchCommand];
+export const commands: readonly Command[] = [
+  serveCommand,
+  clientCommand,
+  epsilonCommand,
+  demoCommand,
+  benchCommand,
+];
