@@ -444,40 +444,39 @@ function clipCountFromWire(
   };
 }
 
+/** The fields both mechanisms share (PROTOCOL.md §2.1), checked structurally. */
+function commonPrivacyFromWire(m: pb.DistributedSkellam | pb.CentralGaussian, f: Fields, at: string) {
+  const inf = Number.POSITIVE_INFINITY;
+  const clipCount = clipCountFromWire(m.clipCount, f, `${at}.clip_count`);
+  return {
+    dimension: f.uint(m.dimension, `${at}.dimension`, 1, 2 ** 30),
+    clip: f.double(m.clip, `${at}.clip`, 0, inf),
+    noiseMultiplier: f.double(m.noiseMultiplier, `${at}.noise_multiplier`, 0, inf),
+    bits: f.uint(m.bits, `${at}.bits`, 2, 32),
+    scale: f.double(m.scale, `${at}.scale`, 0, inf),
+    ...(clipCount && { clipCount }),
+  };
+}
+
 /** Structural checks only; dp/announced.ts `privacyPlan` checks that the numbers work together. */
 function privacyFromWire(v: pb.DifferentialPrivacy, f: Fields, field: string): AnnouncedPrivacy {
   const mechanism = f.present(v.mechanism, `${field}.mechanism`);
-  const inf = Number.POSITIVE_INFINITY;
   if (mechanism.$case === 'distributedSkellam') {
     const m = mechanism.value;
     const at = `${field}.distributed_skellam`;
-    const clipCount = clipCountFromWire(m.clipCount, f, `${at}.clip_count`);
     return {
       mechanism: 'distributed-skellam',
-      dimension: f.uint(m.dimension, `${at}.dimension`, 1, 2 ** 30),
-      clip: f.double(m.clip, `${at}.clip`, 0, inf),
-      noiseMultiplier: f.double(m.noiseMultiplier, `${at}.noise_multiplier`, 0, inf),
-      bits: f.uint(m.bits, `${at}.bits`, 2, 32),
-      scale: f.double(m.scale, `${at}.scale`, 0, inf),
+      ...commonPrivacyFromWire(m, f, at),
       beta: m.beta === 0 ? 0 : f.double(m.beta, `${at}.beta`, 0, 1),
       maxWrapProbability: f.double(m.maxWrapProbability, `${at}.max_wrap_probability`, 0, 1),
       minNoisyClients: f.uint(m.minNoisyClients, `${at}.min_noisy_clients`, 1, MAX_U32),
       rotationSeed: f.bytes(m.rotationSeed, `${at}.rotation_seed`, ROTATION_SEED_BYTES),
-      ...(clipCount && { clipCount }),
     };
   }
   if (mechanism.$case === 'centralGaussian') {
-    const m = mechanism.value;
-    const at = `${field}.central_gaussian`;
-    const clipCount = clipCountFromWire(m.clipCount, f, `${at}.clip_count`);
     return {
       mechanism: 'central-gaussian',
-      dimension: f.uint(m.dimension, `${at}.dimension`, 1, 2 ** 30),
-      clip: f.double(m.clip, `${at}.clip`, 0, inf),
-      noiseMultiplier: f.double(m.noiseMultiplier, `${at}.noise_multiplier`, 0, inf),
-      bits: f.uint(m.bits, `${at}.bits`, 2, 32),
-      scale: f.double(m.scale, `${at}.scale`, 0, inf),
-      ...(clipCount && { clipCount }),
+      ...commonPrivacyFromWire(mechanism.value, f, `${field}.central_gaussian`),
     };
   }
   return unreachable(mechanism, f, `${field}.mechanism`);
