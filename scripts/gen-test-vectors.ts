@@ -29,7 +29,14 @@ import { packBits } from '../src/secagg/bitpack.ts';
 import { aesGcmSeal } from '../src/secagg/crypto/aead.ts';
 import { Ed25519Signer } from '../src/secagg/crypto/ed25519.ts';
 import { hkdf, sha256 } from '../src/secagg/crypto/hash.ts';
-import { deriveMaskKey, expandMask, PAIR_MASK_LABEL, selfMaskLabel } from '../src/secagg/crypto/prg.ts';
+import {
+  addMask,
+  deriveMaskKey,
+  expandMask,
+  type MaskTerm,
+  PAIR_MASK_LABEL,
+  selfMaskLabel,
+} from '../src/secagg/crypto/prg.ts';
 import {
   FIELD_PRIME,
   fieldElementFromBytes,
@@ -41,7 +48,7 @@ import { X25519PrivateKey } from '../src/secagg/crypto/x25519.ts';
 import { ascii, concatBytes, str, u8, u32 } from '../src/secagg/encoding.ts';
 import type { GraphSpec } from '../src/secagg/graph.ts';
 import { type HararyGraph, hararyOrder, neighbourGraph } from '../src/secagg/harary.ts';
-import { applyPairMask, applySelfMask, pairSign } from '../src/secagg/mask.ts';
+import { pairMaskTerm, pairSign, selfMaskTerm } from '../src/secagg/mask.ts';
 import type {
   AdvertiseKeysMessage,
   ClientMessage,
@@ -673,8 +680,9 @@ export function buildVectorFile(c: VectorCase): JsonObject {
       maskedWith: senders,
       vectors: params.vectors.map((spec, i) => {
         const y = inputs.get(v)![i]!.slice();
-        applySelfMask(y, b, sessionId, v, spec, 1);
-        for (const u of senders) applyPairMask(y, pairSeeds.get(pairKey(u, v))!, sessionId, v, u, spec);
+        // One mask at a time (the clients apply them all in one pass).
+        apply(y, selfMaskTerm(b, sessionId, v, spec, 1));
+        for (const u of senders) apply(y, pairMaskTerm(pairSeeds.get(pairKey(u, v))!, sessionId, v, u, spec));
         reduceInto(y, spec.bits);
         assert.deepEqual(y, sent.vectors[i], `client ${v}: masked '${spec.name}'`);
         return {
@@ -765,16 +773,15 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     const z = new Uint32Array(spec.length);
     for (const v of u3) for (let j = 0; j < z.length; j++) z[j] = z[j]! + maskedSent.get(v)!.vectors[i]![j]!;
     for (const v of u3) {
-      applySelfMask(z, fieldElementToBytes(rep(v).sharing!.selfMaskPolynomial[0]!), sessionId, v, spec, -1);
+      apply(
+        z,
+        selfMaskTerm(fieldElementToBytes(rep(v).sharing!.selfMaskPolynomial[0]!), sessionId, v, spec, -1),
+      );
     }
     for (const p of removedPairMasks) {
-      applyPairMask(
+      apply(
         z,
-        pairSeeds.get(pairKey(p.dropped, p.survivor))!,
-        sessionId,
-        p.dropped,
-        p.survivor,
-        spec,
+        pairMaskTerm(pairSeeds.get(pairKey(p.dropped, p.survivor))!, sessionId, p.dropped, p.survivor, spec),
       );
     }
     reduceInto(z, spec.bits);
@@ -951,3 +958,8 @@ function main(): void {
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+
+/** Applies one mask term to `acc`. */
+function apply(acc: Uint32Array, term: MaskTerm): void {
+  addMask(acc, term.mask, term.sign);
+}

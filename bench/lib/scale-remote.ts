@@ -33,7 +33,15 @@ export async function remoteServer(
   unchecked?: { threshold: number; degree: number; minSurvivors: number },
 ): Promise<RemoteServer> {
   const child: ChildProcess = fork(CHILD, [], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--max-old-space-size=4096',
+      // For profiling the coordinator: SCALE_CPU_PROF=DIR writes a .cpuprofile of its process there.
+      ...(process.env['SCALE_CPU_PROF']
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env['SCALE_CPU_PROF']}`]
+        : []),
+    ],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -80,8 +88,9 @@ export async function remoteServer(
       return answer.stats;
     },
     close: () => {
+      // Disconnecting lets the child exit on its own (and write a profile); kill it if it lingers.
       if (child.connected) child.disconnect();
-      if (child.exitCode === null) child.kill();
+      if (child.exitCode === null) setTimeout(() => child.exitCode === null && child.kill(), 10_000).unref();
     },
   };
 }

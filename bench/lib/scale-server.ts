@@ -6,6 +6,7 @@
  * arrays and Maps cross as they are); see `scale-remote.ts` for the protocol.
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { type RoundParamsInput, roundParams } from '../../src/secagg/params.ts';
 import { unmaskPlan } from '../../src/secagg/unmask-plan.ts';
 import { UnmaskPool } from '../../src/server/unmask-pool.ts';
@@ -55,7 +56,11 @@ export interface ScaleServerStats {
   readonly workers: number;
   /** Process CPU time (all threads: state machine, unmask workers, IPC decoding, GC), ms. */
   readonly cpuMs: number;
-  /** Peak resident set size of the process (unmask workers included), bytes. */
+  /**
+   * Peak resident set size of the process (unmask workers included), bytes: Linux's VmHWM, which
+   * starts afresh at exec (getrusage's maxRSS does not: it would report the forking parent's size),
+   * or elsewhere the largest RSS sampled every 10 ms.
+   */
   readonly maxRssBytes: number;
   /** Resident set size right after start-up (Node, tsx and the modules loaded), bytes. */
   readonly startRssBytes: number;
@@ -71,6 +76,29 @@ export type FromScaleServer =
   | { readonly id: number; readonly error: string };
 
 const startRssBytes = process.memoryUsage().rss;
+
+/** Linux's VmHWM of this process in bytes, or undefined elsewhere. */
+function highWaterMark(): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Without VmHWM, sample the RSS every 10 ms (process.memoryUsage() is not free: only then).
+let sampledPeak = startRssBytes;
+if (highWaterMark() === undefined) {
+  setInterval(() => {
+    sampledPeak = Math.max(sampledPeak, process.memoryUsage().rss);
+  }, 10).unref();
+}
+
+/** The process's peak RSS: VmHWM where there is one, else the sampled peak. */
+function peakRssBytes(): number {
+  return highWaterMark() ?? Math.max(sampledPeak, process.memoryUsage().rss);
+}
 let server: LocalServer | undefined;
 let pool: UnmaskPool | undefined;
 let cpuAtInit = process.cpuUsage();
@@ -135,7 +163,7 @@ async function handle(message: ToScaleServer): Promise<FromScaleServer> {
           unmaskCpuMs: server!.stats.unmaskCpuMs,
           workers,
           cpuMs: (cpu.user + cpu.system) / 1000,
-          maxRssBytes: process.resourceUsage().maxRSS * 1024,
+          maxRssBytes: peakRssBytes(),
           startRssBytes,
           readyRssBytes,
         },

@@ -14,6 +14,7 @@
  */
 import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';
 import { type Ed25519Signer, ed25519Verify } from './crypto/ed25519.ts';
+import { addMasks } from './crypto/prg.ts';
 import {
   fieldElementFromBytes,
   fieldElementToBytes,
@@ -24,7 +25,7 @@ import { X25519PrivateKey, x25519PublicKeyProblem } from './crypto/x25519.ts';
 import { concatBytes, equalBytes, isStrictlyAscending, sortedIncludes, u32 } from './encoding.ts';
 import { ProtocolViolation, Refusal, UsageError } from './errors.ts';
 import { neighboursOf } from './harary.ts';
-import { applyPairMask, applySelfMask } from './mask.ts';
+import { pairMaskTerm, selfMaskTerm, wipeMaskTerms } from './mask.ts';
 import type {
   AdvertisedKeys,
   AdvertiseKeysMessage,
@@ -523,10 +524,12 @@ export class SecAggClient {
     );
     const masked = this.params.vectors.map((spec, i) => {
       const acc = this.#input[i]!;
-      applySelfMask(acc, session.selfMaskSeed, sessionId, this.id, spec, 1);
-      senders.forEach((peer, j) => {
-        applyPairMask(acc, pairSeeds[j]!, sessionId, this.id, peer, spec);
-      });
+      const terms = [
+        selfMaskTerm(session.selfMaskSeed, sessionId, this.id, spec, 1),
+        ...senders.map((peer, j) => pairMaskTerm(pairSeeds[j]!, sessionId, this.id, peer, spec)),
+      ];
+      addMasks(acc, terms);
+      wipeMaskTerms(terms);
       reduceInto(acc, spec.bits);
       return acc;
     });

@@ -54,7 +54,7 @@ import type {
   UnmaskResponseMessage,
 } from './messages.ts';
 import type { RoundParams } from './params.ts';
-import { addInto, firstOutOfRange, reduceInto } from './ring.ts';
+import { addInRange, addInto, reduceInto, subInto } from './ring.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
@@ -423,20 +423,20 @@ export class SecAggServer {
       );
     }
     vectors.forEach((spec, i) => {
-      const vector = message.vectors[i]!;
-      if (vector.length !== spec.length) {
+      if (message.vectors[i]!.length !== spec.length) {
         throw new ProtocolViolation(`client ${from}'s vector '${spec.name}' has the wrong length`, from);
       }
-      if (firstOutOfRange(vector, spec.bits) >= 0) {
+    });
+    // Checked and added in one pass per vector; a vector out of range is not added, and the vectors
+    // before it are taken back out, so a rejected message never changes the running sum.
+    vectors.forEach((spec, i) => {
+      if (addInRange(this.#sums[i]!, message.vectors[i]!, spec.bits) >= 0) {
+        for (let j = 0; j < i; j++) subInto(this.#sums[j]!, message.vectors[j]!);
         throw new ProtocolViolation(
           `client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`,
           from,
         );
       }
-    });
-    // Validated in full first, so a rejected message never touches the running sum.
-    message.vectors.forEach((vector, i) => {
-      addInto(this.#sums[i]!, vector);
     });
     record.masked = true;
   }

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { addMask, deriveMaskKey, PAIR_MASK_LABEL, selfMaskLabel } from './crypto/prg.ts';
+import { addMasks, deriveMaskKey, type MaskTerm, PAIR_MASK_LABEL, selfMaskLabel } from './crypto/prg.ts';
 import { describe } from './encoding.ts';
 import { UsageError } from './errors.ts';
 import type { ClientId, VectorSpec } from './types.ts';
@@ -133,26 +133,43 @@ export function assertMaskJob(job: MaskJob): void {
 }
 
 /**
- * Adds one job's mask, for every vector, into `acc` (one accumulator per vector, modulo 2^32).
+ * How many masks one pass over a vector applies at most (one AES context each): enough that the
+ * accumulator is read and written once per many masks, few enough to keep the contexts small.
+ */
+const TERMS_PER_PASS = 256;
+
+/**
+ * Adds the jobs' masks, for every vector, into `acc` (one accumulator per vector, modulo 2^32), a
+ * few hundred masks per pass over each vector (`addMasks`).
  * @param acc - one `Uint32Array` per entry of `vectors`, of its length; modified in place
  * @param sessionId - 32 bytes
  * @param vectors - the round's vectors
- * @param job - the expansion
+ * @param jobs - the expansions
  * @throws TypeError / RangeError for a malformed job or vector (from the PRG's own checks)
  */
-export function applyMaskJob(
+export function applyMaskJobs(
   acc: readonly Uint32Array[],
   sessionId: Uint8Array,
   vectors: readonly VectorSpec[],
-  job: MaskJob,
+  jobs: readonly MaskJob[],
 ): void {
   vectors.forEach((spec, i) => {
-    applyMaskJobToVector(acc[i]!, sessionId, spec, job);
+    for (let from = 0; from < jobs.length; from += TERMS_PER_PASS) {
+      const terms = jobs.slice(from, from + TERMS_PER_PASS).map((job) => maskTerm(sessionId, spec, job));
+      try {
+        addMasks(acc[i]!, terms);
+      } finally {
+        for (const { mask } of terms) {
+          mask.key.fill(0);
+          mask.iv.fill(0);
+        }
+      }
+    }
   });
 }
 
-/** Adds one job's mask for one vector (PROTOCOL.md §6.1–6.2) into `acc`, modulo 2^32. */
-function applyMaskJobToVector(acc: Uint32Array, sessionId: Uint8Array, spec: VectorSpec, job: MaskJob): void {
+/** One job's mask for one vector (PROTOCOL.md §6.1–6.2), with its sign. */
+function maskTerm(sessionId: Uint8Array, spec: VectorSpec, job: MaskJob): MaskTerm {
   let label: Uint8Array;
   switch (job.kind) {
     case 'self':
@@ -166,10 +183,7 @@ function applyMaskJobToVector(acc: Uint32Array, sessionId: Uint8Array, spec: Vec
       throw new TypeError(`unknown mask job ${describe(never)}`);
     }
   }
-  const mask = deriveMaskKey(job.seed, sessionId, label, spec);
-  addMask(acc, mask, job.sign);
-  mask.key.fill(0);
-  mask.iv.fill(0);
+  return { mask: deriveMaskKey(job.seed, sessionId, label, spec), sign: job.sign };
 }
 
 /** One zeroed accumulator per vector. */
@@ -188,11 +202,7 @@ export function runUnmaskPlan(
   into: Uint32Array[] = zeroCorrection(plan.vectors),
 ): Uint32Array[] {
   assertCorrection(plan, into);
-  // Vector-major, as the server always did: each accumulator stays hot while its masks are added.
-  plan.vectors.forEach((spec, i) => {
-    const acc = into[i]!;
-    for (const job of plan.jobs) applyMaskJobToVector(acc, plan.sessionId, spec, job);
-  });
+  applyMaskJobs(into, plan.sessionId, plan.vectors, plan.jobs);
   return into;
 }
 

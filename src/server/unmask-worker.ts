@@ -13,7 +13,7 @@
  * @module
  */
 import { parentPort } from 'node:worker_threads';
-import { applyMaskJob, unpackMaskJobs, zeroCorrection } from '../secagg/unmask-plan.ts';
+import { applyMaskJobs, unpackMaskJobs, zeroCorrection } from '../secagg/unmask-plan.ts';
 import type { FromWorker, ToWorker } from './unmask-pool.ts';
 
 interface State {
@@ -42,8 +42,7 @@ function handle(message: ToWorker): void {
     case 'jobs': {
       if (!state) throw new Error("'jobs' before 'begin'");
       try {
-        for (const job of unpackMaskJobs(message))
-          applyMaskJob(state.acc, state.sessionId, state.vectors, job);
+        applyMaskJobs(state.acc, state.sessionId, state.vectors, unpackMaskJobs(message));
       } finally {
         message.seeds.fill(0);
       }

@@ -8,6 +8,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import {
   addMask,
+  addMasks,
   deriveMaskKey,
   expandMask,
   type MaskKey,
@@ -131,6 +132,66 @@ describe('addMask', () => {
     assert.throws(() => addMask(acc, null as unknown as MaskKey, 1), TypeError);
     assert.throws(() => expandMask(mask, -1), RangeError);
     assert.throws(() => expandMask(mask, 1.5), RangeError);
+  });
+});
+
+describe('addMasks', () => {
+  /** Σ sign · keystream, as noble computes it, added to `start`. */
+  function reference(start: Uint32Array, terms: readonly { mask: MaskKey; sign: 1 | -1 }[]): Uint32Array {
+    const out = start.slice();
+    for (const { mask, sign } of terms) {
+      const words = nobleWords(mask, start.length);
+      for (let i = 0; i < out.length; i++) out[i] = out[i]! + sign * words[i]!;
+    }
+    return out;
+  }
+  const term = (i: number, sign: 1 | -1) => ({
+    mask: { key: new Uint8Array(16).fill(i), iv: Uint8Array.from({ length: 16 }, (_, j) => i * 16 + j) },
+    sign,
+  });
+
+  for (const length of [1, 3, 5, 16383, 16385, 40001]) {
+    it(`applies several masks in one pass, as one at a time would (length ${length})`, () => {
+      const terms = [term(1, 1), term(2, -1), term(3, 1), term(4, 1), term(5, -1), term(6, -1), term(7, 1)];
+      const start = randomWords(length, length + 3);
+      const acc = start.slice();
+      addMasks(acc, terms);
+      assert.deepEqual(acc, reference(start, terms));
+      const oneByOne = start.slice();
+      for (const t of terms) addMask(oneByOne, t.mask, t.sign);
+      assert.deepEqual(acc, oneByOne);
+    });
+  }
+
+  it('agrees with noble for any terms and accumulator', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ mask: maskKey, sign: fc.constantFrom(1 as const, -1 as const) }), {
+          maxLength: 6,
+        }),
+        fc.uint32Array({ maxLength: 70 }),
+        (terms, start) => {
+          const acc = start.slice();
+          addMasks(acc, terms);
+          assert.deepEqual(acc, reference(start, terms));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('checks every term before changing anything', () => {
+    const acc = Uint32Array.of(1, 2, 3, 4, 5);
+    assert.throws(() => addMasks(acc, [term(1, 1), { mask: term(2, 1).mask, sign: 0 as 1 }]), RangeError);
+    assert.throws(
+      () =>
+        addMasks(acc, [term(1, 1), { mask: { key: new Uint8Array(8), iv: new Uint8Array(16) }, sign: 1 }]),
+      RangeError,
+    );
+    assert.throws(() => addMasks(acc, 'terms' as unknown as []), TypeError);
+    assert.deepEqual(acc, Uint32Array.of(1, 2, 3, 4, 5));
+    addMasks(acc, []);
+    assert.deepEqual(acc, Uint32Array.of(1, 2, 3, 4, 5), 'no terms: no change');
   });
 });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
+  addInRange,
   addInto,
   assertBits,
   assertLength,
@@ -192,5 +193,54 @@ describe('firstOutOfRange', () => {
       assert.equal(firstOutOfRange(v, bits), 37, `bits ${bits}: first bad index`);
     }
     assert.equal(firstOutOfRange(Uint32Array.of(0xffff_ffff), 32), -1, 'nothing exceeds 32 bits');
+  });
+});
+
+describe('addInRange', () => {
+  const bitsArb = fc.integer({ min: 1, max: 32 });
+
+  it('adds exactly as addInto when every element fits', () => {
+    fc.assert(
+      fc.property(pair, bitsArb, ([acc, v], bits) => {
+        const fitting = v.map((x) => (bits === 32 ? x : x & (2 ** bits - 1)));
+        const expected = acc.slice();
+        addInto(expected, fitting);
+        const got = acc.slice();
+        assert.equal(addInRange(got, fitting, bits), -1);
+        assert.deepEqual(got, expected);
+      }),
+    );
+  });
+
+  it('leaves the accumulator unchanged and names the first element out of range', () => {
+    fc.assert(
+      fc.property(pair, fc.integer({ min: 1, max: 31 }), ([acc, v], bits) => {
+        const expected = firstOutOfRange(v, bits);
+        const got = acc.slice();
+        assert.equal(addInRange(got, v, bits), expected);
+        if (expected >= 0) assert.deepEqual(got, acc, 'a rejected vector leaves no trace');
+      }),
+    );
+  });
+
+  it('rejects an out-of-range element in the unrolled body and in the tail alike', () => {
+    for (const length of [4, 8, 9, 1001]) {
+      for (const bad of [0, 3, length - 1]) {
+        const acc = new Uint32Array(length).fill(5);
+        const v = new Uint32Array(length).fill(1);
+        v[bad] = 256;
+        assert.equal(addInRange(acc, v, 8), bad, `length ${length}, bad index ${bad}`);
+        assert.ok(acc.every((x) => x === 5));
+      }
+    }
+  });
+
+  it('validates its arguments', () => {
+    assert.throws(() => addInRange(new Uint32Array(2), new Uint32Array(3), 8), RangeError);
+    assert.throws(() => addInRange(new Uint32Array(2), new Uint32Array(2), 33), RangeError);
+    assert.throws(
+      () => addInRange(new Int32Array(2) as unknown as Uint32Array, new Uint32Array(2), 8),
+      TypeError,
+    );
   });
 });

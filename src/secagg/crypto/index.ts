@@ -9,9 +9,11 @@ export { Ed25519Signer, ed25519Verify } from './ed25519.ts';
 export { hkdf, sha256 } from './hash.ts';
 export {
   addMask,
+  addMasks,
   deriveMaskKey,
   expandMask,
   type MaskKey,
+  type MaskTerm,
   PAIR_MASK_LABEL,
   selfMaskLabel,
 } from './prg.ts';

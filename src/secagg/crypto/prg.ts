@@ -10,7 +10,7 @@
  * is still in cache when it is added.
  * @module
  */
-import { createCipheriv } from 'node:crypto';
+import { type Cipher, createCipheriv } from 'node:crypto';
 import {
   ascii,
   assertBytes,
@@ -204,32 +204,40 @@ function loadKernel(): Kernel | undefined {
 let kernel: Kernel | null | undefined;
 
 /**
- * `acc32[offset + i] ±= keystream word i` for one chunk, through the SIMD kernel. The keystream
- * bytes are copied into the kernel's memory (which also fixes any misalignment of the Buffer).
+ * Adds every term's next keystream chunk into `acc32[offset, offset + count)` through the SIMD
+ * kernel: the accumulator's chunk is copied into the kernel's memory once, each keystream chunk is
+ * generated, copied in, zeroed and added (or subtracted) there in turn, and the chunk is copied back
+ * once — so k masks cost k keystream copies and two accumulator copies per chunk, not 3k copies. The
+ * (at most 3-word) tail past the last whole 16-byte lane is added word by word straight into `acc32`.
  */
 function addChunkKernel(
   k: Kernel,
   accBytes: Uint8Array,
   acc32: Int32Array,
-  keystream: Uint8Array,
+  ciphers: readonly Cipher[],
+  signs: readonly (1 | -1)[],
+  input: Uint8Array,
   offset: number,
-  count: number,
-  sign: 1 | -1,
 ): void {
-  const { memory } = k;
-  const vectorBytes = (4 * count) & ~15;
-  memory.set(keystream, 0);
-  if (vectorBytes > 0) {
-    const at = 4 * offset;
-    memory.set(accBytes.subarray(at, at + vectorBytes), KERNEL_ACC_OFFSET);
-    if (sign === 1) k.add(vectorBytes);
-    else k.sub(vectorBytes);
-    accBytes.set(memory.subarray(KERNEL_ACC_OFFSET, KERNEL_ACC_OFFSET + vectorBytes), at);
-  }
-  const words = k.words;
-  for (let i = vectorBytes >>> 2; i < count; i++) {
-    acc32[offset + i] = ((acc32[offset + i] as number) + sign * (words[i] as number)) | 0;
-  }
+  const { memory, words } = k;
+  const count = input.length >>> 2;
+  const vectorBytes = input.length & ~15;
+  const at = 4 * offset;
+  if (vectorBytes > 0) memory.set(accBytes.subarray(at, at + vectorBytes), KERNEL_ACC_OFFSET);
+  ciphers.forEach((cipher, t) => {
+    const keystream = cipher.update(input);
+    memory.set(keystream, 0);
+    keystream.fill(0);
+    const sign = signs[t]!;
+    if (vectorBytes > 0) {
+      if (sign === 1) k.add(vectorBytes);
+      else k.sub(vectorBytes);
+    }
+    for (let i = vectorBytes >>> 2; i < count; i++) {
+      acc32[offset + i] = ((acc32[offset + i] as number) + sign * (words[i] as number)) | 0;
+    }
+  });
+  if (vectorBytes > 0) accBytes.set(memory.subarray(KERNEL_ACC_OFFSET, KERNEL_ACC_OFFSET + vectorBytes), at);
 }
 
 // The JavaScript fallback: two loops, so each stays monomorphic and branch-free for the JIT, unrolled
@@ -277,12 +285,18 @@ function addWordsBigEndianHost(acc: Uint32Array, bytes: Uint8Array, offset: numb
   }
 }
 
+/** One mask to add (`sign = 1`) or subtract (`sign = -1`), for {@link addMasks}. */
+export interface MaskTerm {
+  readonly mask: MaskKey;
+  readonly sign: 1 | -1;
+}
+
 /**
  * Adds (`sign = 1`) or subtracts (`sign = -1`) a mask to `acc` in place, modulo 2^32:
  * `acc[i] = acc[i] ± w_i`, with `w_i` the i-th little-endian u32 word of AESCTR(mask.key, mask.iv)
  * (PROTOCOL.md §6.2). The mask has exactly `acc.length` words. Memory use is constant (one 64 KiB
  * chunk at a time); keystream chunks and the kernel's scratch memory are zeroed after use, best
- * effort.
+ * effort. To apply several masks to one vector, {@link addMasks} is faster.
  * @param acc - the accumulator, modified in place
  * @param mask - from {@link deriveMaskKey}
  * @param sign - 1 to add, -1 to subtract
@@ -290,12 +304,32 @@ function addWordsBigEndianHost(acc: Uint32Array, bytes: Uint8Array, offset: numb
  * @example addMask(y, deriveMaskKey(b, sessionId, selfMaskLabel(u), spec), 1)
  */
 export function addMask(acc: Uint32Array, mask: MaskKey, sign: 1 | -1): void {
-  if (!(acc instanceof Uint32Array)) throw new TypeError(`acc must be a Uint32Array, got ${describe(acc)}`);
-  assertMaskKey(mask);
-  if (typeof sign !== 'number') throw new TypeError(`sign must be 1 or -1, got ${describe(sign)}`);
-  if (sign !== 1 && sign !== -1) throw new RangeError(`sign must be 1 or -1, got ${sign}`);
+  addMasks(acc, [{ mask, sign }]);
+}
 
-  const cipher = createCipheriv('aes-128-ctr', mask.key, mask.iv);
+/**
+ * Applies several masks to one accumulator in a single pass, modulo 2^32: the same result as
+ * {@link addMask} once per term, in any order. The pass walks the vector one 64 KiB chunk at a time
+ * and, for each chunk, runs every term's keystream over it while the chunk stays in cache — one
+ * read and one write of the accumulator for all the terms, instead of one per term. Memory is one
+ * keystream chunk (64 KiB) whatever the vector length, plus one AES context per term.
+ * @param acc - the accumulator, modified in place
+ * @param terms - the masks and their signs (checked before anything is changed)
+ * @throws TypeError for arguments of the wrong type; RangeError for a bad mask key length or sign
+ * @example addMasks(y, [{ mask: selfMask, sign: 1 }, { mask: pairMask, sign: -1 }])
+ */
+export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): void {
+  if (!(acc instanceof Uint32Array)) throw new TypeError(`acc must be a Uint32Array, got ${describe(acc)}`);
+  if (!Array.isArray(terms)) throw new TypeError(`terms must be an array, got ${describe(terms)}`);
+  for (const { mask, sign } of terms) {
+    assertMaskKey(mask);
+    if (typeof sign !== 'number') throw new TypeError(`sign must be 1 or -1, got ${describe(sign)}`);
+    if (sign !== 1 && sign !== -1) throw new RangeError(`sign must be 1 or -1, got ${sign}`);
+  }
+  if (terms.length === 0 || acc.length === 0) return;
+
+  const ciphers = terms.map(({ mask }) => createCipheriv('aes-128-ctr', mask.key, mask.iv));
+  const signs = terms.map(({ sign }) => sign);
   const zeros = new Uint8Array(Math.min(CHUNK_BYTES, acc.length * 4));
   const acc32 = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
   if (kernel === undefined) kernel = (LITTLE_ENDIAN && loadKernel()) || null;
@@ -304,26 +338,32 @@ export function addMask(acc: Uint32Array, mask: MaskKey, sign: 1 | -1): void {
   let aligned: Int32Array | undefined;
   for (let offset = 0; offset < acc.length; offset += CHUNK_WORDS) {
     const count = Math.min(CHUNK_WORDS, acc.length - offset);
-    const keystream = cipher.update(count === CHUNK_WORDS ? zeros : zeros.subarray(0, 4 * count));
-    if (!LITTLE_ENDIAN) {
-      addWordsBigEndianHost(acc, keystream, offset, sign);
-    } else if (k) {
-      addChunkKernel(k, accBytes, acc32, keystream, offset, count, sign);
-    } else {
-      let words: Int32Array;
-      if (keystream.byteOffset % 4 === 0) {
-        words = new Int32Array(keystream.buffer, keystream.byteOffset, count);
-      } else {
-        // An Int32Array view needs 4-byte alignment; OpenSSL output normally has it, but a pooled
-        // Buffer need not, so copy into an aligned scratch array.
-        aligned ??= new Int32Array(CHUNK_WORDS);
-        new Uint8Array(aligned.buffer).set(keystream);
-        words = aligned;
-      }
-      if (sign === 1) addWords(acc32, words, offset, count);
-      else subWords(acc32, words, offset, count);
+    const input = count === CHUNK_WORDS ? zeros : zeros.subarray(0, 4 * count);
+    if (k) {
+      addChunkKernel(k, accBytes, acc32, ciphers, signs, input, offset);
+      continue;
     }
-    keystream.fill(0);
+    ciphers.forEach((cipher, t) => {
+      const keystream = cipher.update(input);
+      const sign = signs[t]!;
+      if (!LITTLE_ENDIAN) {
+        addWordsBigEndianHost(acc, keystream, offset, sign);
+      } else {
+        let words: Int32Array;
+        if (keystream.byteOffset % 4 === 0) {
+          words = new Int32Array(keystream.buffer, keystream.byteOffset, count);
+        } else {
+          // An Int32Array view needs 4-byte alignment; OpenSSL output normally has it, but a pooled
+          // Buffer need not, so copy into an aligned scratch array.
+          aligned ??= new Int32Array(CHUNK_WORDS);
+          new Uint8Array(aligned.buffer).set(keystream);
+          words = aligned;
+        }
+        if (sign === 1) addWords(acc32, words, offset, count);
+        else subWords(acc32, words, offset, count);
+      }
+      keystream.fill(0);
+    });
   }
   // The scratch held keystream and (partly masked) input words.
   if (k) {
