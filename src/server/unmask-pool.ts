@@ -18,10 +18,12 @@
  * started on first use and kept for later runs; idle ones are `unref`ed so a forgotten pool never keeps
  * the process alive, and `close()` terminates them all.
  *
- * The workers run TypeScript: each starts from a tiny bootstrap that registers tsx's loader in its own
- * thread (`tsx/esm/api` `register()`), then imports the worker module. This works the same whether
- * the process was started with `node --import tsx` or through `bin/privagg.js` (which registers tsx
- * with the API, so there is no flag for a worker to inherit).
+ * The workers run the worker module bundled into plain JavaScript (worker-bundle.ts): no TypeScript
+ * loader in the threads, ~30 MB less resident memory each. Where it cannot be bundled, a worker starts
+ * from a tiny bootstrap that registers tsx's loader in its own thread (`tsx/esm/api` `register()`),
+ * then imports the module. Either works the same whether the process was started with
+ * `node --import tsx` or through `bin/privagg.js` (which registers tsx with the API, so there is no
+ * flag for a worker to inherit).
  * @module
  */
 import { availableParallelism } from 'node:os';
@@ -34,6 +36,7 @@ import {
   unmaskPlan,
   zeroCorrection,
 } from '../secagg/unmask-plan.ts';
+import { bundledWorkerUrl } from './worker-bundle.ts';
 
 /** Options for {@link UnmaskPool}. */
 export interface UnmaskPoolOptions {
@@ -204,13 +207,16 @@ export class UnmaskPool {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
-      workerData: { tsx: TSX_API, module: this.#workerUrl.href },
-      // Not the parent's flags (e.g. `--test`, or an `--import tsx` that would register tsx twice):
-      // the bootstrap sets up all the worker needs.
-      execArgv: [],
-    });
+    // Not the parent's flags (e.g. `--test`, or an `--import tsx` that would register tsx twice): the
+    // bundle, or the bootstrap, holds all the worker needs.
+    const bundled = bundledWorkerUrl(this.#workerUrl);
+    const worker = bundled
+      ? new Worker(bundled, { execArgv: [] })
+      : new Worker(BOOTSTRAP, {
+          eval: true,
+          workerData: { tsx: TSX_API, module: this.#workerUrl.href },
+          execArgv: [],
+        });
     worker.unref();
     worker.on('message', (message: FromWorker) => this.#onMessage(worker, message));
     worker.on('error', (error: Error) => {
