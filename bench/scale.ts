@@ -25,9 +25,11 @@
  * - Coordinator time: wall time spent in its state machine and in the unmask executor (reconstruction,
  *   then the mask expansions on the worker threads), measured in its process; not counted: decoding
  *   the IPC messages (reported within its CPU time, which covers every thread of its process).
- * - Coordinator peak memory: the child process's peak resident set size (maxRSS), which includes
- *   Node itself, the TypeScript loader and the unmask worker threads; its size right after start-up
- *   is printed for reference.
+ * - Coordinator peak memory: the child process's peak resident set size (Linux's VmHWM: getrusage's
+ *   maxRSS would also count the forking parent's image), which includes Node itself, the TypeScript
+ *   loader and the unmask worker threads (started from a plain-JavaScript bundle); its size right
+ *   after start-up and once the threads are up is printed for reference. Masked inputs reach it
+ *   about 1 MiB of IPC at a time, as uploads reach a real coordinator one chunk at a time.
  * - Flower's figures are those measured on this kind of machine (/work/shared/README.md): Flower
  *   1.28's own SecAgg+ with its examples' setting (7 shares: 6 neighbours and the client, threshold
  *   4). "ours, Flower's k" runs our protocol with those parameters (which our parameter checks
@@ -199,7 +201,7 @@ if (grid.length > 0) {
   if (first) {
     console.log(
       `(coordinator process RSS: ${mib(first.startRssBytes)} right after start-up, ${mib(first.readyRssBytes)} ` +
-        `once its ${first.workers} unmask threads are up — each loads its own TypeScript loader; "above idle" is ` +
+        `once its ${first.workers} unmask threads are up (Node and the tsx TypeScript loader are ~75 MiB of it); "above idle" is ` +
         'the peak minus the latter. "quiet est." = the state machine\'s CPU time + the unmask CPU time ÷ threads: ' +
         'the wall time on an otherwise idle machine)',
     );

@@ -75,6 +75,8 @@ round:
   --max-concurrent-uploads K   masked inputs assembled at once (default ${SERVE_DEFAULTS.maxConcurrentUploads})
   --max-frames-per-stage F  frames a client may send in one stage before it is cut off
                             (default: the masked input in ${MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT / 1024} KiB chunks + 16)
+  --unmask-workers W        worker threads that remove the masks at the end of a round, so the event
+                            loop keeps serving (default: one per core, at most that; 0: inline)
 
 network and security:
   --host HOST               address to bind (default ${SERVE_DEFAULTS.host})

@@ -42,7 +42,7 @@ import type {
   UnmaskResponseMessage,
 } from './messages.ts';
 import type { RoundParams } from './params.ts';
-import { firstOutOfRange, reduceInto } from './ring.ts';
+import { firstOutOfRange } from './ring.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
@@ -528,9 +528,8 @@ export class SecAggClient {
         selfMaskTerm(session.selfMaskSeed, sessionId, this.id, spec, 1),
         ...senders.map((peer, j) => pairMaskTerm(pairSeeds[j]!, sessionId, this.id, peer, spec)),
       ];
-      addMasks(acc, terms);
+      addMasks(acc, terms, spec.bits);
       wipeMaskTerms(terms);
-      reduceInto(acc, spec.bits);
       return acc;
     });
     for (const seed of pairSeeds) seed.fill(0);

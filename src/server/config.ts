@@ -39,6 +39,8 @@ export interface ServeSettings {
   readonly stageTimeoutsMs: Readonly<Record<(typeof DEADLINE_STAGES)[number], number>>;
   readonly maxConcurrentUploads: number;
   readonly maxFramesPerStage: number;
+  /** Worker threads that remove the masks (0: on the event loop); default: one per core. */
+  readonly unmaskWorkers?: number;
   /** File the JSON line of each round is appended to. */
   readonly out: string;
   readonly tlsCert?: string;
@@ -141,6 +143,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'stage-timeout-ms', key: 'stageTimeoutMs', kind: 'ms' },
   { flag: 'max-concurrent-uploads', key: 'maxConcurrentUploads', kind: 'count' },
   { flag: 'max-frames-per-stage', key: 'maxFramesPerStage', kind: 'count' },
+  { flag: 'unmask-workers', key: 'unmaskWorkers', kind: 'nonnegative' },
   { flag: 'out', key: 'out', kind: 'path' },
   { flag: 'tls-cert', key: 'tlsCert', kind: 'path' },
   { flag: 'tls-key', key: 'tlsKey', kind: 'path' },
@@ -470,6 +473,7 @@ export function resolveServeSettings(
       get<number>('maxFramesPerStage') ??
       // A private update is padded to a power of two (at most 2·D elements).
       defaultMaxFramesPerStage(privacy ? [{ name: 'update', length: 2 * dim!, bits: 32 }] : vectors),
+    ...(get<number>('unmaskWorkers') !== undefined && { unmaskWorkers: get<number>('unmaskWorkers')! }),
     out,
     tlsCert,
     tlsKey,
@@ -606,6 +610,7 @@ export function coordinatorConfig(s: ServeSettings): CoordinatorConfig {
     timeouts: { ...s.stageTimeoutsMs },
     maxConcurrentUploads: s.maxConcurrentUploads,
     maxFramesPerStage: s.maxFramesPerStage,
+    ...(s.unmaskWorkers !== undefined && { unmaskWorkers: s.unmaskWorkers }),
     ...(s.graph.mode !== 'complete' && { graph: s.graph }),
   };
 }

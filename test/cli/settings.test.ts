@@ -52,6 +52,20 @@ describe('serve settings', () => {
     assert.equal(config.maxFramesPerStage, 17);
   });
 
+  it('--unmask-workers: absent means one per core (left to the coordinator); 0 means inline; negative refused', () => {
+    assert.equal(settings(BASE).unmaskWorkers, undefined);
+    assert.equal('unmaskWorkers' in coordinatorConfig(settings(BASE)), false);
+    assert.equal(coordinatorConfig(settings({ ...BASE, 'unmask-workers': '0' })).unmaskWorkers, 0);
+    assert.equal(coordinatorConfig(settings({ ...BASE, 'unmask-workers': '3' })).unmaskWorkers, 3);
+    assert.equal(
+      coordinatorConfig(settings(BASE, { unmaskWorkers: 2, port: 0, clients: 20, dim: 10, out: 'r' }))
+        .unmaskWorkers,
+      2,
+    );
+    assert.throws(() => settings({ ...BASE, 'unmask-workers': '-1' }), configError(/unmask-workers/));
+    assert.throws(() => settings({ ...BASE, 'unmask-workers': 'two' }), configError(/unmask-workers/));
+  });
+
   it('reads a configuration file (camelCase keys, vectors, per-stage deadlines); flags override it', () => {
     const file = {
       port: 7000,

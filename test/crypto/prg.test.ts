@@ -180,6 +180,24 @@ describe('addMasks', () => {
     );
   });
 
+  it('reduces modulo 2^bits in the same pass when asked (kernel body and tail alike)', () => {
+    for (const length of [1, 7, 16385, 40003]) {
+      for (const bits of [1, 8, 24, 31, 32]) {
+        const terms = [term(8, 1), term(9, -1), term(10, 1)];
+        const start = randomWords(length, bits * length + 1);
+        const expected = reference(start, terms).map((w) => (bits === 32 ? w : w % 2 ** bits));
+        const acc = start.slice();
+        addMasks(acc, terms, bits);
+        assert.deepEqual(acc, expected, `length ${length}, ${bits} bits`);
+      }
+    }
+    const acc = Uint32Array.of(0x1ff, 0xffff_ffff, 3);
+    addMasks(acc, [], 8);
+    assert.deepEqual(acc, Uint32Array.of(0xff, 0xff, 3), 'no masks: only the reduction');
+    assert.throws(() => addMasks(acc, [], 0), RangeError);
+    assert.throws(() => addMasks(acc, [], 33), RangeError);
+  });
+
   it('checks every term before changing anything', () => {
     const acc = Uint32Array.of(1, 2, 3, 4, 5);
     assert.throws(() => addMasks(acc, [term(1, 1), { mask: term(2, 1).mask, sign: 0 as 1 }]), RangeError);

@@ -209,6 +209,7 @@ let kernel: Kernel | null | undefined;
  * generated, copied in, zeroed and added (or subtracted) there in turn, and the chunk is copied back
  * once — so k masks cost k keystream copies and two accumulator copies per chunk, not 3k copies. The
  * (at most 3-word) tail past the last whole 16-byte lane is added word by word straight into `acc32`.
+ * With a `reduceMask` other than −1 (all bits), the chunk is reduced with it before it is copied back.
  */
 function addChunkKernel(
   k: Kernel,
@@ -218,6 +219,7 @@ function addChunkKernel(
   signs: readonly (1 | -1)[],
   input: Uint8Array,
   offset: number,
+  reduceMask: number,
 ): void {
   const { memory, words } = k;
   const count = input.length >>> 2;
@@ -237,6 +239,14 @@ function addChunkKernel(
       acc32[offset + i] = ((acc32[offset + i] as number) + sign * (words[i] as number)) | 0;
     }
   });
+  if (reduceMask !== -1) {
+    // Still in the kernel's memory, hot in cache: cheaper than a separate pass over the vector.
+    for (let i = KERNEL_ACC_OFFSET >>> 2, end = i + (vectorBytes >>> 2); i < end; i++) {
+      words[i] = (words[i] as number) & reduceMask;
+    }
+    for (let i = vectorBytes >>> 2; i < count; i++)
+      acc32[offset + i] = (acc32[offset + i] as number) & reduceMask;
+  }
   if (vectorBytes > 0) accBytes.set(memory.subarray(KERNEL_ACC_OFFSET, KERNEL_ACC_OFFSET + vectorBytes), at);
 }
 
@@ -315,10 +325,13 @@ export function addMask(acc: Uint32Array, mask: MaskKey, sign: 1 | -1): void {
  * keystream chunk (64 KiB) whatever the vector length, plus one AES context per term.
  * @param acc - the accumulator, modified in place
  * @param terms - the masks and their signs (checked before anything is changed)
- * @throws TypeError for arguments of the wrong type; RangeError for a bad mask key length or sign
- * @example addMasks(y, [{ mask: selfMask, sign: 1 }, { mask: pairMask, sign: -1 }])
+ * @param reduceBits - if given, the result is also reduced modulo 2^reduceBits in the same pass (as
+ *   `reduceInto` would do after it), while each chunk is in cache; default 32: no reduction
+ * @throws TypeError for arguments of the wrong type; RangeError for a bad mask key length, sign or
+ *   bit width
+ * @example addMasks(y, [{ mask: selfMask, sign: 1 }, { mask: pairMask, sign: -1 }], spec.bits)
  */
-export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): void {
+export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[], reduceBits = 32): void {
   if (!(acc instanceof Uint32Array)) throw new TypeError(`acc must be a Uint32Array, got ${describe(acc)}`);
   if (!Array.isArray(terms)) throw new TypeError(`terms must be an array, got ${describe(terms)}`);
   for (const { mask, sign } of terms) {
@@ -326,7 +339,10 @@ export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): void {
     if (typeof sign !== 'number') throw new TypeError(`sign must be 1 or -1, got ${describe(sign)}`);
     if (sign !== 1 && sign !== -1) throw new RangeError(`sign must be 1 or -1, got ${sign}`);
   }
-  if (terms.length === 0 || acc.length === 0) return;
+  assertInteger(reduceBits, 'reduceBits', 1, 32);
+  // As an Int32 mask: −1 keeps every bit (no reduction).
+  const reduceMask = (0xffff_ffff >>> (32 - reduceBits)) | 0;
+  if (acc.length === 0 || (terms.length === 0 && reduceMask === -1)) return;
 
   const ciphers = terms.map(({ mask }) => createCipheriv('aes-128-ctr', mask.key, mask.iv));
   const signs = terms.map(({ sign }) => sign);
@@ -340,7 +356,7 @@ export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): void {
     const count = Math.min(CHUNK_WORDS, acc.length - offset);
     const input = count === CHUNK_WORDS ? zeros : zeros.subarray(0, 4 * count);
     if (k) {
-      addChunkKernel(k, accBytes, acc32, ciphers, signs, input, offset);
+      addChunkKernel(k, accBytes, acc32, ciphers, signs, input, offset, reduceMask);
       continue;
     }
     ciphers.forEach((cipher, t) => {
@@ -364,6 +380,9 @@ export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[]): void {
       }
       keystream.fill(0);
     });
+    if (reduceMask !== -1) {
+      for (let i = offset; i < offset + count; i++) acc32[i] = (acc32[i] as number) & reduceMask;
+    }
   }
   // The scratch held keystream and (partly masked) input words.
   if (k) {
