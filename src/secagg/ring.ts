@@ -77,24 +77,52 @@ export function maxValue(bits: number): number {
 export function addInto(acc: Uint32Array, v: Uint32Array): void {
   assertUint32Array(acc, 'acc');
   assertLength(v, acc.length, 'v');
-  // Through Int32 views with `| 0`: addition mod 2^32 is the same in two's complement, and every
-  // value stays a small integer, so V8 never boxes one as a double (a plain Uint32Array loop stores
-  // sums up to 2^33 and runs ~3x slower). The coordinator runs this once per masked input.
-  const a = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
-  const b = new Int32Array(v.buffer, v.byteOffset, v.length);
-  const n = a.length;
+  addInt32Words(
+    new Int32Array(acc.buffer, acc.byteOffset, acc.length),
+    new Int32Array(v.buffer, v.byteOffset, v.length),
+    0,
+    acc.length,
+  );
+}
+
+// The word kernels under addInto/subInto and the mask PRG's JavaScript fallback: Int32 views with
+// `| 0` keep every value a small integer — addition modulo 2^32 is the same in two's complement — so
+// V8 never boxes one as a double (a plain Uint32Array loop stores sums up to 2^33 and runs ~3× slower
+// on the coordinator's 1M-word vectors). Two loops, so each stays monomorphic and branch-free, unrolled
+// 8× (about twice as fast as the plain loop in V8).
+
+/** `acc[offset + i] ← acc[offset + i] + words[i] mod 2^32` for `i < count`. No argument checks. */
+export function addInt32Words(acc: Int32Array, words: Int32Array, offset: number, count: number): void {
   let i = 0;
-  for (const end = n & ~7; i < end; i += 8) {
-    a[i] = ((a[i] as number) + (b[i] as number)) | 0;
-    a[i + 1] = ((a[i + 1] as number) + (b[i + 1] as number)) | 0;
-    a[i + 2] = ((a[i + 2] as number) + (b[i + 2] as number)) | 0;
-    a[i + 3] = ((a[i + 3] as number) + (b[i + 3] as number)) | 0;
-    a[i + 4] = ((a[i + 4] as number) + (b[i + 4] as number)) | 0;
-    a[i + 5] = ((a[i + 5] as number) + (b[i + 5] as number)) | 0;
-    a[i + 6] = ((a[i + 6] as number) + (b[i + 6] as number)) | 0;
-    a[i + 7] = ((a[i + 7] as number) + (b[i + 7] as number)) | 0;
+  let j = offset;
+  for (const end = count & ~7; i < end; i += 8, j += 8) {
+    acc[j] = ((acc[j] as number) + (words[i] as number)) | 0;
+    acc[j + 1] = ((acc[j + 1] as number) + (words[i + 1] as number)) | 0;
+    acc[j + 2] = ((acc[j + 2] as number) + (words[i + 2] as number)) | 0;
+    acc[j + 3] = ((acc[j + 3] as number) + (words[i + 3] as number)) | 0;
+    acc[j + 4] = ((acc[j + 4] as number) + (words[i + 4] as number)) | 0;
+    acc[j + 5] = ((acc[j + 5] as number) + (words[i + 5] as number)) | 0;
+    acc[j + 6] = ((acc[j + 6] as number) + (words[i + 6] as number)) | 0;
+    acc[j + 7] = ((acc[j + 7] as number) + (words[i + 7] as number)) | 0;
   }
-  for (; i < n; i++) a[i] = ((a[i] as number) + (b[i] as number)) | 0;
+  for (; i < count; i++, j++) acc[j] = ((acc[j] as number) + (words[i] as number)) | 0;
+}
+
+/** `acc[offset + i] ← acc[offset + i] − words[i] mod 2^32` for `i < count`. No argument checks. */
+export function subInt32Words(acc: Int32Array, words: Int32Array, offset: number, count: number): void {
+  let i = 0;
+  let j = offset;
+  for (const end = count & ~7; i < end; i += 8, j += 8) {
+    acc[j] = ((acc[j] as number) - (words[i] as number)) | 0;
+    acc[j + 1] = ((acc[j + 1] as number) - (words[i + 1] as number)) | 0;
+    acc[j + 2] = ((acc[j + 2] as number) - (words[i + 2] as number)) | 0;
+    acc[j + 3] = ((acc[j + 3] as number) - (words[i + 3] as number)) | 0;
+    acc[j + 4] = ((acc[j + 4] as number) - (words[i + 4] as number)) | 0;
+    acc[j + 5] = ((acc[j + 5] as number) - (words[i + 5] as number)) | 0;
+    acc[j + 6] = ((acc[j + 6] as number) - (words[i + 6] as number)) | 0;
+    acc[j + 7] = ((acc[j + 7] as number) - (words[i + 7] as number)) | 0;
+  }
+  for (; i < count; i++, j++) acc[j] = ((acc[j] as number) - (words[i] as number)) | 0;
 }
 
 /**
@@ -161,10 +189,12 @@ export function addInRange(acc: Uint32Array, v: Uint32Array, bits: number): numb
 export function subInto(acc: Uint32Array, v: Uint32Array): void {
   assertUint32Array(acc, 'acc');
   assertLength(v, acc.length, 'v');
-  // Int32 views, as in addInto: subtraction mod 2^32 is the same in two's complement.
-  const a = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
-  const b = new Int32Array(v.buffer, v.byteOffset, v.length);
-  for (let i = 0; i < a.length; i++) a[i] = ((a[i] as number) - (b[i] as number)) | 0;
+  subInt32Words(
+    new Int32Array(acc.buffer, acc.byteOffset, acc.length),
+    new Int32Array(v.buffer, v.byteOffset, v.length),
+    0,
+    acc.length,
+  );
 }
 
 /**
