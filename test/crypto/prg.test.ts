@@ -1,7 +1,7 @@
 // Mask PRG, docs/PROTOCOL.md §6.1–6.2: per-vector HKDF key derivation and AES-128-CTR expansion
 // added modulo 2^32, checked against @noble/ciphers and @noble/hashes.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ctr } from '@noble/ciphers/aes.js';
 import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
@@ -11,7 +11,9 @@ import {
   addMasks,
   deriveMaskKey,
   expandMask,
+  forcePortableMaskPath,
   type MaskKey,
+  maskKernel,
   PAIR_MASK_LABEL,
   selfMaskLabel,
 } from '../../src/secagg/crypto/prg.ts';
@@ -294,5 +296,43 @@ describe('deriveMaskKey', () => {
     assert.throws(ok({}, { ...spec, bits: 33 }), RangeError);
     assert.throws(() => selfMaskLabel(0 as ClientId), RangeError);
     assert.throws(() => selfMaskLabel((2 ** 32) as ClientId), RangeError);
+  });
+});
+
+describe('the mask kernel', () => {
+  it('is the WebAssembly SIMD kernel on this host (Node 20, little-endian)', () => {
+    // Both paths are exact, so a kernel that failed to load would only show up as slowness.
+    assert.equal(maskKernel(), 'wasm-simd');
+  });
+
+  describe('the portable JavaScript path gives the same results', () => {
+    after(() => forcePortableMaskPath(false));
+    it('adds, subtracts and reduces like noble, across chunks and tails', () => {
+      forcePortableMaskPath(true);
+      assert.equal(maskKernel(), 'javascript');
+      for (const length of [1, 5, 16385, 40003]) {
+        for (const bits of [8, 24, 32]) {
+          const start = randomWords(length, length * bits);
+          const terms = [
+            {
+              mask: { key: new Uint8Array(16).fill(bits), iv: new Uint8Array(16).fill(length & 0xff) },
+              sign: 1 as const,
+            },
+            { mask: { key: new Uint8Array(16).fill(7), iv: new Uint8Array(16).fill(3) }, sign: -1 as const },
+          ];
+          const expected = start.slice();
+          for (const { mask, sign } of terms) {
+            const words = nobleWords(mask, length);
+            for (let i = 0; i < length; i++) expected[i] = expected[i]! + sign * words[i]!;
+          }
+          if (bits < 32) for (let i = 0; i < length; i++) expected[i] = expected[i]! % 2 ** bits;
+          const acc = start.slice();
+          addMasks(acc, terms, bits);
+          assert.deepEqual(acc, expected, `length ${length}, ${bits} bits`);
+        }
+      }
+      forcePortableMaskPath(false);
+      assert.equal(maskKernel(), 'wasm-simd');
+    });
   });
 });

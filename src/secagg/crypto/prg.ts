@@ -126,6 +126,17 @@ function assertMaskKey(mask: MaskKey): void {
 //         (i32x4.add (v128.load offset=65536 (local.get $i)) (v128.load (local.get $i))))
 //       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $n)))))
 //   (func (export "sub") ...the same with i32x4.sub)
+//   (func (export "and") (param $n i32) (param $m i32) (local $i i32) (local $v v128)
+//     (local.set $v (i32x4.splat (local.get $m)))          ;; reduce the accumulator mod 2^bits
+//     (loop
+//       (v128.store offset=65536 (local.get $i) (v128.and (v128.load offset=65536 (local.get $i)) (local.get $v)))
+//       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $n)))))
+//
+// No loop over the vector is left in JavaScript on this path. That matters because a client masks
+// once per round: its JavaScript runs cold (interpreted, then compiled on background threads), and a
+// full GC throws the optimised code away again (it holds weak references to the round's objects).
+// A JavaScript reduction loop cost a 1M-word client ~3 ms of interpreter and ~5 ms of background
+// compilation per round that way; the kernels run at full speed from their first call.
 //
 // Hosts without WebAssembly SIMD fall back to an unrolled JavaScript loop. Wasm is little-endian,
 // like the spec's words; big-endian hosts take the DataView path.
@@ -150,8 +161,33 @@ function kernelBody(laneOp: number): number[] {
   return [code.length, ...code];
 }
 
+function andBody(): number[] {
+  // biome-ignore format: one instruction per line
+  const code = [
+    0x02, 0x01, 0x7f, 0x01, 0x7b, // locals: $i (i32), $v (v128)
+    0x20, 0x01, 0xfd, 0x11, 0x21, 0x03, // $v = i32x4.splat($m)
+    0x03, 0x40, // loop
+    0x20, 0x02, // local.get $i (store address)
+    0x20, 0x02, 0xfd, 0x00, 0x04, 0x80, 0x80, 0x04, // v128.load offset=65536
+    0x20, 0x03, 0xfd, 0x4e, // v128.and $v
+    0xfd, 0x0b, 0x04, 0x80, 0x80, 0x04, // v128.store offset=65536
+    0x20, 0x02, 0x41, 0x10, 0x6a, 0x22, 0x02, // $i += 16 (local.tee)
+    0x20, 0x00, 0x49, 0x0d, 0x00, // br_if 0 ($i < $n)
+    0x0b, 0x0b, // end loop, end func
+  ];
+  return [code.length, ...code];
+}
+
 function section(id: number, content: number[]): number[] {
-  return [id, content.length, ...content];
+  const size: number[] = []; // unsigned LEB128
+  for (let n = content.length; ; n >>>= 7) {
+    if (n < 0x80) {
+      size.push(n);
+      break;
+    }
+    size.push((n & 0x7f) | 0x80);
+  }
+  return [id, ...size, ...content];
 }
 
 interface Kernel {
@@ -161,6 +197,8 @@ interface Kernel {
   readonly words: Int32Array;
   readonly add: (bytes: number) => void;
   readonly sub: (bytes: number) => void;
+  /** Reduces the accumulator's first `bytes` (a positive multiple of 16) with `and` by `mask`. */
+  readonly and: (bytes: number, mask: number) => void;
 }
 
 interface WasmApi {
@@ -173,16 +211,17 @@ function loadKernel(): Kernel | undefined {
   // biome-ignore format: one section per line
   const bytes = Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-    ...section(1, [0x01, 0x60, 0x01, 0x7f, 0x00]), // type 0: (i32) -> ()
-    ...section(3, [0x02, 0x00, 0x00]), // two functions of type 0
+    ...section(1, [0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x02, 0x7f, 0x7f, 0x00]), // types: (i32) -> (), (i32, i32) -> ()
+    ...section(3, [0x03, 0x00, 0x00, 0x01]), // add, sub: type 0; and: type 1
     ...section(5, [0x01, 0x00, 0x02]), // one memory, 2 pages (128 KiB), no maximum
     ...section(7, [
-      0x03,
+      0x04,
       ...[0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00], // "mem": memory 0
       ...[0x03, 0x61, 0x64, 0x64, 0x00, 0x00], // "add": func 0
       ...[0x03, 0x73, 0x75, 0x62, 0x00, 0x01], // "sub": func 1
+      ...[0x03, 0x61, 0x6e, 0x64, 0x00, 0x02], // "and": func 2
     ]),
-    ...section(10, [0x02, ...kernelBody(0xae), ...kernelBody(0xb1)]),
+    ...section(10, [0x03, ...kernelBody(0xae), ...kernelBody(0xb1), ...andBody()]),
   ]);
   // The project's TypeScript libs (ES2023 + node) do not declare WebAssembly; this is the part used.
   const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
@@ -195,6 +234,7 @@ function loadKernel(): Kernel | undefined {
       words: new Int32Array(buffer),
       add: exports.add as (bytes: number) => void,
       sub: exports.sub as (bytes: number) => void,
+      and: exports.and as (bytes: number, mask: number) => void,
     };
   } catch {
     return undefined;
@@ -203,6 +243,30 @@ function loadKernel(): Kernel | undefined {
 
 /** Loaded on first use; `null` once found unavailable. One per isolate (workers get their own). */
 let kernel: Kernel | null | undefined;
+/** Set by tests to exercise the portable path on a host that has the kernel. */
+let portableForced = false;
+
+function activeKernel(): Kernel | null {
+  if (kernel === undefined) kernel = (LITTLE_ENDIAN && loadKernel()) || null;
+  return portableForced ? null : kernel;
+}
+
+/**
+ * Which path {@link addMasks} takes on this host: the WebAssembly SIMD kernel, or the portable
+ * JavaScript loops (several times slower) where WebAssembly SIMD is missing or the host is
+ * big-endian. A diagnostic: the kernel failing to load is otherwise silent, since both are exact.
+ */
+export function maskKernel(): 'wasm-simd' | 'javascript' {
+  return activeKernel() ? 'wasm-simd' : 'javascript';
+}
+
+/**
+ * For tests: makes {@link addMasks} take the portable JavaScript path (`true`) even where the kernel
+ * loads, or restores the default (`false`). Affects this isolate only.
+ */
+export function forcePortableMaskPath(portable: boolean): void {
+  portableForced = portable;
+}
 
 /**
  * Adds every term's next keystream chunk into `acc32[offset, offset + count)` through the SIMD
@@ -227,8 +291,8 @@ function addChunkKernel(
   const vectorBytes = input.length & ~15;
   const at = 4 * offset;
   if (vectorBytes > 0) memory.set(accBytes.subarray(at, at + vectorBytes), KERNEL_ACC_OFFSET);
-  ciphers.forEach((cipher, t) => {
-    const keystream = cipher.update(input);
+  for (let t = 0; t < ciphers.length; t++) {
+    const keystream = ciphers[t]!.update(input);
     memory.set(keystream, 0);
     keystream.fill(0);
     const sign = signs[t]!;
@@ -239,12 +303,10 @@ function addChunkKernel(
     for (let i = vectorBytes >>> 2; i < count; i++) {
       acc32[offset + i] = ((acc32[offset + i] as number) + sign * (words[i] as number)) | 0;
     }
-  });
+  }
   if (reduceMask !== -1) {
     // Still in the kernel's memory, hot in cache: cheaper than a separate pass over the vector.
-    for (let i = KERNEL_ACC_OFFSET >>> 2, end = i + (vectorBytes >>> 2); i < end; i++) {
-      words[i] = (words[i] as number) & reduceMask;
-    }
+    if (vectorBytes > 0) k.and(vectorBytes, reduceMask);
     for (let i = vectorBytes >>> 2; i < count; i++)
       acc32[offset + i] = (acc32[offset + i] as number) & reduceMask;
   }
@@ -315,8 +377,7 @@ export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[], reduceBit
   const signs = terms.map(({ sign }) => sign);
   const zeros = new Uint8Array(Math.min(CHUNK_BYTES, acc.length * 4));
   const acc32 = new Int32Array(acc.buffer, acc.byteOffset, acc.length);
-  if (kernel === undefined) kernel = (LITTLE_ENDIAN && loadKernel()) || null;
-  const k = kernel;
+  const k = activeKernel();
   const accBytes = new Uint8Array(acc.buffer, acc.byteOffset, acc.byteLength);
   let aligned: Int32Array | undefined;
   for (let offset = 0; offset < acc.length; offset += CHUNK_WORDS) {
