@@ -145,6 +145,7 @@ const TERMS_PER_PASS = 256;
  * @param sessionId - 32 bytes
  * @param vectors - the round's vectors
  * @param jobs - the expansions
+ * @param afterChunk - passed to `addMasks`: called after every 64 KiB chunk step of each pass
  * @throws TypeError / RangeError for a malformed job or vector (from the PRG's own checks)
  */
 export function applyMaskJobs(
@@ -152,12 +153,13 @@ export function applyMaskJobs(
   sessionId: Uint8Array,
   vectors: readonly VectorSpec[],
   jobs: readonly MaskJob[],
+  afterChunk?: () => void,
 ): void {
   vectors.forEach((spec, i) => {
     for (let from = 0; from < jobs.length; from += TERMS_PER_PASS) {
       const terms = jobs.slice(from, from + TERMS_PER_PASS).map((job) => maskTerm(sessionId, spec, job));
       try {
-        addMasks(acc[i]!, terms);
+        addMasks(acc[i]!, terms, 32, afterChunk);
       } finally {
         for (const { mask } of terms) {
           mask.key.fill(0);

@@ -15,6 +15,7 @@
 import { parentPort } from 'node:worker_threads';
 import { applyMaskJobs, unpackMaskJobs, zeroCorrection } from '../secagg/unmask-plan.ts';
 import type { FromWorker, ToWorker } from './unmask-pool.ts';
+import { collectYoungGarbage } from './young-gc.ts';
 
 interface State {
   readonly sessionId: Uint8Array;
@@ -42,7 +43,15 @@ function handle(message: ToWorker): void {
     case 'jobs': {
       if (!state) throw new Error("'jobs' before 'begin'");
       try {
-        applyMaskJobs(state.acc, state.sessionId, state.vectors, unpackMaskJobs(message));
+        // A chunk step of a pass drops one 64 KiB keystream Buffer per job (up to 16 MB): collect
+        // them after each step rather than let ~64 MB pile up in this thread (young-gc.ts).
+        applyMaskJobs(
+          state.acc,
+          state.sessionId,
+          state.vectors,
+          unpackMaskJobs(message),
+          collectYoungGarbage,
+        );
       } finally {
         message.seeds.fill(0);
       }

@@ -25,6 +25,7 @@ import type { RoundParams } from '../secagg/params.ts';
 import { type Outgoing, type RoundResult, SecAggServer } from '../secagg/server.ts';
 import type { ClientId, Rng } from '../secagg/types.ts';
 import type { UnmaskExecutor } from '../secagg/unmask-plan.ts';
+import { collectPerBytes } from '../server/young-gc.ts';
 
 /** Something that happened at a client, for the server: a message, or a lost connection. */
 export type SimEvent =
@@ -109,6 +110,9 @@ export function localServer(params: RoundParams, options: LocalServerOptions = {
   const { clock, cpuClock } = options;
   const stats = { serverMs: 0, unmaskMs: 0, serverCpuMs: 0, unmaskCpuMs: 0 };
   const violations: string[] = [];
+  // As the gRPC coordinator does (coordinator.ts, DEAD_INPUT_BYTES_PER_COLLECTION): a young-generation
+  // collection after every 8 MB of masked input summed, so dead inputs do not pile up.
+  const droppedInput = collectPerBytes(8_000_000);
   const timed = (f: () => void) => {
     const start = clock?.() ?? 0;
     const cpuStart = cpuClock?.() ?? 0;
@@ -163,11 +167,14 @@ export function localServer(params: RoundParams, options: LocalServerOptions = {
     },
     exchange: async (events) => {
       for (const event of events) {
-        timed(() =>
-          event.kind === 'message'
-            ? server.handle(event.from, event.message, 0)
-            : server.handleDisconnect(event.from, 0),
-        );
+        timed(() => {
+          if (event.kind === 'message') {
+            server.handle(event.from, event.message, 0);
+            if (event.message.type === 'masked') {
+              droppedInput(event.message.vectors.reduce((n, v) => n + v.byteLength, 0));
+            }
+          } else server.handleDisconnect(event.from, 0);
+        });
       }
       return reply();
     },

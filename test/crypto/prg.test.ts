@@ -200,6 +200,32 @@ describe('addMasks', () => {
     assert.throws(() => addMasks(acc, [], 33), RangeError);
   });
 
+  it('calls afterChunk once per 64 KiB chunk of the vector, on either path, without changing the result', () => {
+    const terms = [term(11, 1), term(12, -1)];
+    for (const portable of [false, true]) {
+      forcePortableMaskPath(portable);
+      try {
+        for (const [length, chunks] of [
+          [1, 1],
+          [16384, 1],
+          [16385, 2],
+          [40001, 3],
+        ] as const) {
+          const start = randomWords(length, length);
+          const acc = start.slice();
+          let calls = 0;
+          addMasks(acc, terms, 32, () => {
+            calls += 1;
+          });
+          assert.equal(calls, chunks, `length ${length}, portable ${portable}`);
+          assert.deepEqual(acc, reference(start, terms));
+        }
+      } finally {
+        forcePortableMaskPath(false);
+      }
+    }
+  });
+
   it('checks every term before changing anything', () => {
     const acc = Uint32Array.of(1, 2, 3, 4, 5);
     assert.throws(() => addMasks(acc, [term(1, 1), { mask: term(2, 1).mask, sign: 0 as 1 }]), RangeError);

@@ -356,11 +356,21 @@ export function addMask(acc: Uint32Array, mask: MaskKey, sign: 1 | -1): void {
  * @param terms - the masks and their signs (checked before anything is changed)
  * @param reduceBits - if given, the result is also reduced modulo 2^reduceBits in the same pass (as
  *   `reduceInto` would do after it), while each chunk is in cache; default 32: no reduction
+ * @param afterChunk - if given, called after each 64 KiB chunk of the vector has had every term
+ *   applied. Each term's keystream chunk is a new 64 KiB Buffer (node:crypto has no way to write into
+ *   a caller's memory), and V8 frees dead Buffers only at a garbage collection, which it delays until
+ *   ~64 MB of them have piled up per thread; a caller expanding hundreds of masks can collect sooner
+ *   here (the unmask workers do, src/server/unmask-worker.ts)
  * @throws TypeError for arguments of the wrong type; RangeError for a bad mask key length, sign or
  *   bit width
  * @example addMasks(y, [{ mask: selfMask, sign: 1 }, { mask: pairMask, sign: -1 }], spec.bits)
  */
-export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[], reduceBits = 32): void {
+export function addMasks(
+  acc: Uint32Array,
+  terms: readonly MaskTerm[],
+  reduceBits = 32,
+  afterChunk?: () => void,
+): void {
   if (!(acc instanceof Uint32Array)) throw new TypeError(`acc must be a Uint32Array, got ${describe(acc)}`);
   if (!Array.isArray(terms)) throw new TypeError(`terms must be an array, got ${describe(terms)}`);
   for (const { mask, sign } of terms) {
@@ -385,6 +395,7 @@ export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[], reduceBit
     const input = count === CHUNK_WORDS ? zeros : zeros.subarray(0, 4 * count);
     if (k) {
       addChunkKernel(k, accBytes, acc32, ciphers, signs, input, offset, reduceMask);
+      afterChunk?.();
       continue;
     }
     ciphers.forEach((cipher, t) => {
@@ -411,6 +422,7 @@ export function addMasks(acc: Uint32Array, terms: readonly MaskTerm[], reduceBit
     if (reduceMask !== -1) {
       for (let i = offset; i < offset + count; i++) acc32[i] = (acc32[i] as number) & reduceMask;
     }
+    afterChunk?.();
   }
   // The scratch held keystream and (partly masked) input words.
   if (k) {
