@@ -4,8 +4,10 @@
  * the result):
  *
  * - coordinator, per masked input: `addInRange` (check and add in one pass, Int32 views) against the
- *   check pass and add pass it replaced (`bench/lib/baseline-kernels.ts`). Inputs cycle through
- *   more vectors than fit in cache, and the running sum holds full 32-bit words, as in a round.
+ *   check pass and add pass it replaced (`bench/lib/baseline-kernels.ts`), and `RingSum` (the same
+ *   in a WebAssembly SIMD kernel, the sum held in WebAssembly memory: what the coordinator now
+ *   uses) against `addInRange`. Inputs cycle through more vectors than fit in cache, and the
+ *   running sum holds full 32-bit words, as in a round.
  * - client, masking: `addMasks` with a self mask and k pairwise masks in one pass, against `addMask`
  *   once per mask (one pass each, the previous client code), and against the keystream alone
  *   (AES-128-CTR through node:crypto in 64 KiB chunks: the floor of any mask expansion here).
@@ -24,6 +26,7 @@ import {
   PAIR_MASK_LABEL,
 } from '../src/secagg/crypto/prg.ts';
 import { addInRange } from '../src/secagg/ring.ts';
+import { RingSum } from '../src/secagg/ring-sum.ts';
 import { baselineAddInto, baselineFirstOutOfRange } from './lib/baseline-kernels.ts';
 import { loadLine, machineLine } from './lib/machine.ts';
 import { median, table } from './lib/stats.ts';
@@ -86,6 +89,14 @@ console.log(
     if (addInRange(sum, inputs[next++ % inputs.length]!, BITS) >= 0) throw new Error('out of range');
   });
   row('coordinator: check + add one masked input', 'two passes, Uint32 loops', before, after);
+  const ringSum = new RingSum(d);
+  ringSum.words.set(sum);
+  if (!ringSum.usesKernel)
+    console.log('(RingSum has no WebAssembly SIMD kernel here: its row is the portable path)');
+  const simd = time(() => {
+    if (ringSum.addInRange(inputs[next++ % inputs.length]!, BITS) >= 0) throw new Error('out of range');
+  });
+  row('coordinator: check + add one masked input', 'addInRange (one pass, Int32)', after, simd);
 }
 
 // ---- client: masking with a self mask and k pairwise masks -------------------------------------

@@ -54,7 +54,8 @@ import type {
   UnmaskResponseMessage,
 } from './messages.ts';
 import type { RoundParams } from './params.ts';
-import { addInRange, addInto, reduceInto, subInto } from './ring.ts';
+import { addInto, reduceInto, subInto } from './ring.ts';
+import { RingSum } from './ring-sum.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
@@ -152,7 +153,9 @@ export class SecAggServer {
   #graph: NeighbourGraph | undefined;
   /** U1's keys, by id, once the advertise stage has closed. */
   #keys = new Map<ClientId, AdvertisedKeys>();
-  /** Running sum of masked inputs, one accumulator per vector. */
+  /** Running sum of masked inputs, one per vector (ring-sum.ts: the range check fused in). */
+  #adders: RingSum[] = [];
+  /** The same sums' words, for the corrections of the unmask stage. */
   #sums: Uint32Array[] = [];
   /** U3, once the masked stage has closed. */
   #survivors: readonly ClientId[] = [];
@@ -430,7 +433,7 @@ export class SecAggServer {
     // Checked and added in one pass per vector; a vector out of range is not added, and the vectors
     // before it are taken back out, so a rejected message never changes the running sum.
     vectors.forEach((spec, i) => {
-      if (addInRange(this.#sums[i]!, message.vectors[i]!, spec.bits) >= 0) {
+      if (this.#adders[i]!.addInRange(message.vectors[i]!, spec.bits) >= 0) {
         for (let j = 0; j < i; j++) subInto(this.#sums[j]!, message.vectors[j]!);
         throw new ProtocolViolation(
           `client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`,
@@ -491,7 +494,8 @@ export class SecAggServer {
       for (const ciphertext of this.#records.get(from)!.shares!.ciphertexts)
         inbox.get(ciphertext.to)?.push(ciphertext);
     }
-    this.#sums = this.params.vectors.map((spec) => new Uint32Array(spec.length));
+    this.#adders = this.params.vectors.map((spec) => new RingSum(spec.length));
+    this.#sums = this.#adders.map((adder) => adder.words);
     for (const [to, ciphertexts] of inbox) this.#send(to, { type: 'share-delivery', ciphertexts });
     // Delivered: keep only the commitments. Holding n² ciphertexts until unmasking bloats the heap,
     // and every GC during mask removal then costs more (measured: 2× slower unmask at n = 500).
@@ -558,10 +562,14 @@ export class SecAggServer {
   #finishUnmask(plan: UnmaskPlan): void {
     this.#pendingUnmask = undefined;
     wipeUnmaskPlan(plan);
-    const sums = this.#sums;
-    this.params.vectors.forEach((spec, i) => {
-      reduceInto(sums[i]!, spec.bits);
+    // Copied out of the sums' WebAssembly memories (ring-sum.ts), so that the result is ordinary
+    // arrays with buffers of their own (transferable, and holding nothing else).
+    const sums = this.#sums.map((sum, i) => {
+      reduceInto(sum, this.params.vectors[i]!.bits);
+      return sum.slice();
     });
+    this.#adders = [];
+    this.#sums = [];
     this.#finish({ status: 'ok', sums, survivors: this.#survivors, dropped: this.#droppedMap() });
   }
 
@@ -746,6 +754,7 @@ export class SecAggServer {
   #abort(code: RoundAborted['code'], stage: Stage, reason: string): void {
     const error = new RoundAborted(code, stage, reason);
     for (const to of this.#active()) this.#send(to, { type: 'abort', reason: error.message });
+    this.#adders = [];
     this.#sums = [];
     // After an abort nobody's input is in a sum, so every selected client counts as dropped.
     const dropped = new Map<ClientId, Stage>();

@@ -24,6 +24,7 @@ import {
 } from '../encoding.ts';
 import { addInt32Words, subInt32Words } from '../ring.ts';
 import type { ClientId, VectorSpec } from '../types.ts';
+import { compileWasm, WASM_HEADER, wasmApi, wasmBody, wasmSection } from '../wasm.ts';
 import { hkdf } from './hash.ts';
 
 /** An AES-128-CTR key and initial counter block, derived per seed and vector (PROTOCOL.md §6.1). */
@@ -158,7 +159,7 @@ function kernelBody(laneOp: number): number[] {
     0x20, 0x00, 0x49, 0x0d, 0x00, // br_if 0 ($i < $n)
     0x0b, 0x0b, // end loop, end func
   ];
-  return [code.length, ...code];
+  return wasmBody(code);
 }
 
 function andBody(): number[] {
@@ -175,19 +176,7 @@ function andBody(): number[] {
     0x20, 0x00, 0x49, 0x0d, 0x00, // br_if 0 ($i < $n)
     0x0b, 0x0b, // end loop, end func
   ];
-  return [code.length, ...code];
-}
-
-function section(id: number, content: number[]): number[] {
-  const size: number[] = []; // unsigned LEB128
-  for (let n = content.length; ; n >>>= 7) {
-    if (n < 0x80) {
-      size.push(n);
-      break;
-    }
-    size.push((n & 0x7f) | 0x80);
-  }
-  return [id, ...size, ...content];
+  return wasmBody(code);
 }
 
 interface Kernel {
@@ -201,33 +190,26 @@ interface Kernel {
   readonly and: (bytes: number, mask: number) => void;
 }
 
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { readonly exports: Record<string, unknown> };
-}
-
 function loadKernel(): Kernel | undefined {
   // biome-ignore format: one section per line
   const bytes = Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
-    ...section(1, [0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x02, 0x7f, 0x7f, 0x00]), // types: (i32) -> (), (i32, i32) -> ()
-    ...section(3, [0x03, 0x00, 0x00, 0x01]), // add, sub: type 0; and: type 1
-    ...section(5, [0x01, 0x00, 0x02]), // one memory, 2 pages (128 KiB), no maximum
-    ...section(7, [
+    ...WASM_HEADER,
+    ...wasmSection(1, [0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x02, 0x7f, 0x7f, 0x00]), // types: (i32) -> (), (i32, i32) -> ()
+    ...wasmSection(3, [0x03, 0x00, 0x00, 0x01]), // add, sub: type 0; and: type 1
+    ...wasmSection(5, [0x01, 0x00, 0x02]), // one memory, 2 pages (128 KiB), no maximum
+    ...wasmSection(7, [
       0x04,
       ...[0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00], // "mem": memory 0
       ...[0x03, 0x61, 0x64, 0x64, 0x00, 0x00], // "add": func 0
       ...[0x03, 0x73, 0x75, 0x62, 0x00, 0x01], // "sub": func 1
       ...[0x03, 0x61, 0x6e, 0x64, 0x00, 0x02], // "and": func 2
     ]),
-    ...section(10, [0x03, ...kernelBody(0xae), ...kernelBody(0xb1), ...andBody()]),
+    ...wasmSection(10, [0x03, ...kernelBody(0xae), ...kernelBody(0xb1), ...andBody()]),
   ]);
-  // The project's TypeScript libs (ES2023 + node) do not declare WebAssembly; this is the part used.
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const module = compileWasm(bytes);
   try {
-    if (!wasm || !wasm.validate(bytes)) return undefined;
-    const { exports } = new wasm.Instance(new wasm.Module(bytes));
+    if (!module) return undefined;
+    const { exports } = new (wasmApi()!.Instance)(module);
     const buffer = (exports.mem as { buffer: ArrayBuffer }).buffer;
     return {
       memory: new Uint8Array(buffer),
