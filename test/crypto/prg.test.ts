@@ -18,6 +18,7 @@ import {
   selfMaskLabel,
 } from '../../src/secagg/crypto/prg.ts';
 import { type ClientId, clientId, type VectorSpec } from '../../src/secagg/types.ts';
+import { xorshiftWords } from '../fixtures/xorshift.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const bytes16 = fc.uint8Array({ minLength: 16, maxLength: 16 });
@@ -28,19 +29,6 @@ function nobleWords(mask: MaskKey, length: number): Uint32Array {
   const stream = ctr(mask.key, mask.iv).encrypt(new Uint8Array(4 * length));
   const view = new DataView(stream.buffer, stream.byteOffset, stream.byteLength);
   return Uint32Array.from({ length }, (_, i) => view.getUint32(4 * i, true));
-}
-
-function randomWords(length: number, seed: number): Uint32Array {
-  // A cheap xorshift fill: test data, not randomness the protocol depends on.
-  const out = new Uint32Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x >>> 0;
-  }
-  return out;
 }
 
 describe('expandMask', () => {
@@ -78,7 +66,7 @@ describe('addMask', () => {
 
   for (const length of [0, 1, 5, 16383, 16384, 16385, 100003]) {
     it(`adds and subtracts the mask modulo 2^32 (length ${length})`, () => {
-      const start = randomWords(length, length + 7);
+      const start = xorshiftWords(length, length + 7);
       const words = expandMask(mask, length);
       const acc = Uint32Array.from(start);
       addMask(acc, mask, 1);
@@ -155,7 +143,7 @@ describe('addMasks', () => {
   for (const length of [1, 3, 5, 16383, 16385, 40001]) {
     it(`applies several masks in one pass, as one at a time would (length ${length})`, () => {
       const terms = [term(1, 1), term(2, -1), term(3, 1), term(4, 1), term(5, -1), term(6, -1), term(7, 1)];
-      const start = randomWords(length, length + 3);
+      const start = xorshiftWords(length, length + 3);
       const acc = start.slice();
       addMasks(acc, terms);
       assert.deepEqual(acc, reference(start, terms));
@@ -186,7 +174,7 @@ describe('addMasks', () => {
     for (const length of [1, 7, 16385, 40003]) {
       for (const bits of [1, 8, 24, 31, 32]) {
         const terms = [term(8, 1), term(9, -1), term(10, 1)];
-        const start = randomWords(length, bits * length + 1);
+        const start = xorshiftWords(length, bits * length + 1);
         const expected = reference(start, terms).map((w) => (bits === 32 ? w : w % 2 ** bits));
         const acc = start.slice();
         addMasks(acc, terms, bits);
@@ -211,7 +199,7 @@ describe('addMasks', () => {
           [16385, 2],
           [40001, 3],
         ] as const) {
-          const start = randomWords(length, length);
+          const start = xorshiftWords(length, length);
           const acc = start.slice();
           let calls = 0;
           addMasks(acc, terms, 32, () => {
@@ -338,7 +326,7 @@ describe('the mask kernel', () => {
       assert.equal(maskKernel(), 'javascript');
       for (const length of [1, 5, 16385, 40003]) {
         for (const bits of [8, 24, 32]) {
-          const start = randomWords(length, length * bits);
+          const start = xorshiftWords(length, length * bits);
           const terms = [
             {
               mask: { key: new Uint8Array(16).fill(bits), iv: new Uint8Array(16).fill(length & 0xff) },

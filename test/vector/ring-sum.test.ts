@@ -4,23 +4,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { RingSum } from '../../src/secagg/ring-sum.ts';
+import { xorshiftWords } from '../fixtures/xorshift.ts';
 
 /** What the sum should be: element-wise addition modulo 2^32 of the accepted vectors. */
 function referenceSum(length: number, accepted: readonly Uint32Array[]): Uint32Array {
   const out = new Uint32Array(length);
   for (const v of accepted) for (let i = 0; i < length; i++) out[i] = out[i]! + v[i]!;
-  return out;
-}
-
-function words(length: number, seed: number, bits: number): Uint32Array {
-  const out = new Uint32Array(length);
-  let x = seed | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = bits === 32 ? x >>> 0 : (x >>> 0) % 2 ** bits;
-  }
   return out;
 }
 
@@ -37,7 +26,7 @@ describe('RingSum', () => {
         for (const length of [1, 3, 4, 5, 16383, 16384, 16385, 40003]) {
           for (const bits of [1, 16, 24, 32]) {
             const sum = new RingSum(length, { kernel });
-            const inputs = [1, 2, 3].map((seed) => words(length, seed * 977 + length, bits));
+            const inputs = [1, 2, 3].map((seed) => xorshiftWords(length, seed * 977 + length, bits));
             for (const v of inputs) assert.equal(sum.addInRange(v, bits), -1);
             assert.deepEqual(sum.words, referenceSum(length, inputs), `length ${length}, ${bits} bits`);
           }
@@ -47,10 +36,10 @@ describe('RingSum', () => {
       it('refuses a vector with an element ≥ 2^bits, names the first, and leaves the sum as it was', () => {
         for (const length of [1, 7, 16385, 40003]) {
           const sum = new RingSum(length, { kernel });
-          const good = words(length, length, 12);
+          const good = xorshiftWords(length, length, 12);
           assert.equal(sum.addInRange(good, 12), -1);
           for (const at of [0, length >> 1, length - 1]) {
-            const bad = words(length, at + 5, 12);
+            const bad = xorshiftWords(length, at + 5, 12);
             bad[at] = 1 << 12;
             if (at + 1 < length) bad[length - 1] = 0xffff_ffff; // a later culprit too
             assert.equal(sum.addInRange(bad, 12), at, `length ${length}, culprit at ${at}`);
@@ -69,7 +58,7 @@ describe('RingSum', () => {
               const sum = new RingSum(length, { kernel });
               const accepted: Uint32Array[] = [];
               for (const seed of seeds) {
-                const v = words(length, seed, 32);
+                const v = xorshiftWords(length, seed, 32);
                 const fits = v.every((x) => bits === 32 || x < 2 ** bits);
                 const result = sum.addInRange(v, bits);
                 if (fits) {
