@@ -367,16 +367,19 @@ export class SecAggClient {
         else used.set(p, [{ key, seen: 0 }]);
       }
     }
-    for (const peer of peers) {
-      for (const key of [peer.cPk, peer.sPk]) {
-        const list = used.get(prefix(key));
-        if (!list) continue;
-        for (const entry of list) {
-          if (equalBytes(entry.key, key) && ++entry.seen > 1) {
-            throw new Refusal('duplicate-public-key', `client ${peer.id} advertises a repeated key`);
-          }
+    // O(|U1|) lookups, each allocation-free: this runs over every advertised key once per round.
+    const check = (key: Uint8Array, id: ClientId) => {
+      const list = used.get(prefix(key));
+      if (!list) return;
+      for (const entry of list) {
+        if (equalBytes(entry.key, key) && ++entry.seen > 1) {
+          throw new Refusal('duplicate-public-key', `client ${id} advertises a repeated key`);
         }
       }
+    };
+    for (const peer of peers) {
+      check(peer.cPk, peer.id);
+      check(peer.sPk, peer.id);
     }
   }
 

@@ -41,8 +41,10 @@ export function sessionIdFor(configHash: Uint8Array, peers: readonly AdvertisedK
   let at = 4;
   for (const { id, cPk, sPk } of peers) {
     view.setUint32(at, id, true);
-    for (let i = 0; i < 32; i++) body[at + 4 + i] = cPk[i]!;
-    for (let i = 0; i < 32; i++) body[at + 36 + i] = sPk[i]!;
+    // Native copies: every client runs this over all of U1 once per round, with its code still cold
+    // (a byte loop here was a third of a 10,000-client round's per-client time).
+    body.set(cPk, at + 4);
+    body.set(sPk, at + 36);
     at += 68;
   }
   return sha256(LABEL.session, configHash, body);
