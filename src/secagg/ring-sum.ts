@@ -70,6 +70,15 @@ let compiled: object | null | undefined;
 /** True where the host is little-endian (WebAssembly memory is; the sum's view must agree). */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
+/** Scratch plus `length` words of WebAssembly memory, or undefined if the host will not reserve it. */
+function kernelMemory(length: number): { readonly buffer: ArrayBuffer } | undefined {
+  try {
+    return new (wasmApi()!.Memory)({ initial: 1 + Math.ceil((4 * length) / PAGE_BYTES) });
+  } catch {
+    return undefined; // the plain array below may still fit
+  }
+}
+
 /** Options for {@link RingSum}. */
 export interface RingSumOptions {
   /** Use the WebAssembly kernel where available (default); false forces the portable path (tests). */
@@ -105,10 +114,9 @@ export class RingSum {
     }
     const kernel = options.kernel !== false && length > 0 && length <= MAX_KERNEL_WORDS && LITTLE_ENDIAN;
     if (kernel && compiled === undefined) compiled = compileWasm(kernelBytes()) ?? null;
-    if (kernel && compiled) {
-      const wasm = wasmApi()!;
-      const memory = new wasm.Memory({ initial: 1 + Math.ceil((4 * length) / PAGE_BYTES) });
-      const { exports } = new wasm.Instance(compiled, { env: { mem: memory } });
+    const memory = kernel && compiled ? kernelMemory(length) : undefined;
+    if (memory) {
+      const { exports } = new (wasmApi()!.Instance)(compiled!, { env: { mem: memory } });
       this.#add = exports.add as AddKernel;
       this.#bytes = new Uint8Array(memory.buffer);
       this.words = new Uint32Array(memory.buffer, SCRATCH_BYTES, length);
@@ -137,7 +145,7 @@ export class RingSum {
     assertBits(bits);
     const bytes = this.#bytes!;
     const input = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    const lanes = input.length & ~15;
+    const lanes = input.length - (input.length % 16); // not `& ~15`: lengths reach 2^32 bytes
     let any = 0;
     for (let offset = 0; offset < lanes; offset += SCRATCH_BYTES) {
       const count = Math.min(SCRATCH_BYTES, lanes - offset);
