@@ -155,8 +155,6 @@ export class SecAggServer {
   #keys = new Map<ClientId, AdvertisedKeys>();
   /** Running sum of masked inputs, one per vector (ring-sum.ts: the range check fused in). */
   #adders: RingSum[] = [];
-  /** The same sums' words, for the corrections of the unmask stage. */
-  #sums: Uint32Array[] = [];
   /** U3, once the masked stage has closed. */
   #survivors: readonly ClientId[] = [];
   /** U3 as a set, built once for the per-response checks of the unmask stage. */
@@ -221,8 +219,8 @@ export class SecAggServer {
       throw new UsageError(`completeUnmask() called with no unmask pending (stage '${this.stage}')`);
     }
     assertCorrection(plan, correction);
-    this.#sums.forEach((sum, i) => {
-      addInto(sum, correction[i]!);
+    this.#adders.forEach((adder, i) => {
+      addInto(adder.words, correction[i]!);
     });
     this.#finishUnmask(plan);
   }
@@ -434,7 +432,7 @@ export class SecAggServer {
     // before it are taken back out, so a rejected message never changes the running sum.
     vectors.forEach((spec, i) => {
       if (this.#adders[i]!.addInRange(message.vectors[i]!, spec.bits) >= 0) {
-        for (let j = 0; j < i; j++) subInto(this.#sums[j]!, message.vectors[j]!);
+        for (let j = 0; j < i; j++) subInto(this.#adders[j]!.words, message.vectors[j]!);
         throw new ProtocolViolation(
           `client ${from}'s vector '${spec.name}' has elements ≥ 2^${spec.bits}`,
           from,
@@ -495,7 +493,6 @@ export class SecAggServer {
         inbox.get(ciphertext.to)?.push(ciphertext);
     }
     this.#adders = this.params.vectors.map((spec) => new RingSum(spec.length));
-    this.#sums = this.#adders.map((adder) => adder.words);
     for (const [to, ciphertexts] of inbox) this.#send(to, { type: 'share-delivery', ciphertexts });
     // Delivered: keep only the commitments. Holding n² ciphertexts until unmasking bloats the heap,
     // and every GC during mask removal then costs more (measured: 2× slower unmask at n = 500).
@@ -549,7 +546,10 @@ export class SecAggServer {
     }
     if (this.#unmaskMode === 'inline') {
       // Straight into the sums: no second vector-length buffer, and the same bytes as ever.
-      runUnmaskPlan(plan, this.#sums);
+      runUnmaskPlan(
+        plan,
+        this.#adders.map((adder) => adder.words),
+      );
       this.#finishUnmask(plan);
       return;
     }
@@ -564,12 +564,11 @@ export class SecAggServer {
     wipeUnmaskPlan(plan);
     // Copied out of the sums' WebAssembly memories (ring-sum.ts), so that the result is ordinary
     // arrays with buffers of their own (transferable, and holding nothing else).
-    const sums = this.#sums.map((sum, i) => {
-      reduceInto(sum, this.params.vectors[i]!.bits);
-      return sum.slice();
+    const sums = this.#adders.map(({ words }, i) => {
+      reduceInto(words, this.params.vectors[i]!.bits);
+      return words.slice();
     });
     this.#adders = [];
-    this.#sums = [];
     this.#finish({ status: 'ok', sums, survivors: this.#survivors, dropped: this.#droppedMap() });
   }
 
@@ -755,7 +754,6 @@ export class SecAggServer {
     const error = new RoundAborted(code, stage, reason);
     for (const to of this.#active()) this.#send(to, { type: 'abort', reason: error.message });
     this.#adders = [];
-    this.#sums = [];
     // After an abort nobody's input is in a sum, so every selected client counts as dropped.
     const dropped = new Map<ClientId, Stage>();
     for (const [id, record] of this.#records) dropped.set(id, record.droppedAt ?? stage);

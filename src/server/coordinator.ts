@@ -50,7 +50,7 @@ import {
 } from '../wire/convert.ts';
 import { WireFormatError } from '../wire/errors.ts';
 import { UnmaskPool } from './unmask-pool.ts';
-import { collectPerBytes } from './young-gc.ts';
+import { collectPerBytes, DEAD_INPUT_BYTES_PER_COLLECTION } from './young-gc.ts';
 
 /**
  * How each round's neighbour graph, threshold and n_C are chosen.
@@ -989,15 +989,6 @@ export class Coordinator {
  * handing the work to a thread and back would cost more than it saves.
  */
 const UNMASK_INLINE_WORDS = 1 << 20;
-
-/**
- * Summed masked inputs are dead, but V8 frees their memory only at a collection, which it delays
- * until ~64 MB of such buffers have piled up: at d = 1M that was ~16 inputs, and most of the
- * coordinator's peak memory in the masked stage. A young-generation collection after every 8 MB of
- * them (two inputs at d = 1M) cut the peak of `npm run bench:scale`'s n = 500, d = 1M row from ~205
- * to ~165 MiB, for ~0.2 ms of collection per input (young-gc.ts).
- */
-const DEAD_INPUT_BYTES_PER_COLLECTION = 8_000_000;
 
 /** Mask words a plan expands: jobs × the total length of the vectors. */
 function unmaskWords(plan: UnmaskPlan): number {

@@ -25,7 +25,7 @@ import type { RoundParams } from '../secagg/params.ts';
 import { type Outgoing, type RoundResult, SecAggServer } from '../secagg/server.ts';
 import type { ClientId, Rng } from '../secagg/types.ts';
 import type { UnmaskExecutor } from '../secagg/unmask-plan.ts';
-import { collectPerBytes } from '../server/young-gc.ts';
+import { collectPerBytes, DEAD_INPUT_BYTES_PER_COLLECTION } from '../server/young-gc.ts';
 
 /** Something that happened at a client, for the server: a message, or a lost connection. */
 export type SimEvent =
@@ -110,9 +110,9 @@ export function localServer(params: RoundParams, options: LocalServerOptions = {
   const { clock, cpuClock } = options;
   const stats = { serverMs: 0, unmaskMs: 0, serverCpuMs: 0, unmaskCpuMs: 0 };
   const violations: string[] = [];
-  // As the gRPC coordinator does (coordinator.ts, DEAD_INPUT_BYTES_PER_COLLECTION): a young-generation
-  // collection after every 8 MB of masked input summed, so dead inputs do not pile up.
-  const droppedInput = collectPerBytes(8_000_000);
+  // As the gRPC coordinator does: a young-generation collection after every few inputs summed, so
+  // dead inputs do not pile up (young-gc.ts).
+  const droppedInput = collectPerBytes(DEAD_INPUT_BYTES_PER_COLLECTION);
   const timed = (f: () => void) => {
     const start = clock?.() ?? 0;
     const cpuStart = cpuClock?.() ?? 0;
