@@ -75,6 +75,10 @@ round:
   --max-concurrent-uploads K   masked inputs assembled at once (default ${SERVE_DEFAULTS.maxConcurrentUploads})
   --max-frames-per-stage F  frames a client may send in one stage before it is cut off
                             (default: the masked input in ${MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT / 1024} KiB chunks + 16)
+  --max-waiting-clients W   checked-in clients that may wait for a round at once; more are turned
+                            away (UNAVAILABLE: retry later) (default 2N+64)
+  --keepalive-ms MS         ping every connection this often; close it when the answer has not come
+                            within as long again; 0: never (default ${SERVE_DEFAULTS.keepaliveMs})
   --unmask-workers W        worker threads that remove the masks at the end of a round, so the event
                             loop keeps serving (default: one per core, at most that; 0: inline)
 
@@ -292,6 +296,7 @@ async function run(argv: readonly string[]): Promise<number> {
       address: formatHostPort(settings.host, settings.port),
       credentials: tls?.credentials ?? m.grpc.ServerCredentials.createInsecure(),
       maxReceiveMessageBytes: maxReceiveMessageBytes(settings.clients),
+      keepaliveMs: settings.keepaliveMs,
       coordinator,
       health,
     });
@@ -373,11 +378,20 @@ async function run(argv: readonly string[]): Promise<number> {
   process.off('SIGTERM', onSignal);
   closeSync(out);
   if (signalled !== undefined) {
-    logger.info({ signal: signalled, rounds: written }, 'stopped');
+    logger.info({ signal: signalled, rounds: written, ...resourcesUsed() }, 'stopped');
     return 128 + constants.signals[signalled];
   }
-  logger.info({ rounds: written }, 'all rounds done');
+  logger.info({ rounds: written, ...resourcesUsed() }, 'all rounds done');
   return 0;
+}
+
+/** The process's CPU time and peak resident memory (unmask worker threads included), for the log. */
+function resourcesUsed(): { cpuMs: number; peakRssMiB: number } {
+  const usage = process.resourceUsage();
+  return {
+    cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
+    peakRssMiB: Math.round(usage.maxRSS / 1024),
+  };
 }
 
 /** The `privagg serve` command. */

@@ -40,7 +40,11 @@ import {
   type WireAbortCode,
 } from '../wire/convert.ts';
 import { WireFormatError } from '../wire/errors.ts';
-import { ParticipateClient } from '../wire/service.ts';
+import {
+  type ParticipateClientInstance,
+  participateClientClass,
+  type TrafficMeter,
+} from '../wire/service.ts';
 
 /** The coordinator aborted the round (or dropped or did not select this client). */
 export class CoordinatorAbortError extends Error {
@@ -141,11 +145,26 @@ export interface ParticipantOptions {
   /** Largest masked-input chunk in bytes (default {@link DEFAULT_UPLOAD_CHUNK_BYTES}). */
   readonly maxChunkBytes?: number;
   /**
+   * How often, in ms, the client pings the coordinator while a session is open, and how long it
+   * waits for the answer before it gives the connection up (default
+   * {@link DEFAULT_CLIENT_KEEPALIVE_MS}; 0: no pings). While it waits for a round, nothing else
+   * crosses the connection: the pings keep NATs and proxies from forgetting it and tell the client
+   * soon when the coordinator is gone.
+   */
+  readonly keepaliveMs?: number;
+  /**
    * Extra grpc-js channel options (for example reconnect backoff, or `grpc.ssl_target_name_override`),
-   * applied over the SDK's own (`grpc.max_receive_message_length` = 16 MiB).
+   * applied over the SDK's own (`grpc.max_receive_message_length` = 16 MiB, keepalive).
    */
   readonly channelOptions?: Partial<ClientOptions>;
 }
+
+/**
+ * The SDK's default keepalive: a ping every 30 s, answered within 30 s. grpc-js checks the answer's
+ * deadline with a timer, so a client whose event loop is blocked for longer than this (by its own
+ * training, say) would give up a healthy connection; 30 s leaves room for long synchronous steps.
+ */
+export const DEFAULT_CLIENT_KEEPALIVE_MS = 30_000;
 
 /** How {@link Participant.participateRounds} retries. */
 export interface RetryPolicy {
@@ -171,23 +190,42 @@ export interface Participation {
 }
 
 /**
- * Masked-input chunk size. A coordinator that makes an uploader wait for a slot pauses its stream,
- * but grpc-js still reads ahead up to 16 messages; 256 KiB chunks keep that at 4 MiB per waiting
- * client instead of 16 MiB.
+ * Masked-input chunk size: the smallest PROTOCOL.md §6.3 allows for all chunks but the last. A
+ * coordinator that makes an uploader wait for a slot stops reading its stream and holds about one
+ * chunk plus the HTTP/2 window (64 KiB) of it; the rest stays with the client under flow control.
+ * Small chunks keep that small when a thousand clients upload at once.
  */
-export const DEFAULT_UPLOAD_CHUNK_BYTES = 256 << 10;
+export const DEFAULT_UPLOAD_CHUNK_BYTES = 64 << 10;
 
 /** One client's connection to a coordinator. */
 export class Participant {
   readonly #options: ParticipantOptions;
-  readonly #grpc: InstanceType<typeof ParticipateClient>;
+  readonly #grpc: ParticipateClientInstance;
+  readonly #traffic: TrafficMeter = { sentBytes: 0, receivedBytes: 0 };
 
   constructor(options: ParticipantOptions) {
+    const keepaliveMs = options.keepaliveMs ?? DEFAULT_CLIENT_KEEPALIVE_MS;
+    if (!Number.isSafeInteger(keepaliveMs) || keepaliveMs < 0) {
+      throw new RangeError(`keepaliveMs must be a non-negative integer, got ${keepaliveMs}`);
+    }
     this.#options = options;
+    const ParticipateClient = participateClientClass(this.#traffic);
     this.#grpc = new ParticipateClient(options.address, options.credentials, {
       'grpc.max_receive_message_length': 16 << 20,
+      ...(keepaliveMs > 0 && {
+        'grpc.keepalive_time_ms': keepaliveMs,
+        'grpc.keepalive_timeout_ms': keepaliveMs,
+      }),
       ...options.channelOptions,
     });
+  }
+
+  /**
+   * Bytes of gRPC messages this client has sent and received over all its sessions so far (frames as
+   * serialized, without HTTP/2 and TLS framing).
+   */
+  get traffic(): Readonly<TrafficMeter> {
+    return { ...this.#traffic };
   }
 
   /** Closes the channel. */

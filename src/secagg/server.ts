@@ -257,6 +257,11 @@ export class SecAggServer {
     this.#open('advertise', now);
   }
 
+  /** The stage at which client `id` was dropped, or undefined (not dropped, or not in the round). */
+  droppedAt(id: ClientId): Stage | undefined {
+    return this.#records.get(id)?.droppedAt;
+  }
+
   /** The next message to send, or undefined when there is none. */
   pollTransmit(): Outgoing | undefined {
     return this.#outbox.shift();

@@ -39,6 +39,16 @@ export interface ServeSettings {
   readonly stageTimeoutsMs: Readonly<Record<(typeof DEADLINE_STAGES)[number], number>>;
   readonly maxConcurrentUploads: number;
   readonly maxFramesPerStage: number;
+  /**
+   * Checked-in clients that may wait for a round at once (beyond them a check-in is turned away as
+   * UNAVAILABLE, to retry later): bounds the memory idle sessions hold.
+   */
+  readonly maxWaitingClients: number;
+  /**
+   * The coordinator pings every connection this often (ms) and closes one whose answer has not come
+   * within as long again; 0: no pings.
+   */
+  readonly keepaliveMs: number;
   /** Worker threads that remove the masks (0: on the event loop); default: one per core. */
   readonly unmaskWorkers?: number;
   /** File the JSON line of each round is appended to. */
@@ -93,8 +103,17 @@ export const SERVE_DEFAULTS = {
   checkInWindowMs: 30_000,
   stageTimeoutMs: 30_000,
   maxConcurrentUploads: 4,
+  keepaliveMs: 60_000,
   logLevel: 'info',
 } as const;
+
+/**
+ * The default cap on waiting clients for a cohort of N: room for this round's cohort and the next
+ * (clients check in again as soon as a round ends), plus slack for stragglers and reconnections.
+ */
+export function defaultMaxWaitingClients(clients: number): number {
+  return 2 * clients + 64;
+}
 
 /**
  * A client must send masked-input chunks of at least this many bytes to stay within the default
@@ -107,6 +126,7 @@ type Kind =
   | 'count'
   | 'nonnegative'
   | 'ms'
+  | 'msOrOff'
   | 'port'
   | 'text'
   | 'path'
@@ -144,6 +164,8 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'max-concurrent-uploads', key: 'maxConcurrentUploads', kind: 'count' },
   { flag: 'max-frames-per-stage', key: 'maxFramesPerStage', kind: 'count' },
   { flag: 'unmask-workers', key: 'unmaskWorkers', kind: 'nonnegative' },
+  { flag: 'max-waiting-clients', key: 'maxWaitingClients', kind: 'count' },
+  { flag: 'keepalive-ms', key: 'keepaliveMs', kind: 'msOrOff' },
   { flag: 'out', key: 'out', kind: 'path' },
   { flag: 'tls-cert', key: 'tlsCert', kind: 'path' },
   { flag: 'tls-key', key: 'tlsKey', kind: 'path' },
@@ -188,6 +210,8 @@ function integerRange(kind: Kind): [number, number] | undefined {
       return [0, 0xffff_ffff];
     case 'ms':
       return [1, MAX_MS];
+    case 'msOrOff':
+      return [0, MAX_MS];
     case 'port':
       return [0, 65_535];
     default:
@@ -473,6 +497,8 @@ export function resolveServeSettings(
       get<number>('maxFramesPerStage') ??
       // A private update is padded to a power of two (at most 2·D elements).
       defaultMaxFramesPerStage(privacy ? [{ name: 'update', length: 2 * dim!, bits: 32 }] : vectors),
+    maxWaitingClients: get<number>('maxWaitingClients') ?? defaultMaxWaitingClients(clients),
+    keepaliveMs: get<number>('keepaliveMs') ?? SERVE_DEFAULTS.keepaliveMs,
     ...(get<number>('unmaskWorkers') !== undefined && { unmaskWorkers: get<number>('unmaskWorkers')! }),
     out,
     tlsCert,
@@ -610,6 +636,7 @@ export function coordinatorConfig(s: ServeSettings): CoordinatorConfig {
     timeouts: { ...s.stageTimeoutsMs },
     maxConcurrentUploads: s.maxConcurrentUploads,
     maxFramesPerStage: s.maxFramesPerStage,
+    maxWaitingClients: s.maxWaitingClients,
     ...(s.unmaskWorkers !== undefined && { unmaskWorkers: s.unmaskWorkers }),
     ...(s.graph.mode !== 'complete' && { graph: s.graph }),
   };

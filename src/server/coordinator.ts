@@ -5,10 +5,14 @@
  *
  * Memory: masked inputs are summed as they complete; at most `maxConcurrentUploads` inputs are being
  * assembled at once. A client that starts uploading without a free slot gets no buffer: its stream is
- * paused and only the chunks already received wait (grpc-js reads ahead at most 16 messages, so with
- * the SDK's 256 KiB chunks that is ≤ 4 MiB per waiting client; the rest stays with the client under
- * flow control). Memory is O(slots × vector length + waiting clients × read-ahead), not
- * O(clients × vector length).
+ * paused and only what was already received waits (read-ahead is cut to one message, so with the
+ * SDK's 64 KiB chunks that is ~128 KiB per waiting client with the HTTP/2 window; the rest stays
+ * with the client under flow control). Memory is O(slots × vector length + waiting clients ×
+ * read-ahead), not O(clients × vector length).
+ *
+ * The event loop: outgoing frames are written a time slice at a time (frame-writer.ts), a freed
+ * upload slot is handed on in a later macrotask, and the unmasking runs on worker threads, so no
+ * step holds the loop for long whatever the cohort size; each round reports the loop's delay.
  *
  * Unmasking: once a round's unmask responses are in, the core hands back its unmask plan (the mask
  * expansions, secagg/unmask-plan.ts) and the coordinator runs it on a pool of worker threads
@@ -49,6 +53,10 @@ import {
   type WireAbort,
 } from '../wire/convert.ts';
 import { WireFormatError } from '../wire/errors.ts';
+import { defaultMaxWaitingClients } from './config.ts';
+import { type EventLoopDelay, EventLoopMonitor } from './event-loop.ts';
+import { FrameWriter } from './frame-writer.ts';
+import { SESSION_ENDS, type SessionEndCause } from './session-end.ts';
 import { UnmaskPool } from './unmask-pool.ts';
 import { collectPerBytes, DEAD_INPUT_BYTES_PER_COLLECTION } from './young-gc.ts';
 
@@ -105,6 +113,11 @@ export interface CoordinatorConfig {
   /** Most frames a client may send in one stage before it is cut off (flooding). */
   readonly maxFramesPerStage: number;
   /**
+   * Most checked-in clients waiting for a round at once (default 2N + 64, at least N); a check-in beyond it is
+   * turned away with UNAVAILABLE (retry later), so idle sessions cannot take unbounded memory.
+   */
+  readonly maxWaitingClients?: number;
+  /**
    * Worker threads that remove the masks once a round's unmask responses are in (the bulk of the
    * coordinator's work at large vector lengths), leaving the event loop free to serve other sessions:
    * at most `os.availableParallelism()`, which is the default. 0 computes inline on the event loop.
@@ -133,8 +146,15 @@ export interface RoundOutcome {
   readonly reason?: string;
   /** Cumulative ε after this round (with {@link RoundPrivacy}); the round counts even if aborted. */
   readonly epsilon?: number;
-  /** Milliseconds from announcement to result, and per stage. */
-  readonly timing: { readonly totalMs: number; readonly stageMs: Readonly<Partial<Record<Stage, number>>> };
+  /**
+   * Milliseconds from announcement to result, and per stage; and how late the coordinator's event
+   * loop ran meanwhile (every frame, deadline and keepalive ping of every session waits behind it).
+   */
+  readonly timing: {
+    readonly totalMs: number;
+    readonly stageMs: Readonly<Partial<Record<Stage, number>>>;
+    readonly eventLoopDelayMs: EventLoopDelay;
+  };
 }
 
 /** A round's shape, once its cohort is chosen: what a {@link RoundPlanner} plans for. */
@@ -226,6 +246,9 @@ class Session {
   /** Chunks received while waiting for an upload slot (at most a few: the stream is paused). */
   pendingChunks: MaskedChunkFrame[] = [];
   stageSeen: Stage | 'idle' | 'ended' = 'idle';
+  /** The coordinator has decided to end the session (its end may still be queued behind frames). */
+  ending = false;
+  /** The call is over: nothing more is written to it. */
   closed = false;
   constructor(
     readonly call: Call,
@@ -248,6 +271,7 @@ interface ActiveRound {
   readonly params: RoundParams;
   readonly server: SecAggServer;
   readonly sessions: ReadonlyMap<ClientId, Session>;
+  readonly byName: ReadonlyMap<string, Session>;
   readonly startedAt: number;
   readonly stageStarted: Map<Stage, number>;
   timer: NodeJS.Timeout | undefined;
@@ -263,7 +287,8 @@ export class Coordinator {
   readonly config: CoordinatorConfig;
   readonly #env: CoordinatorEnvironment;
   readonly #now: () => number;
-  readonly #waiting: Session[] = [];
+  /** Checked-in sessions waiting for a round, by client name, in check-in order. */
+  readonly #waiting = new Map<string, Session>();
   readonly #outcomes: RoundOutcome[] = [];
   #outcomeWaiters: ((value: IteratorResult<RoundOutcome>) => void)[] = [];
   #waitingChanged: (() => void) | undefined;
@@ -272,6 +297,8 @@ export class Coordinator {
   /** Created on the first unmask that needs it; closed with the coordinator (after its last round). */
   #unmaskPool: UnmaskPool | undefined;
   readonly #droppedInput = collectPerBytes(DEAD_INPUT_BYTES_PER_COLLECTION);
+  readonly #eventLoop = new EventLoopMonitor();
+  readonly #writer = new FrameWriter();
 
   constructor(config: CoordinatorConfig, env: CoordinatorEnvironment) {
     if (config.minClients > config.cohortSize) {
@@ -304,16 +331,25 @@ export class Coordinator {
     }
     this.#env = env;
     this.#now = env.now ?? (() => performance.now());
+    this.#maxWaiting = config.maxWaitingClients ?? defaultMaxWaitingClients(config.cohortSize);
+    if (this.#maxWaiting < config.cohortSize) {
+      throw new RangeError(
+        `max waiting clients ${this.#maxWaiting} is below the cohort size ${config.cohortSize}: no round could start`,
+      );
+    }
   }
+
+  readonly #maxWaiting: number;
 
   /** The gRPC handler for `Participate`. */
   readonly handleParticipate = (call: Call): void => {
     const auth = this.#env.authenticate(call);
     if (!auth.ok) {
       this.#env.logger.warn({ peer: call.getPeer(), reason: auth.reason }, 'refused unauthenticated call');
-      call.emit('error', { code: Status.UNAUTHENTICATED, details: auth.reason });
+      call.emit('error', { code: SESSION_ENDS.unauthenticated.status, details: auth.reason });
       return;
     }
+    limitReadAhead(call);
     const session = new Session(call, auth.name);
     call.on('data', (bytes: Uint8Array) => this.#onFrame(session, bytes));
     call.on('end', () => {
@@ -323,7 +359,7 @@ export class Coordinator {
       // leave it open until the client cancels it.
       if (open) {
         call.emit('error', {
-          code: Status.CANCELLED,
+          code: SESSION_ENDS['half-closed'].status,
           details: 'the client ended its stream before its session was over',
         });
       }
@@ -353,6 +389,7 @@ export class Coordinator {
   async run(): Promise<void> {
     const privacy = this.#env.privacy;
     const first = privacy ? privacy.ledger.nextRound() : 1;
+    if (!this.#env.unmaskExecutor && this.#unmaskWorkers() > 0) await this.#ownUnmaskPool().prepare();
     for (let round = first; round < first + this.config.rounds && !this.#closed; round++) {
       const cohort = await this.#selectCohort();
       if (!cohort) break;
@@ -413,9 +450,7 @@ export class Coordinator {
       if (!(error instanceof BudgetExceededError)) throw error;
       this.#env.logger.error({ round, reason: error.message }, 'privacy budget exhausted: no more rounds');
       this.budgetStop = error.message;
-      for (const session of cohort) {
-        this.#reject(session, Status.RESOURCE_EXHAUSTED, error.message);
-      }
+      for (const session of cohort) this.#end(session, 'budget-exhausted', error.message);
       return false;
     }
   }
@@ -443,18 +478,18 @@ export class Coordinator {
     if (this.#closed) return;
     this.#closed = true;
     // A copy: ending a session runs its 'error' listener, which removes it from #waiting.
-    for (const session of [...this.#waiting])
-      this.#endSession(session, {
-        type: 'abort',
-        code: 'server-aborted',
-        reason: 'coordinator shutting down',
-      });
-    this.#waiting.length = 0;
+    for (const session of [...this.#waiting.values()]) {
+      this.#end(session, 'shutting-down', 'coordinator shutting down');
+    }
+    this.#waiting.clear();
     this.#waitingChanged?.();
     for (const resolve of this.#outcomeWaiters) resolve({ done: true, value: undefined });
     this.#outcomeWaiters = [];
     // A round still running may finish (shutdown grace): its unmask needs the pool until then.
-    if (!this.#round) this.#closeUnmaskPool();
+    if (!this.#round) {
+      this.#closeUnmaskPool();
+      this.#eventLoop.close();
+    }
   }
 
   #closeUnmaskPool(): void {
@@ -466,23 +501,21 @@ export class Coordinator {
   // ---- sessions ------------------------------------------------------------------------------
 
   #onFrame(session: Session, bytes: Uint8Array): void {
-    if (session.closed) return;
+    // A session the coordinator is ending may still send (a late answer to a stage it was dropped
+    // from): it is told why once its queued frames are out, so what it sends meanwhile is ignored.
+    if (session.closed || session.ending) return;
     let frame: InboundClientFrame;
     try {
       frame = parseClientFrame(bytes, session.id);
     } catch (error) {
       if (!(error instanceof WireFormatError)) throw error;
-      this.#reject(session, Status.INVALID_ARGUMENT, error.message);
+      this.#end(session, 'malformed-frame', error.message);
       return;
     }
     if (frame.type === 'check-in') return this.#onCheckIn(session, frame.clientName);
     const round = session.round;
     if (!round || session.id === undefined) {
-      this.#reject(
-        session,
-        Status.FAILED_PRECONDITION,
-        `'${frame.type}' before the client was selected for a round`,
-      );
+      this.#end(session, 'out-of-order', `'${frame.type}' before the client was selected for a round`);
       return;
     }
     if (!this.#withinRateLimit(session, round)) return;
@@ -491,8 +524,7 @@ export class Coordinator {
         { client: session.name, code: frame.code, refusal: frame.refusal },
         'client aborted',
       );
-      this.#disconnect(session, round);
-      this.#closeCall(session);
+      this.#end(session, 'client-aborted', 'the client aborted');
       return;
     }
     if (frame.type === 'masked-chunk') return this.#onMaskedChunk(session, round, frame);
@@ -501,41 +533,50 @@ export class Coordinator {
 
   #onCheckIn(session: Session, name: string): void {
     if (this.#closed) {
-      this.#reject(session, Status.UNAVAILABLE, 'the coordinator is shutting down');
+      this.#end(session, 'shutting-down', 'the coordinator is shutting down');
       return;
     }
     if (session.name !== undefined) {
-      this.#reject(session, Status.FAILED_PRECONDITION, 'checked in twice on one stream');
+      this.#end(session, 'out-of-order', 'checked in twice on one stream');
       return;
     }
     if (session.authenticatedName !== undefined && session.authenticatedName !== name) {
-      this.#reject(
+      this.#end(session, 'name-not-caller', `authenticated as '${session.authenticatedName}', not '${name}'`);
+      return;
+    }
+    if (this.#waiting.size >= this.#maxWaiting) {
+      this.#end(
         session,
-        Status.PERMISSION_DENIED,
-        `authenticated as '${session.authenticatedName}', not '${name}'`,
+        'waiting-full',
+        `${this.#waiting.size} clients are already waiting for a round; try again later`,
       );
       return;
     }
-    const taken = this.#waiting.some((s) => s.name === name) || this.#roundHasName(name);
+    const taken = this.#waiting.has(name) || this.#roundHasName(name);
     if (taken) {
-      this.#reject(session, Status.ALREADY_EXISTS, `client '${name}' already has a session`);
+      this.#end(session, 'name-taken', `client '${name}' already has a session`);
       return;
     }
     if (this.config.serverModel === 'malicious' && !this.config.identities?.has(name)) {
-      this.#reject(session, Status.PERMISSION_DENIED, `no identity key is registered for client '${name}'`);
+      this.#end(session, 'name-not-caller', `no identity key is registered for client '${name}'`);
       return;
     }
     session.name = name;
-    this.#waiting.push(session);
-    this.#env.logger.debug({ client: name, waiting: this.#waiting.length }, 'client checked in');
+    this.#waiting.set(name, session);
+    this.#env.logger.debug({ client: name, waiting: this.#waiting.size }, 'client checked in');
     this.#waitingChanged?.();
   }
 
   #roundHasName(name: string): boolean {
-    const round = this.#round;
-    if (!round) return false;
-    for (const s of round.sessions.values()) if (s.name === name && !s.closed) return true;
-    return false;
+    const session = this.#round?.byName.get(name);
+    return session !== undefined && !session.closed;
+  }
+
+  /** Takes a session off the waiting list, if it is on it. */
+  #leaveWaiting(session: Session): void {
+    if (session.name === undefined || this.#waiting.get(session.name) !== session) return;
+    this.#waiting.delete(session.name);
+    this.#waitingChanged?.();
   }
 
   #withinRateLimit(session: Session, round: ActiveRound): boolean {
@@ -547,10 +588,9 @@ export class Coordinator {
     session.framesThisStage++;
     if (session.framesThisStage <= this.config.maxFramesPerStage) return true;
     this.#env.logger.warn({ client: session.name, stage }, 'client exceeded the frame rate limit');
-    this.#disconnect(session, round);
-    this.#reject(
+    this.#end(
       session,
-      Status.RESOURCE_EXHAUSTED,
+      'too-many-frames',
       `more than ${this.config.maxFramesPerStage} frames in stage '${stage}'`,
     );
     return false;
@@ -624,17 +664,23 @@ export class Coordinator {
       return;
     }
     let next = round.uploadQueue.shift();
-    while (next?.closed) next = round.uploadQueue.shift();
+    while (next && (next.closed || next.ending)) next = round.uploadQueue.shift();
     if (!next) return;
-    round.uploading.add(next);
-    next.assembler = new MaskedInputAssembler(round.params.vectors);
-    const pending = next.pendingChunks;
-    next.pendingChunks = [];
-    for (const chunk of pending) {
-      if (next.closed || !next.assembler) break;
-      this.#feedChunk(next, round, chunk);
-    }
-    next.call.resume();
+    const admitted = next;
+    round.uploading.add(admitted);
+    admitted.assembler = new MaskedInputAssembler(round.params.vectors);
+    // Feed the chunks it sent while waiting in a later macrotask, not here: completing its input
+    // would free the slot again and admit the next one, and so on through the whole queue in one
+    // synchronous cascade (a 12.6 s stall at n = 300, d = 100k).
+    setImmediate(() => {
+      const pending = admitted.pendingChunks;
+      admitted.pendingChunks = [];
+      for (const chunk of pending) {
+        if (admitted.closed || admitted.ending || !admitted.assembler) return;
+        this.#feedChunk(admitted, round, chunk);
+      }
+      if (!admitted.closed && !admitted.ending) admitted.call.resume();
+    });
   }
 
   /** Feeds a core message to the round's server. */
@@ -648,7 +694,7 @@ export class Coordinator {
         'protocol violation',
       );
       this.#pump(round);
-      this.#reject(session, Status.INVALID_ARGUMENT, error.message);
+      this.#end(session, 'protocol-violation', error.message);
       return;
     }
     this.#pump(round);
@@ -659,18 +705,13 @@ export class Coordinator {
       { client: session.name, stage: round.server.stage, error: message },
       'protocol violation',
     );
-    this.#disconnect(session, round);
-    this.#reject(session, Status.INVALID_ARGUMENT, message);
+    this.#end(session, 'protocol-violation', message);
   }
 
   #onGone(session: Session, why: string): void {
     if (session.closed) return;
     session.closed = true;
-    const waitingIndex = this.#waiting.indexOf(session);
-    if (waitingIndex >= 0) {
-      this.#waiting.splice(waitingIndex, 1);
-      this.#waitingChanged?.();
-    }
+    this.#leaveWaiting(session);
     const round = session.round;
     if (round) {
       this.#env.logger.info({ client: session.name, stage: round.server.stage, why }, 'client disconnected');
@@ -685,34 +726,38 @@ export class Coordinator {
     this.#pump(round);
   }
 
-  #reject(session: Session, code: Status, details: string): void {
-    if (session.closed) return;
+  /**
+   * Ends a session as {@link SESSION_ENDS} says for `cause`. Once the client is selected, an Abort
+   * frame names why, queued behind the frames already on their way to it; the status follows. Frees
+   * the upload slot the session holds or waits for, and tells the core the client is gone (a no-op
+   * when the core has dropped it already or the round is over).
+   * @param roundAbort - the round's own abort, for `round-aborted`
+   */
+  #end(session: Session, cause: SessionEndCause, details: string, roundAbort?: WireAbort): void {
+    if (session.closed || session.ending) return;
+    session.ending = true;
+    this.#leaveWaiting(session);
     const round = session.round;
-    session.closed = true;
-    // Also frees the upload slot the session holds or waits for (its stream ends here, so no later
-    // event would free it).
     if (round) this.#disconnect(session, round);
-    const waitingIndex = this.#waiting.indexOf(session);
-    if (waitingIndex >= 0) this.#waiting.splice(waitingIndex, 1);
-    session.call.emit('error', { code, details });
-  }
-
-  #endSession(session: Session, abort: WireAbort | undefined): void {
-    if (session.closed) return;
-    if (abort && session.id !== undefined) {
-      session.call.write(serverMessageToFrame(abort, session.id));
-    } else if (abort) {
-      session.call.emit('error', { code: Status.UNAVAILABLE, details: abort.reason });
+    const signal = SESSION_ENDS[cause];
+    const abort: WireAbort | undefined =
+      session.id === undefined || signal.abort === undefined
+        ? undefined
+        : signal.abort === 'round'
+          ? roundAbort
+          : { type: 'abort', code: signal.abort, reason: details };
+    const finish = () => {
+      if (session.closed) return;
       session.closed = true;
-      return;
+      if (abort) session.call.write(serverMessageToFrame(abort, session.id!));
+      if (signal.status === Status.OK) session.call.end();
+      else session.call.emit('error', { code: signal.status, details });
+    };
+    if (round && signal.status === Status.OK) {
+      this.#writer.enqueue({ skip: () => session.closed, write: finish });
+    } else {
+      finish();
     }
-    this.#closeCall(session);
-  }
-
-  #closeCall(session: Session): void {
-    if (session.closed) return;
-    session.closed = true;
-    session.call.end();
   }
 
   // ---- rounds --------------------------------------------------------------------------------
@@ -722,11 +767,16 @@ export class Coordinator {
     const { cohortSize, minClients, checkInMs } = this.config;
     const windowEnds = this.#now() + checkInMs;
     while (!this.#closed) {
-      const live = this.#waiting.filter((s) => !s.closed);
+      // Closed sessions leave the list at once (#onGone, #reject): every one here is live.
+      const waiting = this.#waiting.size;
       const windowOver = this.#now() >= windowEnds;
-      if (live.length >= cohortSize || (windowOver && live.length >= minClients)) {
-        const cohort = live.slice(0, cohortSize);
-        for (const s of cohort) this.#waiting.splice(this.#waiting.indexOf(s), 1);
+      if (waiting >= cohortSize || (windowOver && waiting >= minClients)) {
+        const cohort: Session[] = [];
+        for (const [name, session] of this.#waiting) {
+          if (cohort.length === cohortSize) break;
+          cohort.push(session);
+          this.#waiting.delete(name);
+        }
         return cohort;
       }
       const wait = windowOver ? undefined : Math.max(1, windowEnds - this.#now());
@@ -800,11 +850,13 @@ export class Coordinator {
       this.#ownUnmaskPool().warm();
     }
     const startedAt = this.#now();
+    this.#eventLoop.takeWindow();
     const result = await new Promise<RoundResult>((done) => {
       const round: ActiveRound = {
         params,
         server,
         sessions,
+        byName: new Map(cohort.map((session) => [session.name!, session])),
         startedAt,
         stageStarted: new Map(),
         timer: undefined,
@@ -829,12 +881,16 @@ export class Coordinator {
       server.start(this.#now());
       for (const [id, session] of sessions) {
         if (session.closed) server.handleDisconnect(id, this.#now());
-        else session.call.write(roundAnnouncementToFrame(announced, id, prepared.task));
+        else this.#send(session, () => roundAnnouncementToFrame(announced, id, prepared.task));
       }
       this.#pump(round);
     });
     this.#round = undefined;
-    if (this.#closed) this.#closeUnmaskPool();
+    const eventLoopDelayMs = this.#eventLoop.takeWindow();
+    if (this.#closed) {
+      this.#closeUnmaskPool();
+      this.#eventLoop.close();
+    }
     const totalMs = this.#now() - startedAt;
     const stageMs: Partial<Record<Stage, number>> = {};
     const marks = [...(this.#stageMarks.get(server) ?? [])];
@@ -842,8 +898,11 @@ export class Coordinator {
       stageMs[stage] = (marks[i + 1]?.[1] ?? startedAt + totalMs) - at;
     });
     this.#stageMarks.delete(server);
-    for (const session of sessions.values()) this.#closeCall(session);
-    return this.#outcome(roundNumber, params, sessions, result, { totalMs, stageMs });
+    // Every frame of the round (aborts included) goes out before the calls end.
+    await this.#writer.idle();
+    for (const session of sessions.values()) this.#end(session, 'round-completed', 'the round is over');
+    await this.#writer.idle();
+    return this.#outcome(roundNumber, params, sessions, result, { totalMs, stageMs, eventLoopDelayMs });
   }
 
   readonly #stageMarks = new Map<SecAggServer, [Stage, number][]>();
@@ -853,9 +912,13 @@ export class Coordinator {
     const { server } = round;
     for (let out = server.pollTransmit(); out; out = server.pollTransmit()) {
       const session = round.sessions.get(out.to);
-      if (!session || session.closed) continue;
-      const message = out.message.type === 'abort' ? this.#abortFrame(out.message.reason) : out.message;
-      session.call.write(serverMessageToFrame(message, out.to));
+      if (!session) continue;
+      const { message, to } = out;
+      if (message.type === 'abort') {
+        this.#end(session, 'round-aborted', message.reason, this.#abortFrame(message.reason));
+      } else {
+        this.#send(session, () => serverMessageToFrame(message, to));
+      }
     }
     const stage = server.stage;
     if (stage !== 'idle' && stage !== 'ended') {
@@ -882,11 +945,28 @@ export class Coordinator {
       round.timer = setTimeout(
         () => {
           round.timer = undefined;
+          const stage = server.stage;
           server.handleTimeout(this.#now());
+          this.#tellDropped(round, stage);
           this.#pump(round);
         },
         Math.max(0, deadline - this.#now()),
       );
+    }
+  }
+
+  /** Queues a frame for a session (converted when its turn comes), behind those already queued. */
+  #send(session: Session, frame: () => ServerFrame): void {
+    if (session.closed || session.ending) return;
+    this.#writer.enqueue({ skip: () => session.closed, write: () => session.call.write(frame()) });
+  }
+
+  /** Tells the clients a deadline just dropped at `stage` that they were dropped. */
+  #tellDropped(round: ActiveRound, stage: Stage | 'idle' | 'ended' | 'unmasking'): void {
+    if (stage === 'idle' || stage === 'ended' || stage === 'unmasking') return;
+    for (const [id, session] of round.sessions) {
+      if (session.closed || session.ending || round.server.droppedAt(id) !== stage) continue;
+      this.#end(session, 'missed-deadline', `missed the deadline of stage '${stage}'`);
     }
   }
 
@@ -973,7 +1053,11 @@ export class Coordinator {
         round: outcome.round,
         status: outcome.status,
         survivors: outcome.survivors.length,
+        dropped: Object.keys(outcome.dropped).length,
         reason: outcome.reason,
+        ms: Math.round(outcome.timing.totalMs),
+        stageMs: roundedMs(outcome.timing.stageMs),
+        eventLoopDelayMs: outcome.timing.eventLoopDelayMs,
       },
       'round ended',
     );
@@ -985,10 +1069,27 @@ export class Coordinator {
 }
 
 /**
+ * Cuts grpc-js's read-ahead on a call to one message. A paused call otherwise keeps reading until 16
+ * messages wait in its object-mode buffer (the default high-water mark), and an upload that waits
+ * for a slot would hold up to 16 chunks in the coordinator instead of leaving them with the client
+ * under HTTP/2 flow control. Node offers no public setter for the mark of a stream it did not create,
+ * so this sets the documented-in-source `_readableState` field; test/server/read-ahead.test.ts
+ * fails if a Node or grpc-js upgrade makes it ineffective.
+ */
+function limitReadAhead(call: Call): void {
+  const state = (call as unknown as { _readableState?: { highWaterMark?: number } })._readableState;
+  if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 1;
+}
+
+/**
  * Below this many mask words in all (~1.5 ms of expansion) the coordinator unmasks on the event loop:
  * handing the work to a thread and back would cost more than it saves.
  */
 const UNMASK_INLINE_WORDS = 1 << 20;
+
+function roundedMs(stageMs: Readonly<Partial<Record<Stage, number>>>): Partial<Record<Stage, number>> {
+  return Object.fromEntries(Object.entries(stageMs).map(([stage, ms]) => [stage, Math.round(ms)]));
+}
 
 /** Mask words a plan expands: jobs × the total length of the vectors. */
 function unmaskWords(plan: UnmaskPlan): number {

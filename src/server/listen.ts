@@ -15,6 +15,11 @@ export interface ListenOptions {
   readonly credentials: ServerCredentials;
   /** Largest gRPC message accepted, in bytes (`grpc.max_receive_message_length`). */
   readonly maxReceiveMessageBytes: number;
+  /**
+   * Ping every connection this often (ms), and close one whose answer has not come within as long
+   * again; 0 sends no pings.
+   */
+  readonly keepaliveMs: number;
   readonly coordinator: Coordinator;
   readonly health: HealthService;
 }
@@ -38,9 +43,14 @@ export class ListenError extends Error {
 export async function listen(options: ListenOptions): Promise<Listening> {
   const server = new Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes,
-    // Ping idle connections so a client that vanished without closing its socket is noticed.
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
+    // Pings notice a client that vanished without closing its socket; its round does not wait for
+    // them (a stage deadline drops a client that does not answer). grpc-js checks the answer with a
+    // timer, so a timeout shorter than the longest stall of either event loop would drop a healthy
+    // client: the answer is given as long as the interval.
+    ...(options.keepaliveMs > 0 && {
+      'grpc.keepalive_time_ms': options.keepaliveMs,
+      'grpc.keepalive_timeout_ms': options.keepaliveMs,
+    }),
   });
   server.addService(participateService, { participate: options.coordinator.handleParticipate });
   server.addService(healthServiceDefinition, options.health.implementation);

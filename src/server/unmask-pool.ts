@@ -36,7 +36,7 @@ import {
   unmaskPlan,
   zeroCorrection,
 } from '../secagg/unmask-plan.ts';
-import { bundledWorkerUrl } from './worker-bundle.ts';
+import { bundledWorkerUrl, prepareWorkerBundle } from './worker-bundle.ts';
 
 /** Options for {@link UnmaskPool}. */
 export interface UnmaskPoolOptions {
@@ -146,6 +146,11 @@ export class UnmaskPool {
    * Starts the threads now rather than on the first run (each takes a few hundred ms to load tsx and
    * the PRG), e.g. when a round begins. Idle threads do not keep the process alive. No-op once closed.
    */
+  /** Builds what the threads start from ahead of time, without blocking the event loop. */
+  prepare(): Promise<void> {
+    return prepareWorkerBundle(this.#workerUrl);
+  }
+
   warm(): void {
     if (this.#closed) return;
     while (this.#workers.length < this.size) this.#workers.push(this.#spawn());

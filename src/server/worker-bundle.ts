@@ -7,7 +7,7 @@
  * @module
  */
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { type BuildOptions, build, buildSync } from 'esbuild';
 
 const bundles = new Map<string, URL | null>();
 
@@ -23,22 +23,45 @@ export function bundledWorkerUrl(moduleUrl: URL): URL | undefined {
   return bundles.get(key) ?? undefined;
 }
 
+/**
+ * Builds the bundle of {@link bundledWorkerUrl} in esbuild's own process, leaving the event loop
+ * free, so that a later `bundledWorkerUrl` finds it cached instead of blocking ~100 ms on a
+ * synchronous build (e.g. when the first round of a running coordinator starts its threads).
+ */
+export async function prepareWorkerBundle(moduleUrl: URL): Promise<void> {
+  const key = moduleUrl.href;
+  if (bundles.has(key) || moduleUrl.protocol !== 'file:') return;
+  let url: URL | null = null;
+  try {
+    url = dataUrl((await build(buildOptions(moduleUrl))).outputFiles?.[0]?.text);
+  } catch {
+    url = null;
+  }
+  if (!bundles.has(key)) bundles.set(key, url);
+}
+
+function buildOptions(moduleUrl: URL): BuildOptions & { write: false } {
+  return {
+    entryPoints: [fileURLToPath(moduleUrl)],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    write: false,
+    logLevel: 'silent',
+  };
+}
+
+function dataUrl(code: string | undefined): URL | null {
+  return code === undefined
+    ? null
+    : new URL(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+}
+
 function bundle(moduleUrl: URL): URL | null {
   if (moduleUrl.protocol !== 'file:') return null;
   try {
-    const { outputFiles } = buildSync({
-      entryPoints: [fileURLToPath(moduleUrl)],
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-    });
-    const code = outputFiles?.[0]?.text;
-    return code === undefined
-      ? null
-      : new URL(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+    return dataUrl(buildSync(buildOptions(moduleUrl)).outputFiles?.[0]?.text);
   } catch {
     return null;
   }

@@ -87,7 +87,7 @@ export interface MaskedChunkFrame extends MaskedChunk {
 }
 
 /** Why a session or round ended early: the core's abort codes plus the transport's own. */
-export type WireAbortCode = AbortCode | 'protocol-violation' | 'not-selected';
+export type WireAbortCode = AbortCode | 'protocol-violation' | 'not-selected' | 'dropped';
 
 /**
  * An abort in either direction. It is an {@link AbortMessage} (the core's server-side abort) with a
@@ -281,6 +281,7 @@ const ABORT_TO_WIRE: Record<WireAbortCode, pb.AbortReason> = {
   'client-refused': pb.AbortReason.ABORT_REASON_CLIENT_REFUSED,
   'protocol-violation': pb.AbortReason.ABORT_REASON_PROTOCOL_VIOLATION,
   'not-selected': pb.AbortReason.ABORT_REASON_NOT_SELECTED,
+  dropped: pb.AbortReason.ABORT_REASON_DROPPED,
 };
 
 const REFUSAL_TO_WIRE: Record<RefusalCode, pb.RefusalReason> = {

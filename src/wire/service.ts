@@ -33,27 +33,60 @@ export const participateService: ServiceDefinition = {
   },
 };
 
-/** A client for Participate that hands back raw frame bytes, decoded by the strict converters. */
-export const ParticipateClient = makeGenericClientConstructor(
-  {
-    participate: {
-      ...participateService.participate!,
-      requestSerialize: SecureAggregationService.participate.requestSerialize as (
-        value: ClientFrame,
-      ) => Buffer,
-      requestDeserialize: SecureAggregationService.participate.requestDeserialize,
-      responseSerialize: (value: Uint8Array): Buffer => Buffer.from(value),
-      responseDeserialize: (value: Buffer): Uint8Array => value,
-    },
-  },
-  'privagg.v1.SecureAggregation',
-) as unknown as new (
-  address: string,
-  credentials: ChannelCredentials,
-  options?: Partial<ClientOptions>,
-) => Client & {
+/** Bytes of serialized frames a client sent and received, as gRPC messages (before HTTP/2 framing). */
+export interface TrafficMeter {
+  sentBytes: number;
+  receivedBytes: number;
+}
+
+/** A Participate client whose calls hand back raw server-frame bytes. */
+export type ParticipateClientInstance = Client & {
   participate(
     metadata: Metadata,
     options?: Partial<CallOptions>,
   ): ClientDuplexStream<ClientFrame, Uint8Array>;
 };
+
+type ParticipateClientConstructor = new (
+  address: string,
+  credentials: ChannelCredentials,
+  options?: Partial<ClientOptions>,
+) => ParticipateClientInstance;
+
+const serializeClientFrame = SecureAggregationService.participate.requestSerialize as (
+  value: ClientFrame,
+) => Buffer;
+
+/**
+ * A client class for Participate that hands back raw frame bytes, decoded by the strict converters.
+ * With a `meter`, every frame serialized or received by any instance of the class is counted into it
+ * (so give each client its own class when you want per-client counts; making one is cheap).
+ */
+export function participateClientClass(meter?: TrafficMeter): ParticipateClientConstructor {
+  return makeGenericClientConstructor(
+    {
+      participate: {
+        ...participateService.participate!,
+        requestSerialize: meter
+          ? (value: ClientFrame): Buffer => {
+              const bytes = serializeClientFrame(value);
+              meter.sentBytes += bytes.length;
+              return bytes;
+            }
+          : serializeClientFrame,
+        requestDeserialize: SecureAggregationService.participate.requestDeserialize,
+        responseSerialize: (value: Uint8Array): Buffer => Buffer.from(value),
+        responseDeserialize: meter
+          ? (value: Buffer): Uint8Array => {
+              meter.receivedBytes += value.length;
+              return value;
+            }
+          : (value: Buffer): Uint8Array => value,
+      },
+    },
+    'privagg.v1.SecureAggregation',
+  ) as unknown as ParticipateClientConstructor;
+}
+
+/** A client for Participate that hands back raw frame bytes, decoded by the strict converters. */
+export const ParticipateClient = participateClientClass();

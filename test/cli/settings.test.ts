@@ -159,7 +159,7 @@ describe('serve settings', () => {
 
 describe('the JSON line of a round', () => {
   const vectors = [{ name: 'sum', length: 3, bits: 32 }];
-  const timing = { totalMs: 1, stageMs: {} };
+  const timing = { totalMs: 1, stageMs: {}, eventLoopDelayMs: { p50: 0, p99: 0, max: 0 } };
 
   it('ok: survivors, dropped with stages, and the sum, in this key order', () => {
     const outcome: RoundOutcome = {

@@ -88,6 +88,12 @@ export const AbortReason = {
   ABORT_REASON_PROTOCOL_VIOLATION: 5,
   /** ABORT_REASON_NOT_SELECTED - The client checked in but was not selected for the round. */
   ABORT_REASON_NOT_SELECTED: 6,
+  /**
+   * ABORT_REASON_DROPPED - The coordinator dropped this client from the round: it did not answer a stage before the
+   * stage's deadline. The round goes on without it (a client dropped at the unmask stage, after its
+   * masked input was in, is still in the sum).
+   */
+  ABORT_REASON_DROPPED: 7,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -101,6 +107,7 @@ export namespace AbortReason {
   export type ABORT_REASON_CLIENT_REFUSED = typeof AbortReason.ABORT_REASON_CLIENT_REFUSED;
   export type ABORT_REASON_PROTOCOL_VIOLATION = typeof AbortReason.ABORT_REASON_PROTOCOL_VIOLATION;
   export type ABORT_REASON_NOT_SELECTED = typeof AbortReason.ABORT_REASON_NOT_SELECTED;
+  export type ABORT_REASON_DROPPED = typeof AbortReason.ABORT_REASON_DROPPED;
   export type UNRECOGNIZED = typeof AbortReason.UNRECOGNIZED;
 }
 
@@ -220,7 +227,10 @@ export interface ServerFrame {
     /** Answer to stage 2 (semi-honest) or stage 3 (malicious) (§4.5). */
     { readonly $case: "unmaskRequest"; readonly value: UnmaskRequest }
     | //
-    /** The round is aborted for this client, or the client was dropped or not selected. Last frame. */
+    /**
+     * The round is aborted for this client, or the client was dropped or not selected. Last frame;
+     * the status that follows is in the table at the top of this file.
+     */
     { readonly $case: "abort"; readonly value: Abort }
     | undefined;
 }
@@ -3096,8 +3106,21 @@ export const SecureAggregationService = {
    * RoundAnnouncement, and the stages of PROTOCOL.md §4 follow in order, each a client frame then a
    * server frame: AdvertiseKeys / PeerKeys, EncryptedShares / ShareDelivery, MaskedInputChunk... /
    * ConsistencyRequest or UnmaskRequest, [ConsistencySignature / UnmaskRequest,] UnmaskResponse.
-   * Either side may send Abort at any point; it is the last frame its sender sends. The coordinator
-   * closes the stream with status OK when the round completed and the session played its part.
+   * Either side may send Abort at any point; it is the last frame its sender sends.
+   *
+   * How a session ends (PROTOCOL.md §8.2 has the full table). Before the client is selected (no
+   * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
+   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
+   * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
+   * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
+   * UNAVAILABLE (shutting down, or too many clients waiting: retry later). Once selected, every end
+   * the coordinator decides is an Abort frame naming why, then the status: OK after Abort
+   * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
+   * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
+   * INVALID_ARGUMENT after PROTOCOL_VIOLATION (a malformed or out-of-order frame) and
+   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than §6.3 allows). When the
+   * round completed and the session played its part, the coordinator closes the stream with status
+   * OK and no Abort. After a client's own Abort it closes the stream with OK.
    */
   participate: {
     path: "/privagg.v1.SecureAggregation/Participate" as const,
@@ -3119,8 +3142,21 @@ export interface SecureAggregationServer extends UntypedServiceImplementation {
    * RoundAnnouncement, and the stages of PROTOCOL.md §4 follow in order, each a client frame then a
    * server frame: AdvertiseKeys / PeerKeys, EncryptedShares / ShareDelivery, MaskedInputChunk... /
    * ConsistencyRequest or UnmaskRequest, [ConsistencySignature / UnmaskRequest,] UnmaskResponse.
-   * Either side may send Abort at any point; it is the last frame its sender sends. The coordinator
-   * closes the stream with status OK when the round completed and the session played its part.
+   * Either side may send Abort at any point; it is the last frame its sender sends.
+   *
+   * How a session ends (PROTOCOL.md §8.2 has the full table). Before the client is selected (no
+   * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
+   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
+   * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
+   * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
+   * UNAVAILABLE (shutting down, or too many clients waiting: retry later). Once selected, every end
+   * the coordinator decides is an Abort frame naming why, then the status: OK after Abort
+   * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
+   * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
+   * INVALID_ARGUMENT after PROTOCOL_VIOLATION (a malformed or out-of-order frame) and
+   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than §6.3 allows). When the
+   * round completed and the session played its part, the coordinator closes the stream with status
+   * OK and no Abort. After a client's own Abort it closes the stream with OK.
    */
   participate: handleBidiStreamingCall<ClientFrame, ServerFrame>;
 }
@@ -3134,8 +3170,21 @@ export interface SecureAggregationClient extends Client {
    * RoundAnnouncement, and the stages of PROTOCOL.md §4 follow in order, each a client frame then a
    * server frame: AdvertiseKeys / PeerKeys, EncryptedShares / ShareDelivery, MaskedInputChunk... /
    * ConsistencyRequest or UnmaskRequest, [ConsistencySignature / UnmaskRequest,] UnmaskResponse.
-   * Either side may send Abort at any point; it is the last frame its sender sends. The coordinator
-   * closes the stream with status OK when the round completed and the session played its part.
+   * Either side may send Abort at any point; it is the last frame its sender sends.
+   *
+   * How a session ends (PROTOCOL.md §8.2 has the full table). Before the client is selected (no
+   * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
+   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
+   * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
+   * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
+   * UNAVAILABLE (shutting down, or too many clients waiting: retry later). Once selected, every end
+   * the coordinator decides is an Abort frame naming why, then the status: OK after Abort
+   * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
+   * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
+   * INVALID_ARGUMENT after PROTOCOL_VIOLATION (a malformed or out-of-order frame) and
+   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than §6.3 allows). When the
+   * round completed and the session played its part, the coordinator closes the stream with status
+   * OK and no Abort. After a client's own Abort it closes the stream with OK.
    */
   participate(): ClientDuplexStream<ClientFrame, ServerFrame>;
   participate(options: Partial<CallOptions>): ClientDuplexStream<ClientFrame, ServerFrame>;
