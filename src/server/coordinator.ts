@@ -369,6 +369,11 @@ export class Coordinator {
     call.on('close', () => this.#onGone(session, 'closed'));
   };
 
+  /** How many checked-in clients are waiting for a round. */
+  get waitingClients(): number {
+    return this.#waiting.size;
+  }
+
   /** The results of each round as it ends, in order. Ends when the coordinator has run all rounds. */
   async *outcomes(): AsyncGenerator<RoundOutcome> {
     let index = 0;

@@ -37,6 +37,7 @@ import {
   clientMessageToFrames,
   type InboundServerFrame,
   parseServerFrame,
+  type WireAbort,
 } from '../../src/wire/convert.ts';
 import { participateService } from '../../src/wire/service.ts';
 
@@ -343,6 +344,8 @@ export interface ScriptResult {
   readonly state: string | undefined;
   /** Steps whose frames were sent, in order. */
   readonly sent: ClientStep[];
+  /** The Abort frames the coordinator sent it (at most one: it is the last frame). */
+  readonly aborts: readonly WireAbort[];
 }
 
 /**
@@ -355,6 +358,7 @@ export class ScriptedParticipant {
   #core: SecAggClient | undefined;
   #received: ServerMessage | undefined;
   readonly #sent: ClientStep[] = [];
+  readonly #aborts: WireAbort[] = [];
   /** Resolves when the round announcement arrives. */
   readonly announced: Promise<void>;
   #announce!: () => void;
@@ -392,6 +396,7 @@ export class ScriptedParticipant {
       id: this.#core?.id,
       state: this.#core?.state,
       sent: this.#sent,
+      aborts: this.#aborts,
     };
   }
 
@@ -408,7 +413,10 @@ export class ScriptedParticipant {
       await this.#send(this.#core.start());
       return;
     }
-    if (frame.type === 'abort') return;
+    if (frame.type === 'abort') {
+      this.#aborts.push(frame);
+      return;
+    }
     this.#received = frame;
     const reply = this.#core!.handle(frame);
     if (reply) await this.#send(reply);
