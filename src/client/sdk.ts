@@ -45,6 +45,7 @@ import {
   participateClientClass,
   type TrafficMeter,
 } from '../wire/service.ts';
+import { takeTurn } from './turns.ts';
 
 /** The coordinator aborted the round (or dropped or did not select this client). */
 export class CoordinatorAbortError extends Error {
@@ -354,7 +355,8 @@ class ParticipantSession {
     if (!core) throw new ProtocolViolation(`'${frame.type}' before the round announcement`);
     this.#stage = STAGE_ENTERED[frame.type];
     this.options.onStage?.(this.#stage);
-    const reply = core.handle(frame);
+    const reply = await takeTurn(() => core.handle(frame));
+    if (this.#settled) return;
     if (reply) await this.#send(reply);
   }
 

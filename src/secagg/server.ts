@@ -59,7 +59,6 @@ import { RingSum } from './ring-sum.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
-  derivePairSeed,
   selfMaskCommitment,
   sessionIdFor,
 } from './transcript.ts';
@@ -654,11 +653,20 @@ export class SecAggServer {
             `client ${u}'s reconstructed mask key does not match its public key`,
           );
         }
-        // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes it.
+        // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes
+        // it. Deriving each seed (an X25519 and an HKDF) is left to the plan's executor: at scale it
+        // is most of the work after the expansions themselves.
+        const maskKey = bytes.slice();
         for (const v of this.#graph!.neighbours(u)) {
           if (survivors.has(v)) {
-            const seed = derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v);
-            jobs.push({ kind: 'pair', seed, sign: pairSign(u, v) });
+            jobs.push({
+              kind: 'dropped-pair',
+              dropped: u,
+              peer: v,
+              seed: maskKey,
+              peerPublicKey: this.#keys.get(v)!.sPk,
+              sign: pairSign(u, v),
+            });
           }
         }
       } finally {

@@ -1,13 +1,16 @@
 /**
  * The unmask plan: the mask-removal work of docs/PROTOCOL.md §4.6 as data.
  *
- * Once the unmask responses suffice, the server reconstructs every secret it needs (cheap: Shamir
- * interpolation and one X25519 per dropped client). What remains is pure mask expansion — one self
- * mask per survivor `u ∈ U3`, subtracted, and one pairwise mask per dropped client `u` and surviving
- * neighbour `v`, added with `u`'s sign — and that is nearly all of the server's time at large vector
- * lengths. A plan lists those expansions as jobs (32-byte seed, sign, and the label that selects the
- * mask), together with the vector layout and the session id, so the caller may run them anywhere: on
- * the calling thread ({@link runUnmaskPlan}, the server's default) or split across worker threads.
+ * Once the unmask responses suffice, the server reconstructs every secret it needs and checks it
+ * (cheap: Shamir interpolation, and one key check per dropped client). What remains is one self mask
+ * per survivor `u ∈ U3`, subtracted, and one pairwise mask per dropped client `u` and surviving
+ * neighbour `v`, added with `u`'s sign. Each pairwise seed still takes an X25519 agreement and an
+ * HKDF to derive (~10^5 of them at a thousand clients with a tenth dropped: seconds of CPU), and each
+ * mask a full-length expansion; together nearly all of the server's time. A plan lists that work as
+ * jobs (a seed, or for a dropped client's pair the key material to derive it from; a sign; the label
+ * that selects the mask), with the vector layout and the session id, so the caller may run them
+ * anywhere: on the calling thread ({@link runUnmaskPlan}, the server's default) or split across
+ * worker threads.
  *
  * What comes back is the *correction*: per vector, `Σ_jobs sign · PRG(seed)` modulo 2^32, which the
  * server adds to the sum of the masked inputs before reducing modulo 2^bits (§6.2 allows whole-word
@@ -23,8 +26,10 @@
  */
 
 import { addMasks, deriveMaskKey, type MaskTerm, PAIR_MASK_LABEL, selfMaskLabel } from './crypto/prg.ts';
+import { X25519PrivateKey } from './crypto/x25519.ts';
 import { describe } from './encoding.ts';
 import { UsageError } from './errors.ts';
+import { derivePairSeed } from './transcript.ts';
 import type { ClientId, VectorSpec } from './types.ts';
 
 /** Removes (sign −1) or adds (sign +1) client `client`'s self mask, label `self-mask ‖ u32(client)`. */
@@ -44,8 +49,25 @@ export interface PairMaskJob {
   readonly sign: 1 | -1;
 }
 
+/**
+ * Adds the pairwise mask of a dropped client `dropped` and its surviving neighbour `peer`, whose seed
+ * is derived first: `pairSeed = HKDF(X25519(maskKey, peerPublicKey), …)` (§4.6), exactly as `dropped`
+ * would have derived it.
+ */
+export interface DroppedPairMaskJob {
+  readonly kind: 'dropped-pair';
+  readonly dropped: ClientId;
+  readonly peer: ClientId;
+  /** The dropped client's reconstructed X25519 mask key `s_u`, 32 bytes (secret; may be shared by its jobs). */
+  readonly seed: Uint8Array;
+  /** The neighbour's advertised mask-agreement public key `sPk_v`, 32 bytes. */
+  readonly peerPublicKey: Uint8Array;
+  /** `sign(dropped, peer)`. */
+  readonly sign: 1 | -1;
+}
+
 /** One mask expansion: the mask is expanded once per vector of the round. */
-export type MaskJob = SelfMaskJob | PairMaskJob;
+export type MaskJob = SelfMaskJob | PairMaskJob | DroppedPairMaskJob;
 
 /** The mask expansions that turn the sum of the masked inputs into the sum of the inputs. */
 export interface UnmaskPlan {
@@ -125,9 +147,24 @@ export function assertMaskJob(job: MaskJob): void {
       return;
     case 'pair':
       return;
+    case 'dropped-pair':
+      for (const [field, id] of [
+        ['dropped', job.dropped],
+        ['peer', job.peer],
+      ] as const) {
+        if (!Number.isInteger(id) || id < 1 || id > 0xffff_ffff) {
+          throw new RangeError(`job.${field} must be a client id, got ${String(id)}`);
+        }
+      }
+      if (!(job.peerPublicKey instanceof Uint8Array) || job.peerPublicKey.length !== 32) {
+        throw new TypeError(
+          `job.peerPublicKey must be a 32-byte Uint8Array, got ${describe(job.peerPublicKey)}`,
+        );
+      }
+      return;
     default:
       throw new TypeError(
-        `job.kind must be 'self' or 'pair', got ${describe((job as { kind: unknown }).kind)}`,
+        `job.kind must be 'self', 'pair' or 'dropped-pair', got ${describe((job as { kind: unknown }).kind)}`,
       );
   }
 }
@@ -155,23 +192,49 @@ export function applyMaskJobs(
   jobs: readonly MaskJob[],
   afterChunk?: () => void,
 ): void {
-  vectors.forEach((spec, i) => {
-    for (let from = 0; from < jobs.length; from += TERMS_PER_PASS) {
-      const terms = jobs.slice(from, from + TERMS_PER_PASS).map((job) => maskTerm(sessionId, spec, job));
-      try {
-        addMasks(acc[i]!, terms, 32, afterChunk);
-      } finally {
-        for (const { mask } of terms) {
-          mask.key.fill(0);
-          mask.iv.fill(0);
+  for (let from = 0; from < jobs.length; from += TERMS_PER_PASS) {
+    // Seeds are derived once per job, not once per vector.
+    const seeded = seedJobs(sessionId, jobs.slice(from, from + TERMS_PER_PASS));
+    try {
+      vectors.forEach((spec, i) => {
+        const terms = seeded.map((job) => maskTerm(sessionId, spec, job));
+        try {
+          addMasks(acc[i]!, terms, 32, afterChunk);
+        } finally {
+          for (const { mask } of terms) {
+            mask.key.fill(0);
+            mask.iv.fill(0);
+          }
         }
-      }
+      });
+    } finally {
+      seeded.forEach((job, k) => {
+        if (job !== jobs[from + k]) job.seed.fill(0);
+      });
     }
+  }
+}
+
+/**
+ * The jobs with every dropped client's pairwise seed derived (the others as they are). One key object
+ * per dropped client of the batch: its jobs share the mask key.
+ */
+function seedJobs(sessionId: Uint8Array, jobs: readonly MaskJob[]): (SelfMaskJob | PairMaskJob)[] {
+  const keys = new Map<ClientId, X25519PrivateKey>();
+  return jobs.map((job) => {
+    if (job.kind !== 'dropped-pair') return job;
+    let key = keys.get(job.dropped);
+    if (!key) {
+      key = X25519PrivateKey.fromBytes(job.seed);
+      keys.set(job.dropped, key);
+    }
+    const seed = derivePairSeed(key, job.peerPublicKey, sessionId, job.dropped, job.peer);
+    return { kind: 'pair', seed, sign: job.sign };
   });
 }
 
 /** One job's mask for one vector (PROTOCOL.md §6.1–6.2), with its sign. */
-function maskTerm(sessionId: Uint8Array, spec: VectorSpec, job: MaskJob): MaskTerm {
+function maskTerm(sessionId: Uint8Array, spec: VectorSpec, job: SelfMaskJob | PairMaskJob): MaskTerm {
   let label: Uint8Array;
   switch (job.kind) {
     case 'self':
@@ -239,14 +302,18 @@ export function wipeUnmaskPlan(plan: UnmaskPlan): void {
 }
 
 /**
- * A batch of jobs as three flat arrays, for `postMessage` (structured clone or transfer): seed `i` is
- * bytes `[32i, 32i + 32)` of `seeds`, `signs[i]` is ±1, and `selfIds[i]` is the client of a self mask
- * or 0 for a pairwise mask (client ids start at 1).
+ * A batch of jobs as flat arrays, for `postMessage` (structured clone or transfer): seed `i` (or a
+ * dropped pair's mask key) is bytes `[32i, 32i + 32)` of `seeds`, `signs[i]` is ±1, `selfIds[i]` is
+ * the client of a self mask or 0 (client ids start at 1), and for a dropped pair `pairIds[2i]`,
+ * `pairIds[2i + 1]` are the dropped client and its peer (0, 0 otherwise) and bytes `[32i, 32i + 32)`
+ * of `peerKeys` the peer's public key.
  */
 export interface PackedMaskJobs {
   readonly seeds: Uint8Array;
   readonly signs: Int8Array;
   readonly selfIds: Uint32Array;
+  readonly pairIds: Uint32Array;
+  readonly peerKeys: Uint8Array;
 }
 
 /**
@@ -257,12 +324,19 @@ export function packMaskJobs(jobs: readonly MaskJob[]): PackedMaskJobs {
   const seeds = new Uint8Array(32 * jobs.length);
   const signs = new Int8Array(jobs.length);
   const selfIds = new Uint32Array(jobs.length);
+  const pairIds = new Uint32Array(2 * jobs.length);
+  const peerKeys = new Uint8Array(32 * jobs.length);
   jobs.forEach((job, i) => {
     seeds.set(job.seed, 32 * i);
     signs[i] = job.sign;
     selfIds[i] = job.kind === 'self' ? job.client : 0;
+    if (job.kind === 'dropped-pair') {
+      pairIds[2 * i] = job.dropped;
+      pairIds[2 * i + 1] = job.peer;
+      peerKeys.set(job.peerPublicKey, 32 * i);
+    }
   });
-  return { seeds, signs, selfIds };
+  return { seeds, signs, selfIds, pairIds, peerKeys };
 }
 
 /**
@@ -271,12 +345,27 @@ export function packMaskJobs(jobs: readonly MaskJob[]): PackedMaskJobs {
  * @throws TypeError for arrays of the wrong types or lengths; RangeError for a sign other than ±1
  */
 export function unpackMaskJobs(packed: PackedMaskJobs): MaskJob[] {
-  const { seeds, signs, selfIds } = packed;
-  if (!(seeds instanceof Uint8Array && signs instanceof Int8Array && selfIds instanceof Uint32Array)) {
-    throw new TypeError('a packed job batch must be a Uint8Array, an Int8Array and a Uint32Array');
+  const { seeds, signs, selfIds, pairIds, peerKeys } = packed;
+  if (
+    !(
+      seeds instanceof Uint8Array &&
+      signs instanceof Int8Array &&
+      selfIds instanceof Uint32Array &&
+      pairIds instanceof Uint32Array &&
+      peerKeys instanceof Uint8Array
+    )
+  ) {
+    throw new TypeError(
+      'a packed job batch must be Uint8Array seeds, Int8Array signs, Uint32Array selfIds and pairIds, Uint8Array peerKeys',
+    );
   }
   const count = signs.length;
-  if (seeds.length !== 32 * count || selfIds.length !== count) {
+  if (
+    seeds.length !== 32 * count ||
+    selfIds.length !== count ||
+    pairIds.length !== 2 * count ||
+    peerKeys.length !== 32 * count
+  ) {
     throw new TypeError(`a packed job batch of ${count} jobs has arrays of the wrong lengths`);
   }
   return Array.from({ length: count }, (_, i): MaskJob => {
@@ -284,6 +373,16 @@ export function unpackMaskJobs(packed: PackedMaskJobs): MaskJob[] {
     const sign = signs[i]!;
     if (sign !== 1 && sign !== -1) throw new RangeError(`job ${i}'s sign must be 1 or -1, got ${sign}`);
     const self = selfIds[i]!;
-    return self === 0 ? { kind: 'pair', seed, sign } : { kind: 'self', client: self as ClientId, seed, sign };
+    if (self !== 0) return { kind: 'self', client: self as ClientId, seed, sign };
+    const dropped = pairIds[2 * i]!;
+    if (dropped === 0) return { kind: 'pair', seed, sign };
+    return {
+      kind: 'dropped-pair',
+      dropped: dropped as ClientId,
+      peer: pairIds[2 * i + 1]! as ClientId,
+      seed,
+      peerPublicKey: peerKeys.subarray(32 * i, 32 * i + 32),
+      sign,
+    };
   });
 }

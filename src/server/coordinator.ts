@@ -1096,7 +1096,17 @@ function roundedMs(stageMs: Readonly<Partial<Record<Stage, number>>>): Partial<R
   return Object.fromEntries(Object.entries(stageMs).map(([stage, ms]) => [stage, Math.round(ms)]));
 }
 
-/** Mask words a plan expands: jobs × the total length of the vectors. */
+/**
+ * A plan's work in mask words: jobs × the total length of the vectors, plus for each seed still to
+ * derive (a dropped client's pair: an X25519 agreement and an HKDF, ~30–50 µs) the words that take as
+ * long to expand.
+ */
 function unmaskWords(plan: UnmaskPlan): number {
-  return plan.jobs.length * plan.vectors.reduce((n, v) => n + v.length, 0);
+  const words = plan.vectors.reduce((n, v) => n + v.length, 0);
+  let total = 0;
+  for (const job of plan.jobs) total += words + (job.kind === 'dropped-pair' ? AGREEMENT_WORDS : 0);
+  return total;
 }
+
+/** Mask words expanded in about the time one pairwise seed takes to derive. */
+const AGREEMENT_WORDS = 1 << 15;
