@@ -89,6 +89,8 @@ export interface CallRecord {
   bytes: number;
   pauses: number;
   resumes: number;
+  /** Messages the coordinator's side of the call holds read but not yet delivered. */
+  readonly buffered: () => number;
 }
 
 /** A running coordinator with its gRPC server. */
@@ -118,7 +120,14 @@ export async function startCoordinator(
   const server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
   server.addService(participateService, {
     participate: (call: ServerDuplexStream<Uint8Array, pb.ServerFrame>) => {
-      const record: CallRecord = { name: undefined, frames: 0, bytes: 0, pauses: 0, resumes: 0 };
+      const record: CallRecord = {
+        name: undefined,
+        frames: 0,
+        bytes: 0,
+        pauses: 0,
+        resumes: 0,
+        buffered: () => call.readableLength,
+      };
       calls.push(record);
       // Count what the coordinator pauses and resumes (the upload queue) without changing it.
       const pause = call.pause.bind(call);
