@@ -97,7 +97,11 @@ describe('the coordinator under a queue of uploads', () => {
         (delivered) => {
           // The holder's input is the first; a timer set when the first queued one is in must not
           // wait for the rest of the queue.
-          if (delivered === 2) setTimeout(() => (atTimer = deliveredSoFar), 0);
+          if (delivered === 2) {
+            setTimeout(() => {
+              atTimer = deliveredSoFar;
+            }, 0);
+          }
           deliveredSoFar = delivered;
         },
         async () => {
@@ -168,7 +172,11 @@ describe('FrameWriter', () => {
     let turns = 0;
     const ticker = setInterval(() => turns++, 0);
     let interleaved: number | undefined;
-    setImmediate(() => setImmediate(() => (interleaved = written.length)));
+    setImmediate(() =>
+      setImmediate(() => {
+        interleaved = written.length;
+      }),
+    );
     for (let i = 0; i < 100; i++) {
       writer.enqueue({ skip: () => i % 10 === 9, write: () => written.push(i) });
     }
