@@ -122,7 +122,7 @@ function checkInteger(value: number, name: string, min: number, max: number): vo
 function u32List(values: readonly number[]): Uint8Array {
   const out = new Uint8Array(4 * values.length);
   const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setUint32(4 * i, v, true));
+  for (let i = 0; i < values.length; i++) view.setUint32(4 * i, values[i]!, true);
   return out;
 }
 
