@@ -6,7 +6,6 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import {
   BenchConfigError,
   checkBenchConfig,
@@ -22,7 +21,7 @@ import {
 } from '../fl/bench-privacy.ts';
 import type { ServerOptimizerConfig } from '../fl/fedavg.ts';
 import { Progress } from '../fl/progress.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, type Command, parseCommandLine } from './command.ts';
 
 const defaults = defaultBenchConfig();
 const quick = quickBenchConfig();
@@ -121,18 +120,7 @@ const OPTIONS = {
 
 /** Turns the flags into a configuration. Exported for tests. */
 export function parseBenchArgs(argv: readonly string[]): { config: PrivacyBenchConfig; out?: string } {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      options: OPTIONS,
-      strict: true,
-      allowPositionals: true,
-    }));
-  } catch (error) {
-    throw new CliError((error as Error).message.split('\n')[0]!);
-  }
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
   const [sub, ...extra] = positionals;
   if (sub !== 'privacy') {
     throw new CliError(

@@ -4,9 +4,8 @@
  * the smallest noise multiplier σ that meets it.
  * @module
  */
-import { parseArgs } from 'node:util';
 import { type Conversion, calibrateSigma, RdpAccountant } from '../dp/index.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, type Command, parseCommandLine } from './command.ts';
 
 const usage = `usage: privagg epsilon --q Q --sigma S --steps T --delta D [--json] [--conversion C]
        privagg epsilon --q Q --target-epsilon E --steps T --delta D [--json] [--conversion C]
@@ -53,26 +52,15 @@ function fmtUp(x: number): string {
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        q: { type: 'string' },
-        sigma: { type: 'string' },
-        'target-epsilon': { type: 'string' },
-        steps: { type: 'string' },
-        delta: { type: 'string' },
-        conversion: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    // parseArgs reports unknown flags, missing values and stray arguments as TypeErrors.
-    throw new CliError((error as Error).message.split('\n')[0]!);
-  }
+  const { values } = parseCommandLine(argv, {
+    q: { type: 'string' },
+    sigma: { type: 'string' },
+    'target-epsilon': { type: 'string' },
+    steps: { type: 'string' },
+    delta: { type: 'string' },
+    conversion: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const str = (name: string): string | undefined => values[name] as string | undefined;
 
   const q = decimal('q', required('q', str('q')), (v) => v >= 0 && v <= 1, 'a number in [0, 1]');

@@ -38,6 +38,7 @@ import { type RoundParams, roundParams } from '../secagg/params.ts';
 import { type RoundResult, SecAggServer, type StageTimeouts } from '../secagg/server.ts';
 import type { ClientId, ServerModel, VectorSpec } from '../secagg/types.ts';
 import { runUnmaskPlan, summarizeUnmaskPlan, type UnmaskPlan } from '../secagg/unmask-plan.ts';
+import { echo } from '../text/echo.ts';
 import { roundContext } from '../wire/context.ts';
 import {
   type InboundClientFrame,
@@ -508,26 +509,28 @@ export class Coordinator {
       this.#reject(session, Status.FAILED_PRECONDITION, 'checked in twice on one stream');
       return;
     }
+    // The name is the client's own text: escaped and bounded wherever it is repeated (text/echo.ts).
+    const shown = echo(name);
     if (session.authenticatedName !== undefined && session.authenticatedName !== name) {
       this.#reject(
         session,
         Status.PERMISSION_DENIED,
-        `authenticated as '${session.authenticatedName}', not '${name}'`,
+        `authenticated as '${echo(session.authenticatedName)}', not '${shown}'`,
       );
       return;
     }
     const taken = this.#waiting.some((s) => s.name === name) || this.#roundHasName(name);
     if (taken) {
-      this.#reject(session, Status.ALREADY_EXISTS, `client '${name}' already has a session`);
+      this.#reject(session, Status.ALREADY_EXISTS, `client '${shown}' already has a session`);
       return;
     }
     if (this.config.serverModel === 'malicious' && !this.config.identities?.has(name)) {
-      this.#reject(session, Status.PERMISSION_DENIED, `no identity key is registered for client '${name}'`);
+      this.#reject(session, Status.PERMISSION_DENIED, `no identity key is registered for client '${shown}'`);
       return;
     }
     session.name = name;
     this.#waiting.push(session);
-    this.#env.logger.debug({ client: name, waiting: this.#waiting.length }, 'client checked in');
+    this.#env.logger.debug({ client: shown, waiting: this.#waiting.length }, 'client checked in');
     this.#waitingChanged?.();
   }
 

@@ -13,6 +13,9 @@
 /** How many characters of an offending value an error message shows by default. */
 export const ECHO_CHARS = 64;
 
+/** How many characters of a file path a message shows: enough for any sensible path. */
+export const ECHO_PATH_CHARS = 200;
+
 /** Shown in place of whatever a bounded echo leaves out. */
 export const ELLIPSIS = '…';
 
