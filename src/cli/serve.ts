@@ -48,7 +48,8 @@ active round gets ${SHUTDOWN_GRACE_MS / 1000} s to finish; a second signal stops
 setting; 1 when it cannot listen.
 
 round:
-  --clients N               cohort size: clients selected per round (>= 2)
+  --clients N               cohort size: clients selected per round (2..65536; at most 2048 on the
+                            complete graph)
   --min-clients M           start with M..N clients once the check-in window has passed
                             (default N: always wait for N)
   --threshold T             clients that must survive to the unmask stage
@@ -67,7 +68,7 @@ round:
   --adversarial-fraction F  with --graph auto|harary: the fraction of selected clients that may
                             collude with the coordinator, in [0, 1); privacy fails with probability
                             below 2^-40
-  --dim D                   one vector of D 32-bit integers, named "sum"
+  --dim D                   one vector of D 32-bit integers, named "sum" (D <= 2^28; 2^27 with --dp)
   --rounds R                rounds to run (default ${SERVE_DEFAULTS.rounds})
   --out FILE                file to append the JSON line of each round to
   --check-in-window-ms MS   how long to wait for N clients before starting with >= M
