@@ -12,6 +12,7 @@
  *   digits into 100 clients (80 each).
  * @module
  */
+import { echo } from '../text/echo.ts';
 import { CliError, type Command, parseCommandLine } from './command.ts';
 
 const PRESETS = ['main', 'tff-example'] as const;
@@ -39,7 +40,7 @@ async function run(argv: readonly string[]): Promise<number> {
   };
   const preset = (values.preset ?? 'main') as Preset;
   if (!PRESETS.includes(preset)) {
-    throw new CliError(`--preset must be one of ${PRESETS.join(', ')}, got '${values.preset}'`);
+    throw new CliError(`--preset must be one of ${PRESETS.join(', ')}, got '${echo(values.preset!)}'`);
   }
   const out = values.out ?? `privagg-runs/${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const { MAIN_JOB, tffExampleJob, runMainJob } = await import('../fl/main-job.ts');

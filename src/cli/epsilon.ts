@@ -5,6 +5,7 @@
  * @module
  */
 import { type Conversion, calibrateSigma, RdpAccountant } from '../dp/index.ts';
+import { echo } from '../text/echo.ts';
 import { CliError, type Command, parseCommandLine } from './command.ts';
 
 const usage = `usage: privagg epsilon --q Q --sigma S --steps T --delta D [--json] [--conversion C]
@@ -31,7 +32,8 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 /** Parses a decimal flag value (no hex, no `Infinity`, no empty string) and range-checks it. */
 function decimal(flag: string, raw: string, ok: (v: number) => boolean, what: string): number {
   const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isFinite(value) || !ok(value)) throw new CliError(`--${flag} must be ${what}, got '${raw}'`);
+  if (!Number.isFinite(value) || !ok(value))
+    throw new CliError(`--${flag} must be ${what}, got '${echo(raw)}'`);
   return value;
 }
 
@@ -67,7 +69,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const rawSteps = required('steps', str('steps'));
   const steps = /^\d+$/.test(rawSteps) ? Number(rawSteps) : Number.NaN;
   if (!Number.isSafeInteger(steps))
-    throw new CliError(`--steps must be a non-negative integer, got '${rawSteps}'`);
+    throw new CliError(`--steps must be a non-negative integer, got '${echo(rawSteps)}'`);
   const delta = decimal(
     'delta',
     required('delta', str('delta')),
@@ -76,7 +78,7 @@ async function run(argv: readonly string[]): Promise<number> {
   );
   const rawConversion = str('conversion') ?? 'improved';
   if (rawConversion !== 'improved' && rawConversion !== 'classic') {
-    throw new CliError(`--conversion must be 'improved' or 'classic', got '${rawConversion}'`);
+    throw new CliError(`--conversion must be 'improved' or 'classic', got '${echo(rawConversion)}'`);
   }
   const conversion: Conversion = rawConversion;
   const json = values['json'] === true;
