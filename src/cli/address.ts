@@ -4,6 +4,7 @@
  * @module
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { echo } from '../text/echo.ts';
 
 /** A parsed `HOST:PORT`. `host` has no brackets, even for IPv6. */
 export interface HostPort {
@@ -39,7 +40,7 @@ export function isLoopbackHost(host: string): boolean {
 export function parsePort(text: string, what: string, min: 0 | 1): number {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
   if (!(port >= min && port <= 65_535)) {
-    throw new RangeError(`${what} must be a port number in [${min}, 65535], got '${text}'`);
+    throw new RangeError(`${what} must be a port number in [${min}, 65535], got '${echo(text)}'`);
   }
   return port;
 }
@@ -51,10 +52,10 @@ export function parsePort(text: string, what: string, min: 0 | 1): number {
  */
 export function parseHostPort(text: string, what: string): HostPort {
   const match = /^\[([^\]]+)\]:([^:]*)$/.exec(text) ?? /^([^:[\]]+):([^:]*)$/.exec(text);
-  if (!match) throw new RangeError(`${what} must be HOST:PORT (or [IPv6]:PORT), got '${text}'`);
+  if (!match) throw new RangeError(`${what} must be HOST:PORT (or [IPv6]:PORT), got '${echo(text)}'`);
   const host = match[1]!;
   if (match[0].startsWith('[') && !isIPv6(host)) {
-    throw new RangeError(`${what}: '${host}' in brackets is not an IPv6 address`);
+    throw new RangeError(`${what}: '${echo(host)}' in brackets is not an IPv6 address`);
   }
   return { host, port: parsePort(match[2]!, `the port in ${what}`, 1) };
 }

@@ -6,7 +6,6 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import {
   BenchConfigError,
   checkBenchConfig,
@@ -22,7 +21,8 @@ import {
 } from '../fl/bench-privacy.ts';
 import type { ServerOptimizerConfig } from '../fl/fedavg.ts';
 import { Progress } from '../fl/progress.ts';
-import { CliError, type Command } from './command.ts';
+import { echo } from '../text/echo.ts';
+import { CliError, type Command, parseCommandLine } from './command.ts';
 
 const defaults = defaultBenchConfig();
 const quick = quickBenchConfig();
@@ -71,21 +71,22 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 function decimal(flag: string, raw: string, ok: (v: number) => boolean, what: string): number {
   const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isFinite(value) || !ok(value)) throw new CliError(`--${flag} must be ${what}, got '${raw}'`);
+  if (!Number.isFinite(value) || !ok(value))
+    throw new CliError(`--${flag} must be ${what}, got '${echo(raw)}'`);
   return value;
 }
 
 function integer(flag: string, raw: string, min: number, max: number): number {
   const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new CliError(`--${flag} must be an integer in [${min}, ${max}], got '${raw}'`);
+    throw new CliError(`--${flag} must be an integer in [${min}, ${max}], got '${echo(raw)}'`);
   }
   return value;
 }
 
 function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new CliError(`--${flag} must be one of ${allowed.join(', ')}, got '${raw}'`);
+    throw new CliError(`--${flag} must be one of ${allowed.join(', ')}, got '${echo(raw)}'`);
   }
   return raw as T;
 }
@@ -121,27 +122,16 @@ const OPTIONS = {
 
 /** Turns the flags into a configuration. Exported for tests. */
 export function parseBenchArgs(argv: readonly string[]): { config: PrivacyBenchConfig; out?: string } {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      options: OPTIONS,
-      strict: true,
-      allowPositionals: true,
-    }));
-  } catch (error) {
-    throw new CliError((error as Error).message.split('\n')[0]!);
-  }
+  const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
   const [sub, ...extra] = positionals;
   if (sub !== 'privacy') {
     throw new CliError(
       sub === undefined
         ? 'missing the benchmark: privagg bench privacy'
-        : `unknown benchmark '${sub}' (only 'privacy')`,
+        : `unknown benchmark '${echo(sub)}' (only 'privacy')`,
     );
   }
-  if (extra.length > 0) throw new CliError(`unexpected argument '${extra[0]}'`);
+  if (extra.length > 0) throw new CliError(`unexpected argument '${echo(extra[0]!)}'`);
   const str = (name: keyof typeof OPTIONS) => values[name] as string | undefined;
   const base = values['quick'] === true ? quick : defaults;
   let config: PrivacyBenchConfig = base;

@@ -10,14 +10,18 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
-import type { Participation } from '../client/sdk.ts';
+import type { AssignedRound, Participation } from '../client/sdk.ts';
+import type { NamedTensors } from '../dp/tensors.ts';
 import type { Stage } from '../secagg/messages.ts';
 import type { RoundParams } from '../secagg/params.ts';
+import { describeValue, ECHO_PATH_CHARS, echo } from '../text/echo.ts';
+import { JsonTextError, parseJson } from '../text/json.ts';
 import { formatHostPort, isLoopbackHost, parseHostPort } from './address.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, type Command, parseCommandLine } from './command.ts';
 import { oneLine } from './text.ts';
+import { diagnoseTls, type TlsProbeTarget } from './tls-diagnosis.ts';
+import { type ClientTlsFiles, readClientTlsFiles } from './tls-files.ts';
 
 /** Exit status of a process stopped by `--fail-at`. */
 export const FAIL_AT_EXIT_CODE = 3;
@@ -78,13 +82,26 @@ type Input =
   | { readonly kind: 'array'; readonly values: Uint32Array }
   | { readonly kind: 'object'; readonly vectors: ReadonlyMap<string, Uint32Array> };
 
+/**
+ * What an element of an input file is, for a message: JSON.parse turns a number too large for a
+ * double (`1e999`) into Infinity, which `JSON.stringify` would show as `null`.
+ */
+function shownElement(v: unknown): string {
+  return typeof v === 'number' && !Number.isFinite(v)
+    ? `${v} (a number too large for a double)`
+    : describeValue(v);
+}
+
 function checkedArray(value: unknown, what: string): Uint32Array {
   if (!Array.isArray(value)) throw new CliError(`${what} must be a JSON array of integers in [0, 2^32)`);
   const out = new Uint32Array(value.length);
   for (let i = 0; i < value.length; i++) {
     const v: unknown = value[i];
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      throw new CliError(`${what}[${i}] is ${shownElement(v)}: not a finite number`);
+    }
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
-      throw new CliError(`${what}[${i}] is ${JSON.stringify(v)}: not an integer in [0, 2^32)`);
+      throw new CliError(`${what}[${i}] is ${shownElement(v)}: not an integer in [0, 2^32)`);
     }
     out[i] = v;
   }
@@ -92,32 +109,46 @@ function checkedArray(value: unknown, what: string): Uint32Array {
 }
 
 /**
- * Reads and checks an input file: a JSON array of integers in [0, 2^32), or an object of such arrays.
- * @throws CliError naming the file and the first problem
+ * Reads a JSON input file, its nesting bounded before it is parsed (src/text/json.ts).
+ * @param shown - the path as messages show it (escaped and bounded)
+ * @throws CliError when it cannot be read, is nested too deeply or is not JSON
  */
-export function readInput(path: string): Input {
+function readJsonInput(path: string, shown: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new CliError(`cannot read --input ${path}: ${(error as NodeJS.ErrnoException).code}`);
+    throw new CliError(`cannot read --input ${shown}: ${(error as NodeJS.ErrnoException).code}`);
   }
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return parseJson(text);
   } catch (error) {
-    throw new CliError(`--input ${path} is not valid JSON: ${(error as Error).message}`);
+    if (!(error instanceof JsonTextError)) throw error;
+    throw new CliError(
+      error.problem === 'too-deep'
+        ? `--input ${shown} ${error.message}`
+        : `--input ${shown} is not valid JSON: ${error.message}`,
+    );
   }
-  if (Array.isArray(value)) return { kind: 'array', values: checkedArray(value, `--input ${path}`) };
+}
+
+/**
+ * Reads and checks an input file: a JSON array of integers in [0, 2^32), or an object of such arrays.
+ * @throws CliError naming the file and the first problem
+ */
+export function readInput(path: string): Input {
+  const shown = echo(path, ECHO_PATH_CHARS);
+  const value = readJsonInput(path, shown);
+  if (Array.isArray(value)) return { kind: 'array', values: checkedArray(value, `--input ${shown}`) };
   if (typeof value === 'object' && value !== null) {
     const vectors = new Map<string, Uint32Array>();
     for (const [name, v] of Object.entries(value)) {
-      vectors.set(name, checkedArray(v, `--input ${path} "${name}"`));
+      vectors.set(name, checkedArray(v, `--input ${shown} "${echo(name)}"`));
     }
-    if (vectors.size === 0) throw new CliError(`--input ${path} holds an empty object`);
+    if (vectors.size === 0) throw new CliError(`--input ${shown} holds an empty object`);
     return { kind: 'object', vectors };
   }
-  throw new CliError(`--input ${path} must be a JSON array of integers in [0, 2^32)`);
+  throw new CliError(`--input ${shown} must be a JSON array of integers in [0, 2^32)`);
 }
 
 /**
@@ -126,36 +157,48 @@ export function readInput(path: string): Input {
  * @throws CliError naming the file and the first problem
  */
 export function readUpdate(path: string): Map<string, Float64Array> {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new CliError(
-      code
-        ? `cannot read --input ${path}: ${code}`
-        : `--input ${path} is not valid JSON: ${(error as Error).message}`,
-    );
-  }
+  const shown = echo(path, ECHO_PATH_CHARS);
+  const value = readJsonInput(path, shown);
   const numbers = (v: unknown, what: string): Float64Array => {
     if (!Array.isArray(v) || v.length === 0)
       throw new CliError(`${what} must be a non-empty JSON array of numbers`);
     const at = v.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x));
-    if (at >= 0) throw new CliError(`${what}[${at}] is ${JSON.stringify(v[at])}: not a finite number`);
+    if (at >= 0) throw new CliError(`${what}[${at}] is ${shownElement(v[at])}: not a finite number`);
     return Float64Array.from(v as number[]);
   };
-  if (Array.isArray(value)) return new Map([['update', numbers(value, `--input ${path}`)]]);
+  if (Array.isArray(value)) return new Map([['update', numbers(value, `--input ${shown}`)]]);
   if (typeof value === 'object' && value !== null && Object.keys(value).length > 0) {
-    return new Map(Object.entries(value).map(([name, v]) => [name, numbers(v, `--input ${path} "${name}"`)]));
+    return new Map(
+      Object.entries(value).map(([name, v]) => [name, numbers(v, `--input ${shown} "${echo(name)}"`)]),
+    );
   }
-  throw new CliError(`--input ${path} must be a JSON array of numbers or an object of such arrays`);
+  throw new CliError(`--input ${shown} must be a JSON array of numbers or an object of such arrays`);
+}
+
+/**
+ * The `--dp` update for an announced round, checked against the round's dimension (the total length
+ * of its tensors), as {@link inputForRound} checks a plain input: a mismatch is bad input, one line.
+ * @throws CliError when the lengths differ
+ */
+export function updateForRound(update: NamedTensors, round: AssignedRound, path: string): NamedTensors {
+  // privateUpdateInput refuses a round without privacy before asking for the update.
+  const dimension = round.privacy!.announced.dimension;
+  let total = 0;
+  for (const values of update.values()) total += values.length;
+  if (total !== dimension) {
+    throw new CliError(
+      `--input ${echo(path, ECHO_PATH_CHARS)} has ${total} numbers but the coordinator's round ` +
+        `${round.params.round} takes updates of ${dimension} numbers`,
+    );
+  }
+  return update;
 }
 
 function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = raw.trim() === '' ? Number.NaN : Number(raw);
   if (!(value > 0) || !Number.isFinite(value))
-    throw new CliError(`--${flag} must be a number > 0, got '${raw}'`);
+    throw new CliError(`--${flag} must be a number > 0, got '${echo(raw)}'`);
   return value;
 }
 
@@ -166,11 +209,14 @@ function positiveNumber(flag: string, raw: string | undefined, fallback: number)
  */
 export function inputForRound(input: Input, params: RoundParams, path: string): Uint32Array[] {
   const specs = params.vectors;
+  const shown = echo(path, ECHO_PATH_CHARS);
+  // Names come from the input file and from the coordinator: both are echoed, and the lists bounded.
+  const names = (list: readonly string[]) => echo(list.map((name) => echo(name)).join(', '), 4 * 64);
   let vectors: Uint32Array[];
   if (input.kind === 'array') {
     if (specs.length !== 1) {
       throw new CliError(
-        `the coordinator sums ${specs.length} vectors (${specs.map((s) => s.name).join(', ')}): --input ${path} ` +
+        `the coordinator sums ${specs.length} vectors (${names(specs.map((s) => s.name))}): --input ${shown} ` +
           'must be a JSON object of one array per vector name',
       );
     }
@@ -181,15 +227,15 @@ export function inputForRound(input: Input, params: RoundParams, path: string): 
     const missing = expected.filter((name) => !input.vectors.has(name));
     if (extra.length > 0 || missing.length > 0) {
       throw new CliError(
-        `--input ${path} names vectors [${[...input.vectors.keys()].join(', ')}] but the coordinator sums ` +
-          `[${expected.join(', ')}]`,
+        `--input ${shown} names vectors [${names([...input.vectors.keys()])}] but the coordinator sums ` +
+          `[${names(expected)}]`,
       );
     }
     vectors = specs.map((s) => input.vectors.get(s.name)!);
   }
   return specs.map((spec, i) => {
     const values = vectors[i]!;
-    const where = input.kind === 'array' ? `--input ${path}` : `--input ${path} "${spec.name}"`;
+    const where = input.kind === 'array' ? `--input ${shown}` : `--input ${shown} "${echo(spec.name)}"`;
     if (values.length !== spec.length) {
       throw new CliError(
         `${where} has ${values.length} values but the coordinator's round ${params.round} sums vectors of ` +
@@ -209,7 +255,9 @@ function readSmallFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new CliError(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code}`);
+    throw new CliError(
+      `cannot read ${what} ${echo(path, ECHO_PATH_CHARS)}: ${(error as NodeJS.ErrnoException).code}`,
+    );
   }
 }
 
@@ -217,7 +265,7 @@ function nonNegativeInteger(flag: string, raw: string | undefined, fallback: num
   if (raw === undefined) return fallback;
   const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new CliError(`--${flag} must be an integer >= ${min}, got '${raw}'`);
+    throw new CliError(`--${flag} must be an integer >= ${min}, got '${echo(raw)}'`);
   }
   return value;
 }
@@ -244,6 +292,8 @@ interface Transport {
   readonly credentials: ChannelCredentials;
   readonly channelOptions: Partial<ClientOptions>;
   readonly warning?: string;
+  /** The checked TLS files when the connection uses TLS (for {@link diagnoseTls}). */
+  readonly tls?: ClientTlsFiles;
 }
 
 /** The client side of the transport policy (see the usage text). */
@@ -273,12 +323,10 @@ function transport(
   if ((str('tls-cert') === undefined) !== (str('tls-key') === undefined)) {
     throw new CliError('give --tls-cert and --tls-key together');
   }
-  const ca = str('tls-ca') === undefined ? null : readSmallFile(str('tls-ca')!, '--tls-ca');
-  const key = str('tls-key') === undefined ? null : readSmallFile(str('tls-key')!, '--tls-key');
-  const cert = str('tls-cert') === undefined ? null : readSmallFile(str('tls-cert')!, '--tls-cert');
+  const files = readClientTlsFiles({ ca: str('tls-ca'), cert: str('tls-cert'), key: str('tls-key') });
   let creds: ChannelCredentials;
   try {
-    creds = grpc.credentials.createSsl(ca, key, cert);
+    creds = grpc.credentials.createSsl(files.ca, files.key, files.cert);
   } catch (error) {
     throw new CliError(`cannot use the TLS files: ${oneLine((error as Error).message)}`);
   }
@@ -289,6 +337,7 @@ function transport(
       serverName === undefined
         ? {}
         : { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName },
+    tls: files,
   };
 }
 
@@ -307,35 +356,25 @@ function readToken(values: Record<string, string | boolean | undefined>): string
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        server: { type: 'string' },
-        id: { type: 'string' },
-        input: { type: 'string' },
-        rounds: { type: 'string' },
-        'fail-at': { type: 'string' },
-        retries: { type: 'string' },
-        'retry-delay-ms': { type: 'string' },
-        token: { type: 'string' },
-        'token-file': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-server-name': { type: 'string' },
-        'insecure-plaintext-dev-only': { type: 'boolean' },
-        dp: { type: 'boolean' },
-        'min-noise-multiplier': { type: 'string' },
-        'accept-central': { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new CliError((error as Error).message.split('\n')[0]!);
-  }
+  const { values } = parseCommandLine(argv, {
+    server: { type: 'string' },
+    id: { type: 'string' },
+    input: { type: 'string' },
+    rounds: { type: 'string' },
+    'fail-at': { type: 'string' },
+    retries: { type: 'string' },
+    'retry-delay-ms': { type: 'string' },
+    token: { type: 'string' },
+    'token-file': { type: 'string' },
+    'tls-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-server-name': { type: 'string' },
+    'insecure-plaintext-dev-only': { type: 'boolean' },
+    dp: { type: 'boolean' },
+    'min-noise-multiplier': { type: 'string' },
+    'accept-central': { type: 'boolean' },
+  });
   const str = (name: string) => values[name] as string | undefined;
   const required = (name: string): string => {
     const value = str(name);
@@ -379,7 +418,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const retryDelayMs = nonNegativeInteger('retry-delay-ms', str('retry-delay-ms'), DEFAULT_RETRY_DELAY_MS, 1);
   const failAt = str('fail-at');
   if (failAt !== undefined && !(FAIL_AT_STAGES as readonly string[]).includes(failAt)) {
-    throw new CliError(`--fail-at must be one of ${FAIL_AT_STAGES.join(', ')}, got '${failAt}'`);
+    throw new CliError(`--fail-at must be one of ${FAIL_AT_STAGES.join(', ')}, got '${echo(failAt)}'`);
   }
   const token = readToken(values);
   const grpc = await import('@grpc/grpc-js');
@@ -393,6 +432,7 @@ async function run(argv: readonly string[]): Promise<number> {
     credentials: channelCredentials,
     channelOptions,
     warning,
+    tls,
   } = transport(grpc, server.host, values, address);
   if (isIP(server.host) !== 0) silenceIpServerNameWarning();
   if (warning) console.error(warning);
@@ -442,7 +482,9 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     await participant.participateRounds(
       rounds,
-      update ? privateUpdateInput(() => update) : ({ params }) => inputForRound(input!, params, inputPath),
+      update
+        ? privateUpdateInput((round) => updateForRound(update, round, inputPath))
+        : ({ params }) => inputForRound(input!, params, inputPath),
       onOutcome,
       {
         initialMs: retryDelayMs,
@@ -456,6 +498,20 @@ async function run(argv: readonly string[]): Promise<number> {
     const which = `round ${round + 1}`;
     if (error instanceof TransportError) {
       // Only errors before a round's announcement get here (later ones are reported per round).
+      if (error.retryable && tls) {
+        // grpc-js reports a refused certificate as an unreachable coordinator: ask TLS itself.
+        const probe: TlsProbeTarget = {
+          host: server.host,
+          port: server.port,
+          ...(str('tls-server-name') !== undefined && { serverName: str('tls-server-name')! }),
+          ...tls,
+        };
+        const reason = await diagnoseTls(probe);
+        if (reason !== undefined) {
+          console.error(`privagg: ${which}: ${address}: ${reason}`);
+          return 1;
+        }
+      }
       const what = error.retryable
         ? `cannot reach the coordinator at ${address} (${retries + 1} attempt${retries === 0 ? '' : 's'})`
         : `the coordinator at ${address} refused`;

@@ -12,8 +12,8 @@
  *   digits into 100 clients (80 each).
  * @module
  */
-import { parseArgs } from 'node:util';
-import { CliError, type Command } from './command.ts';
+import { echo } from '../text/echo.ts';
+import { CliError, type Command, parseCommandLine } from './command.ts';
 
 const PRESETS = ['main', 'tff-example'] as const;
 type Preset = (typeof PRESETS)[number];
@@ -34,20 +34,13 @@ The last line is "final: accuracy=<a> epsilon=<e> delta=<d> rounds=<n>" (epsilon
 differential privacy).`;
 
 async function run(argv: readonly string[]): Promise<number> {
-  let values: { preset?: string; out?: string };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: { preset: { type: 'string' }, out: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new CliError((error as Error).message.split('\n')[0]!);
-  }
+  const values = parseCommandLine(argv, { preset: { type: 'string' }, out: { type: 'string' } }).values as {
+    preset?: string;
+    out?: string;
+  };
   const preset = (values.preset ?? 'main') as Preset;
   if (!PRESETS.includes(preset)) {
-    throw new CliError(`--preset must be one of ${PRESETS.join(', ')}, got '${values.preset}'`);
+    throw new CliError(`--preset must be one of ${PRESETS.join(', ')}, got '${echo(values.preset!)}'`);
   }
   const out = values.out ?? `privagg-runs/${preset}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const { MAIN_JOB, tffExampleJob, runMainJob } = await import('../fl/main-job.ts');

@@ -4,9 +4,9 @@
  * the smallest noise multiplier σ that meets it.
  * @module
  */
-import { parseArgs } from 'node:util';
 import { type Conversion, calibrateSigma, RdpAccountant } from '../dp/index.ts';
-import { CliError, type Command } from './command.ts';
+import { echo } from '../text/echo.ts';
+import { CliError, type Command, parseCommandLine } from './command.ts';
 
 const usage = `usage: privagg epsilon --q Q --sigma S --steps T --delta D [--json] [--conversion C]
        privagg epsilon --q Q --target-epsilon E --steps T --delta D [--json] [--conversion C]
@@ -32,7 +32,8 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 /** Parses a decimal flag value (no hex, no `Infinity`, no empty string) and range-checks it. */
 function decimal(flag: string, raw: string, ok: (v: number) => boolean, what: string): number {
   const value = DECIMAL.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isFinite(value) || !ok(value)) throw new CliError(`--${flag} must be ${what}, got '${raw}'`);
+  if (!Number.isFinite(value) || !ok(value))
+    throw new CliError(`--${flag} must be ${what}, got '${echo(raw)}'`);
   return value;
 }
 
@@ -53,33 +54,22 @@ function fmtUp(x: number): string {
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        q: { type: 'string' },
-        sigma: { type: 'string' },
-        'target-epsilon': { type: 'string' },
-        steps: { type: 'string' },
-        delta: { type: 'string' },
-        conversion: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    // parseArgs reports unknown flags, missing values and stray arguments as TypeErrors.
-    throw new CliError((error as Error).message.split('\n')[0]!);
-  }
+  const { values } = parseCommandLine(argv, {
+    q: { type: 'string' },
+    sigma: { type: 'string' },
+    'target-epsilon': { type: 'string' },
+    steps: { type: 'string' },
+    delta: { type: 'string' },
+    conversion: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const str = (name: string): string | undefined => values[name] as string | undefined;
 
   const q = decimal('q', required('q', str('q')), (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
   const rawSteps = required('steps', str('steps'));
   const steps = /^\d+$/.test(rawSteps) ? Number(rawSteps) : Number.NaN;
   if (!Number.isSafeInteger(steps))
-    throw new CliError(`--steps must be a non-negative integer, got '${rawSteps}'`);
+    throw new CliError(`--steps must be a non-negative integer, got '${echo(rawSteps)}'`);
   const delta = decimal(
     'delta',
     required('delta', str('delta')),
@@ -88,7 +78,7 @@ async function run(argv: readonly string[]): Promise<number> {
   );
   const rawConversion = str('conversion') ?? 'improved';
   if (rawConversion !== 'improved' && rawConversion !== 'classic') {
-    throw new CliError(`--conversion must be 'improved' or 'classic', got '${rawConversion}'`);
+    throw new CliError(`--conversion must be 'improved' or 'classic', got '${echo(rawConversion)}'`);
   }
   const conversion: Conversion = rawConversion;
   const json = values['json'] === true;

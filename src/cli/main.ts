@@ -3,6 +3,7 @@
  * `Command` (./command.ts); a bad argument prints a one-line reason and exits non-zero.
  * @module
  */
+import { echo } from '../text/echo.ts';
 import { CliError } from './command.ts';
 import { commands } from './commands.ts';
 
@@ -27,7 +28,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   const command = commands.find((c) => c.name === name);
-  if (!command) throw new CliError(`unknown command '${name}' (see privagg --help)`);
+  if (!command) throw new CliError(`unknown command '${echo(name)}' (see privagg --help)`);
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.usage);
     return 0;

@@ -11,7 +11,7 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
-import { format, parseArgs } from 'node:util';
+import { format } from 'node:util';
 import type { TokenTable } from '../server/auth.ts';
 import {
   ConfigError,
@@ -25,8 +25,9 @@ import {
 } from '../server/config.ts';
 import type { RoundOutcome } from '../server/coordinator.ts';
 import type { ServerTls } from '../server/tls.ts';
+import { ECHO_PATH_CHARS, echo } from '../text/echo.ts';
 import { formatHostPort, isLoopbackHost } from './address.ts';
-import { CliError, type Command } from './command.ts';
+import { CliError, type Command, parseCommandLine } from './command.ts';
 import { oneLine } from './text.ts';
 
 /** How long a signal lets the active round run before its calls are cancelled. */
@@ -41,12 +42,14 @@ Appends one JSON line per round to FILE:
   {"round":1,"status":"ok","survivors":["id",...],"dropped":{"id":"stage",...},"sum":[...]}
   {"round":2,"status":"aborted","survivors":[],"dropped":{...},"reason":"..."}
 The first line on stdout is "listening on HOST:PORT"; then one summary line per round. Logs (JSON,
-pino) go to stderr. Exits 0 after R rounds; 130/143 after SIGINT/SIGTERM (the active round gets
-${SHUTDOWN_GRACE_MS / 1000} s to finish; a second signal stops at once); 2 on a bad setting; 1 when it
-cannot listen.
+pino) go to stderr. Exits 0 after R rounds, or when the privacy budget allows no further round
+(a "stopped: ..." line on stdout; checked before binding too); 130/143 after SIGINT/SIGTERM (the
+active round gets ${SHUTDOWN_GRACE_MS / 1000} s to finish; a second signal stops at once); 2 on a bad
+setting; 1 when it cannot listen.
 
 round:
-  --clients N               cohort size: clients selected per round (>= 2)
+  --clients N               cohort size: clients selected per round (2..65536; at most 2048 on the
+                            complete graph)
   --min-clients M           start with M..N clients once the check-in window has passed
                             (default N: always wait for N)
   --threshold T             clients that must survive to the unmask stage
@@ -65,7 +68,7 @@ round:
   --adversarial-fraction F  with --graph auto|harary: the fraction of selected clients that may
                             collude with the coordinator, in [0, 1); privacy fails with probability
                             below 2^-40
-  --dim D                   one vector of D 32-bit integers, named "sum"
+  --dim D                   one vector of D 32-bit integers, named "sum" (D <= 2^28; 2^27 with --dp)
   --rounds R                rounds to run (default ${SERVE_DEFAULTS.rounds})
   --out FILE                file to append the JSON line of each round to
   --check-in-window-ms MS   how long to wait for N clients before starting with >= M
@@ -157,17 +160,7 @@ export function outcomeSummary(outcome: RoundOutcome): string {
 }
 
 function parseFlags(argv: readonly string[]): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: serveParseArgsOptions(),
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    // parseArgs reports unknown flags, missing values and stray arguments as TypeErrors.
-    throw new CliError((error as Error).message.split('\n')[0]!);
-  }
+  return parseCommandLine(argv, serveParseArgsOptions()).values;
 }
 
 /** The server modules, imported once the settings are known to be usable. */
@@ -210,7 +203,7 @@ function checkHost(host: string): void {
     isIP(host) === 0 &&
     !/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)
   ) {
-    throw new CliError(`--host must be an IP address or a host name, got '${host}'`);
+    throw new CliError(`--host must be an IP address or a host name, got '${echo(host)}'`);
   }
 }
 
@@ -274,6 +267,15 @@ async function run(argv: readonly string[]): Promise<number> {
   m.grpc.setLogger({ error: (...args: unknown[]) => logger.debug({ grpc: format(...args) }, 'grpc-js') });
   const privacy =
     settings.privacy && asCliError(() => m.privacy.setUpPrivacy(settings, settings.privacy!), m);
+  // A ledger with no budget left for another round: say so and stop, without binding or waiting for
+  // clients only to refuse them (the same line and status as a run the budget stops midway).
+  const refusal = privacy?.budgetRefusal();
+  if (refusal !== undefined) {
+    logger.error({ reason: refusal }, 'privacy budget exhausted: not starting');
+    console.log(`stopped: ${oneLine(refusal)}`);
+    privacy!.ledger.close();
+    return 0;
+  }
   const coordinator = asCliError(
     () =>
       new m.coordinator.Coordinator(coordinatorConfig(settings), {
@@ -287,7 +289,9 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     out = openSync(settings.out, 'a');
   } catch (error) {
-    throw new CliError(`cannot open --out ${settings.out}: ${(error as NodeJS.ErrnoException).code}`);
+    throw new CliError(
+      `cannot open --out ${echo(settings.out, ECHO_PATH_CHARS)}: ${(error as NodeJS.ErrnoException).code}`,
+    );
   }
   const health = new m.health.HealthService(['privagg.v1.SecureAggregation'], 'SERVING');
   let listening: Awaited<ReturnType<Modules['listen']['listen']>>;

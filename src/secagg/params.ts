@@ -83,6 +83,13 @@ export class ParameterError extends RangeError {
 
 const SERVER_MODEL_BYTE: Record<ServerModel, number> = { 'semi-honest': 0, malicious: 1 };
 const MAX_VECTOR_NAME_BYTES = 255;
+/**
+ * The most elements a round's vectors may have in all: 2^28 (1 GiB of 32-bit words per client).
+ * Both sides allocate buffers of this size from the announced lengths (a client its input and
+ * masks, the server its sums and the wire its reassembly buffers), and a typed array of 2^32 words
+ * cannot be allocated at all: a longer round is refused here, before any buffer is sized from it.
+ */
+export const MAX_VECTOR_ELEMENTS = 2 ** 28;
 /** Upper bound on the application context: it is parameters and digests, never payload. */
 export const MAX_CONTEXT_BYTES = 65_536;
 
@@ -111,6 +118,14 @@ function checkInteger(value: number, name: string, min: number, max: number): vo
   }
 }
 
+/** The u32 encodings of `values`, concatenated (`u32(values[0]) || u32(values[1]) || …`). */
+function u32List(values: readonly number[]): Uint8Array {
+  const out = new Uint8Array(4 * values.length);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setUint32(4 * i, values[i]!, true);
+  return out;
+}
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
@@ -125,10 +140,17 @@ function validateVectors(vectors: readonly VectorSpec[]): VectorSpec[] {
     if (nameBytes.length < 1 || nameBytes.length > MAX_VECTOR_NAME_BYTES) {
       throw new ParameterError('invalid', `vector name must be 1..255 UTF-8 bytes, got ${nameBytes.length}`);
     }
-    checkInteger(spec.length, `length of vector '${spec.name}'`, 1, 0xffff_ffff);
+    checkInteger(spec.length, `length of vector '${spec.name}'`, 1, MAX_VECTOR_ELEMENTS);
     checkInteger(spec.bits, `bits of vector '${spec.name}'`, 1, 32);
     return { spec: Object.freeze({ name: spec.name, length: spec.length, bits: spec.bits }), nameBytes };
   });
+  const total = named.reduce((sum, n) => sum + n.spec.length, 0);
+  if (total > MAX_VECTOR_ELEMENTS) {
+    throw new ParameterError(
+      'invalid',
+      `the vectors have ${total} elements in all, above the maximum ${MAX_VECTOR_ELEMENTS} (2^28)`,
+    );
+  }
   named.sort((a, b) => compareBytes(a.nameBytes, b.nameBytes));
   for (let i = 1; i < named.length; i++) {
     if (compareBytes(named[i - 1]!.nameBytes, named[i]!.nameBytes) === 0) {
@@ -277,7 +299,8 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     u32(input.threshold),
     u32(maxCorruptClients),
     u32(n),
-    ...clients.map(u32),
+    // One buffer, not one argument per client: spreading n arguments overflows the stack for large n.
+    u32List(clients),
     encodeGraphSpec(graph),
     u32(vectors.length),
     ...vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),

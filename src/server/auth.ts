@@ -11,6 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Metadata } from '@grpc/grpc-js';
+import { ECHO_PATH_CHARS, echo } from '../text/echo.ts';
 import type { Authenticate } from './coordinator.ts';
 
 /** The tokens file or its content is unusable; the message says why (never quoting a token). */
@@ -63,13 +64,15 @@ export function parseTokens(value: unknown, source: string): TokenTable {
     }
     if (typeof token !== 'string' || !TOKEN_CHARS.test(token)) {
       throw new AuthConfigError(
-        `${source}: the token of client '${name}' must be a non-empty string of visible ASCII characters`,
+        `${source}: the token of client '${echo(name)}' must be a non-empty string of visible ASCII characters`,
       );
     }
     const key = digest(token).toString('hex');
     const other = seen.get(key);
     if (other !== undefined) {
-      throw new AuthConfigError(`${source}: clients '${other}' and '${name}' have the same token`);
+      throw new AuthConfigError(
+        `${source}: clients '${echo(other)}' and '${echo(name)}' have the same token`,
+      );
     }
     seen.set(key, name);
     if (token.length < SHORT_TOKEN_CHARS) shortTokens.push(name);
@@ -89,7 +92,7 @@ export function loadTokens(path: string): TokenTable {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new AuthConfigError(
-      `cannot read the tokens file ${path}: ${(error as NodeJS.ErrnoException).code}`,
+      `cannot read the tokens file ${echo(path, ECHO_PATH_CHARS)}: ${(error as NodeJS.ErrnoException).code}`,
     );
   }
   let value: unknown;
@@ -97,9 +100,9 @@ export function loadTokens(path: string): TokenTable {
     value = JSON.parse(text);
   } catch {
     // The parser's message may quote part of the file, i.e. a token: do not repeat it.
-    throw new AuthConfigError(`the tokens file ${path} is not valid JSON`);
+    throw new AuthConfigError(`the tokens file ${echo(path, ECHO_PATH_CHARS)} is not valid JSON`);
   }
-  const table = parseTokens(value, `tokens file ${path}`);
+  const table = parseTokens(value, `tokens file ${echo(path, ECHO_PATH_CHARS)}`);
   const readableByOthers = process.platform !== 'win32' && (statSync(path).mode & 0o044) !== 0;
   return { ...table, readableByOthers };
 }
@@ -178,7 +181,7 @@ export function makeAuthenticate(options: AuthOptions): Authenticate {
       if (name !== undefined && owner !== name) {
         return {
           ok: false,
-          reason: `the client certificate names '${name}' but the bearer token belongs to another client`,
+          reason: `the client certificate names '${echo(name)}' but the bearer token belongs to another client`,
         };
       }
       name = owner;

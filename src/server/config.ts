@@ -2,8 +2,9 @@
  * The settings of `privagg serve`: one table of options, read from command-line flags and from a JSON
  * configuration file (`--config FILE`), flags overriding the file. A file key is its flag's name in
  * camelCase (`--min-clients` → `minClients`); the file alone can also give `vectors` (several named
- * vectors) and per-stage deadlines. Every value is checked (exact types, integer ranges); unknown keys
- * are refused, nothing is coerced.
+ * vectors) and per-stage deadlines. Every value is checked (exact types, integer ranges, and the
+ * maxima of ./limits.ts for whatever sizes memory); unknown keys are refused, nothing is coerced. An
+ * offending value is repeated in the message escaped and bounded (src/text/echo.ts).
  * @module
  */
 import { readFileSync } from 'node:fs';
@@ -13,7 +14,19 @@ import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import type { Stage } from '../secagg/messages.ts';
 import { defaultThreshold } from '../secagg/params.ts';
 import type { VectorSpec } from '../secagg/types.ts';
+import { describeValue, ECHO_PATH_CHARS, echo } from '../text/echo.ts';
+import { JsonTextError, parseJson } from '../text/json.ts';
 import type { CoordinatorConfig, CoordinatorGraph } from './coordinator.ts';
+import {
+  type Limit,
+  MAX_CLIENTS,
+  MAX_COMPLETE_GRAPH_CLIENTS,
+  MAX_CONCURRENT_UPLOADS,
+  MAX_DP_DIM,
+  MAX_FRAMES_PER_STAGE,
+  MAX_VECTORS,
+  MAX_WORDS,
+} from './limits.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './logging.ts';
 
 /** A setting is missing, malformed or out of range; the message names it and says what is expected. */
@@ -145,6 +158,8 @@ interface OptionSpec {
   readonly kind: Kind;
   /** Only on the command line, never in a file. */
   readonly flagOnly?: boolean;
+  /** The documented maximum of a value that sizes memory or work (./limits.ts). */
+  readonly limit?: Limit;
 }
 
 /** Every `privagg serve` option; the flag parser and the config file reader both use this table. */
@@ -152,17 +167,22 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'config', key: 'config', kind: 'path', flagOnly: true },
   { flag: 'host', key: 'host', kind: 'text' },
   { flag: 'port', key: 'port', kind: 'port' },
-  { flag: 'clients', key: 'clients', kind: 'count' },
-  { flag: 'min-clients', key: 'minClients', kind: 'count' },
-  { flag: 'threshold', key: 'threshold', kind: 'count' },
+  { flag: 'clients', key: 'clients', kind: 'count', limit: MAX_CLIENTS },
+  { flag: 'min-clients', key: 'minClients', kind: 'count', limit: MAX_CLIENTS },
+  { flag: 'threshold', key: 'threshold', kind: 'count', limit: MAX_CLIENTS },
   { flag: 'server-model', key: 'serverModel', kind: 'model' },
-  { flag: 'max-corrupt-clients', key: 'maxCorruptClients', kind: 'nonnegative' },
-  { flag: 'dim', key: 'dim', kind: 'count' },
+  { flag: 'max-corrupt-clients', key: 'maxCorruptClients', kind: 'nonnegative', limit: MAX_CLIENTS },
+  { flag: 'dim', key: 'dim', kind: 'count', limit: MAX_WORDS },
   { flag: 'rounds', key: 'rounds', kind: 'count' },
   { flag: 'check-in-window-ms', key: 'checkInWindowMs', kind: 'ms' },
   { flag: 'stage-timeout-ms', key: 'stageTimeoutMs', kind: 'ms' },
-  { flag: 'max-concurrent-uploads', key: 'maxConcurrentUploads', kind: 'count' },
-  { flag: 'max-frames-per-stage', key: 'maxFramesPerStage', kind: 'count' },
+  {
+    flag: 'max-concurrent-uploads',
+    key: 'maxConcurrentUploads',
+    kind: 'count',
+    limit: MAX_CONCURRENT_UPLOADS,
+  },
+  { flag: 'max-frames-per-stage', key: 'maxFramesPerStage', kind: 'count', limit: MAX_FRAMES_PER_STAGE },
   { flag: 'unmask-workers', key: 'unmaskWorkers', kind: 'nonnegative' },
   { flag: 'max-waiting-clients', key: 'maxWaitingClients', kind: 'count' },
   { flag: 'keepalive-ms', key: 'keepaliveMs', kind: 'msOrOff' },
@@ -219,6 +239,17 @@ function integerRange(kind: Kind): [number, number] | undefined {
   }
 }
 
+/** A flag's text, or a file's JSON value, as an error message repeats it: escaped and bounded. */
+function shownValue(raw: unknown, where: 'flag' | 'file'): string {
+  return where === 'flag' && typeof raw === 'string' ? `'${echo(raw)}'` : describeValue(raw);
+}
+
+/** `name must be at most MAX (why), got VALUE` when `value` is over the limit. */
+function checkLimit(name: string, value: number, limit: Limit, shown: string): void {
+  if (value > limit.max)
+    throw new ConfigError(`${name} must be at most ${limit.max} (${limit.why}), got ${shown}`);
+}
+
 /** Checks one value; `raw` is a flag's text or a file's JSON value. */
 function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', baseDir: string): unknown {
   const name = where === 'flag' ? `--${spec.flag}` : `'${spec.key}'`;
@@ -230,9 +261,13 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
     } else {
       value = typeof raw === 'number' ? raw : Number.NaN;
     }
+    const shown = shownValue(raw, where);
+    // The limit first: for 4294967296 "at most 65536" says more than the u32 range does.
+    if (spec.limit && Number.isSafeInteger(value) && value >= range[0])
+      checkLimit(name, value, spec.limit, shown);
     if (!Number.isSafeInteger(value) || value < range[0] || value > range[1]) {
-      const shown = where === 'flag' ? `'${String(raw)}'` : JSON.stringify(raw);
-      throw new ConfigError(`${name} must be an integer in [${range[0]}, ${range[1]}], got ${shown}`);
+      const max = spec.limit?.max ?? range[1];
+      throw new ConfigError(`${name} must be an integer in [${range[0]}, ${max}], got ${shown}`);
     }
     return value;
   }
@@ -249,7 +284,7 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
       (spec.kind === 'rate' ? value >= 0 : value > 0) &&
       (spec.kind === 'positive' || value < 1);
     if (!ok) {
-      const shown = where === 'flag' ? `'${String(raw)}'` : JSON.stringify(raw);
+      const shown = shownValue(raw, where);
       const range =
         spec.kind === 'positive'
           ? 'a finite number > 0'
@@ -261,23 +296,23 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
     return value;
   }
   if (typeof raw !== 'string' || raw.length === 0) {
-    throw new ConfigError(`${name} must be a non-empty string, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${name} must be a non-empty string, got ${describeValue(raw)}`);
   }
   switch (spec.kind) {
     case 'path':
       return where === 'file' ? resolve(baseDir, raw) : raw;
     case 'level':
       if (!isLogLevel(raw))
-        throw new ConfigError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got '${raw}'`);
+        throw new ConfigError(`${name} must be one of ${LOG_LEVELS.join(', ')}, got '${echo(raw)}'`);
       return raw;
     case 'graph':
       if (!(GRAPH_MODES as readonly string[]).includes(raw)) {
-        throw new ConfigError(`${name} must be one of ${GRAPH_MODES.join(', ')}, got '${raw}'`);
+        throw new ConfigError(`${name} must be one of ${GRAPH_MODES.join(', ')}, got '${echo(raw)}'`);
       }
       return raw;
     case 'dp':
       if (!Object.hasOwn(DP_MECHANISMS, raw)) {
-        throw new ConfigError(`${name} must be 'distributed' or 'central', got '${raw}'`);
+        throw new ConfigError(`${name} must be 'distributed' or 'central', got '${echo(raw)}'`);
       }
       return raw;
     case 'model':
@@ -288,7 +323,7 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
             "use 'semi-honest'",
         );
       }
-      if (raw !== 'semi-honest') throw new ConfigError(`${name} must be 'semi-honest', got '${raw}'`);
+      if (raw !== 'semi-honest') throw new ConfigError(`${name} must be 'semi-honest', got '${echo(raw)}'`);
       return raw;
     default:
       return raw;
@@ -299,30 +334,37 @@ function checkVectors(raw: unknown): VectorSpec[] {
   if (!Array.isArray(raw) || raw.length === 0) {
     throw new ConfigError(`'vectors' must be a non-empty array of {"name", "length", "bits"}`);
   }
+  checkLimit(`'vectors'`, raw.length, MAX_VECTORS, `${raw.length} vectors`);
   const names = new Set<string>();
-  return raw.map((v: unknown, i) => {
+  const vectors = raw.map((v: unknown, i) => {
     const at = `'vectors[${i}]'`;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
       throw new ConfigError(`${at} must be an object {"name", "length", "bits"}`);
     }
     const extra = Object.keys(v).filter((k) => k !== 'name' && k !== 'length' && k !== 'bits');
-    if (extra.length > 0) throw new ConfigError(`${at} has unknown key '${extra[0]}'`);
+    if (extra.length > 0) throw new ConfigError(`${at} has unknown key '${echo(extra[0]!)}'`);
     const { name, length, bits } = v as Record<string, unknown>;
     if (typeof name !== 'string' || name.length === 0)
       throw new ConfigError(`${at}.name must be a non-empty string`);
-    if (names.has(name)) throw new ConfigError(`vector name '${name}' repeats`);
+    if (names.has(name)) throw new ConfigError(`vector name '${echo(name)}' repeats`);
     names.add(name);
-    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length > 0xffff_ffff) {
+    if (typeof length === 'number' && Number.isSafeInteger(length) && length >= 1) {
+      checkLimit(`${at}.length`, length, MAX_WORDS, describeValue(length));
+    }
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1) {
       throw new ConfigError(
-        `${at}.length must be an integer in [1, 4294967295], got ${JSON.stringify(length)}`,
+        `${at}.length must be an integer in [1, ${MAX_WORDS.max}], got ${describeValue(length)}`,
       );
     }
     const b = bits ?? 32;
     if (typeof b !== 'number' || !Number.isInteger(b) || b < 1 || b > 32) {
-      throw new ConfigError(`${at}.bits must be an integer in [1, 32], got ${JSON.stringify(bits)}`);
+      throw new ConfigError(`${at}.bits must be an integer in [1, 32], got ${describeValue(bits)}`);
     }
     return { name, length, bits: b };
   });
+  const total = vectors.reduce((sum, v) => sum + v.length, 0);
+  checkLimit(`the lengths in 'vectors'`, total, MAX_WORDS, `${total} in all`);
+  return vectors;
 }
 
 type StageTimeouts = ServeSettings['stageTimeoutsMs'];
@@ -336,7 +378,7 @@ function checkStageTimeouts(raw: unknown, fallback: number): StageTimeouts {
   const unknown = Object.keys(raw).find((k) => !(DEADLINE_STAGES as readonly string[]).includes(k));
   if (unknown !== undefined) {
     throw new ConfigError(
-      `'stageTimeoutMs' has unknown stage '${unknown}' (stages: ${DEADLINE_STAGES.join(', ')})`,
+      `'stageTimeoutMs' has unknown stage '${echo(unknown)}' (stages: ${DEADLINE_STAGES.join(', ')})`,
     );
   }
   const values = raw as Record<string, unknown>;
@@ -352,20 +394,26 @@ function checkStageTimeouts(raw: unknown, fallback: number): StageTimeouts {
 
 /** Reads a JSON configuration file into an object. */
 export function readConfigFile(path: string): Record<string, unknown> {
+  const shown = echo(path, ECHO_PATH_CHARS);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read the config file ${path}: ${(error as NodeJS.ErrnoException).code}`);
+    throw new ConfigError(`cannot read the config file ${shown}: ${(error as NodeJS.ErrnoException).code}`);
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text);
   } catch (error) {
-    throw new ConfigError(`the config file ${path} is not valid JSON: ${(error as Error).message}`);
+    if (!(error instanceof JsonTextError)) throw error;
+    throw new ConfigError(
+      error.problem === 'too-deep'
+        ? `the config file ${shown} ${error.message}`
+        : `the config file ${shown} is not valid JSON: ${error.message}`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(`the config file ${path} must hold a JSON object`);
+    throw new ConfigError(`the config file ${shown} must hold a JSON object`);
   }
   return value as Record<string, unknown>;
 }
@@ -396,7 +444,7 @@ export function resolveServeSettings(
       const spec = SERVE_OPTIONS.find((o) => o.key === key);
       if (!spec) {
         const known = [...SERVE_OPTIONS.filter((o) => !o.flagOnly).map((o) => o.key), ...FILE_ONLY_KEYS];
-        throw new ConfigError(`the config file has unknown key '${key}' (known: ${known.join(', ')})`);
+        throw new ConfigError(`the config file has unknown key '${echo(key)}' (known: ${known.join(', ')})`);
       }
       if (spec.flagOnly)
         throw new ConfigError(`'${key}' can only be given on the command line, as --${spec.flag}`);
@@ -431,6 +479,7 @@ export function resolveServeSettings(
   if (minClients < 2) throw new ConfigError(`--min-clients must be at least 2, got ${minClients}`);
   const serverModel = 'semi-honest' as const;
   const { graph, graphPlans } = graphSettings(get, clients, minClients);
+  checkCompleteGraphSize(graph, graphPlans, clients);
   const planned = graphPlans?.[0];
   const maxCorruptClients =
     planned?.maxCorruptClients ?? get<number>('maxCorruptClients') ?? SERVE_DEFAULTS.maxCorruptClients;
@@ -470,6 +519,7 @@ export function resolveServeSettings(
   if (privacy && fileVectors !== undefined && dim === undefined) {
     throw new ConfigError("--dp needs --dim (the update's length), not 'vectors'");
   }
+  if (privacy && dim !== undefined) checkLimit('--dim with --dp', dim, MAX_DP_DIM, String(dim));
   if (privacy?.mechanism === 'distributed-skellam' && graphPlans?.some((p) => p.graph.kind === 'harary')) {
     // Fail closed: on a Harary graph each client may add noise for h = minSurvivors − n_C honest
     // clients (dp/announced.ts checks that bound), but serve's planner sizes the noise from t − n_C,
@@ -511,6 +561,30 @@ export function resolveServeSettings(
     graph,
     ...(graphPlans && { graphPlans }),
   };
+}
+
+/**
+ * The complete graph's own cohort limit ({@link MAX_COMPLETE_GRAPH_CLIENTS}): for `--graph complete`,
+ * `--clients`; for `--graph auto`, any cohort size it plans the complete graph for.
+ */
+function checkCompleteGraphSize(
+  graph: CoordinatorGraph,
+  graphPlans: readonly GraphPlan[] | undefined,
+  clients: number,
+): void {
+  const limit = MAX_COMPLETE_GRAPH_CLIENTS;
+  if (graph.mode === 'complete') {
+    checkLimit('--clients on the complete graph', clients, limit, String(clients));
+    return;
+  }
+  const complete = graphPlans?.find((p) => p.graph.kind === 'complete' && p.n > limit.max);
+  if (complete) {
+    throw new ConfigError(
+      `--graph ${graph.mode} plans the complete graph for ${complete.n} clients, above its maximum ` +
+        `${limit.max} (the coordinator would hold N·(N-1) encrypted shares): lower --adversarial-fraction ` +
+        'or --expected-dropout, or the cohort',
+    );
+  }
 }
 
 /**

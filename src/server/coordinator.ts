@@ -42,6 +42,7 @@ import { type RoundParams, roundParams } from '../secagg/params.ts';
 import { type RoundResult, SecAggServer, type StageTimeouts } from '../secagg/server.ts';
 import type { ClientId, ServerModel, VectorSpec } from '../secagg/types.ts';
 import { runUnmaskPlan, summarizeUnmaskPlan, type UnmaskPlan } from '../secagg/unmask-plan.ts';
+import { echo } from '../text/echo.ts';
 import { roundContext } from '../wire/context.ts';
 import {
   type InboundClientFrame,
@@ -237,6 +238,8 @@ const COMPLETE_GRAPH: GraphSpec = Object.freeze({ kind: 'complete' });
 /** One Participate call. */
 class Session {
   name: string | undefined;
+  /** The name as it may appear in a log or an error (escaped and bounded: text/echo.ts). */
+  shownName: string | undefined;
   id: ClientId | undefined;
   round: ActiveRound | undefined;
   assembler: MaskedInputAssembler | undefined;
@@ -526,7 +529,7 @@ export class Coordinator {
     if (!this.#withinRateLimit(session, round)) return;
     if (frame.type === 'abort') {
       this.#env.logger.info(
-        { client: session.name, code: frame.code, refusal: frame.refusal },
+        { client: session.shownName, code: frame.code, refusal: frame.refusal },
         'client aborted',
       );
       this.#end(session, 'client-aborted', 'the client aborted');
@@ -545,8 +548,14 @@ export class Coordinator {
       this.#end(session, 'out-of-order', 'checked in twice on one stream');
       return;
     }
+    // The name is the client's own text: escaped and bounded wherever it is repeated (text/echo.ts).
+    const shown = echo(name);
     if (session.authenticatedName !== undefined && session.authenticatedName !== name) {
-      this.#end(session, 'name-not-caller', `authenticated as '${session.authenticatedName}', not '${name}'`);
+      this.#end(
+        session,
+        'name-not-caller',
+        `authenticated as '${echo(session.authenticatedName)}', not '${shown}'`,
+      );
       return;
     }
     if (this.#waiting.size >= this.#maxWaiting) {
@@ -559,16 +568,17 @@ export class Coordinator {
     }
     const taken = this.#waiting.has(name) || this.#roundHasName(name);
     if (taken) {
-      this.#end(session, 'name-taken', `client '${name}' already has a session`);
+      this.#end(session, 'name-taken', `client '${shown}' already has a session`);
       return;
     }
     if (this.config.serverModel === 'malicious' && !this.config.identities?.has(name)) {
-      this.#end(session, 'name-not-caller', `no identity key is registered for client '${name}'`);
+      this.#end(session, 'name-not-caller', `no identity key is registered for client '${shown}'`);
       return;
     }
     session.name = name;
+    session.shownName = shown;
     this.#waiting.set(name, session);
-    this.#env.logger.debug({ client: name, waiting: this.#waiting.size }, 'client checked in');
+    this.#env.logger.debug({ client: shown, waiting: this.#waiting.size }, 'client checked in');
     this.#waitingChanged?.();
   }
 
@@ -592,7 +602,7 @@ export class Coordinator {
     }
     session.framesThisStage++;
     if (session.framesThisStage <= this.config.maxFramesPerStage) return true;
-    this.#env.logger.warn({ client: session.name, stage }, 'client exceeded the frame rate limit');
+    this.#env.logger.warn({ client: session.shownName, stage }, 'client exceeded the frame rate limit');
     this.#end(
       session,
       'too-many-frames',
@@ -695,7 +705,7 @@ export class Coordinator {
     } catch (error) {
       if (!(error instanceof ProtocolViolation)) throw error;
       this.#env.logger.warn(
-        { client: session.name, stage: round.server.stage, error: error.message },
+        { client: session.shownName, stage: round.server.stage, error: error.message },
         'protocol violation',
       );
       this.#pump(round);
@@ -707,7 +717,7 @@ export class Coordinator {
 
   #violation(session: Session, round: ActiveRound, message: string): void {
     this.#env.logger.warn(
-      { client: session.name, stage: round.server.stage, error: message },
+      { client: session.shownName, stage: round.server.stage, error: message },
       'protocol violation',
     );
     this.#end(session, 'protocol-violation', message);
@@ -719,7 +729,7 @@ export class Coordinator {
     this.#leaveWaiting(session);
     const round = session.round;
     if (round) {
-      this.#env.logger.info({ client: session.name, stage: round.server.stage, why }, 'client disconnected');
+      this.#env.logger.info({ client: session.shownName, stage: round.server.stage, why }, 'client disconnected');
       this.#disconnect(session, round);
     }
   }

@@ -3,7 +3,8 @@
  * that announces each round's privacy and follows the clip norm when clipping is adaptive.
  * @module
  */
-import { planMechanism } from '../dp/announced.ts';
+import { planMechanism, privacyPlan } from '../dp/announced.ts';
+import { BudgetExceededError } from '../dp/budget.ts';
 import { PrivacyLedger } from '../dp/ledger.ts';
 import { calibrateNoiseMultiplier, PrivacyRounds } from '../dp/round-planner.ts';
 import type { ServePrivacySettings, ServeSettings } from './config.ts';
@@ -23,6 +24,13 @@ export interface ServePrivacy {
   readonly noiseMultiplier: number;
   /** Whether `noiseMultiplier` was calibrated to the budget (rather than given). */
   readonly calibrated: boolean;
+  /**
+   * Why no round can start within the budget, decided before the coordinator binds: the round the
+   * ledger would number next exceeds the target for a full cohort and for the smallest one allowed
+   * (their costs can differ a little through the ring's scale). Undefined when a round may fit; the
+   * coordinator still reserves every round in the ledger, which remains the authority.
+   */
+  budgetRefusal(): string | undefined;
 }
 
 /**
@@ -64,22 +72,47 @@ export function setUpPrivacy(settings: ServeSettings, privacy: ServePrivacySetti
     delta: privacy.delta,
     targetEpsilon: privacy.targetEpsilon,
   });
+  const mechanismFor = (round: number, plan: Parameters<RoundPrivacy['mechanism']>[1]) => {
+    if (!plan) throw new Error(`round ${round} has no announced privacy`);
+    return planMechanism(plan, 1, ledger.orders);
+  };
+  const budgetRefusal = (): string | undefined => {
+    const round = ledger.nextRound();
+    const sizes =
+      settings.minClients < settings.clients ? [settings.clients, settings.minClients] : [settings.clients];
+    let refusal: string | undefined;
+    for (const n of sizes) {
+      // The threshold and n_C a round of n clients would have (a planned graph's, or the settings').
+      const graphPlan = settings.graphPlans?.find((p) => p.n === n);
+      const shape = {
+        clients: n,
+        threshold: graphPlan?.threshold ?? settings.threshold,
+        maxCorruptClients: graphPlan?.maxCorruptClients ?? settings.maxCorruptClients,
+      };
+      try {
+        // A throwaway announcement: it draws a rotation seed, and changes nothing the rounds use.
+        const plan = privacyPlan(rounds.announce(shape), n);
+        ledger.checkBudget(mechanismFor(round, plan), round);
+        return undefined;
+      } catch (error) {
+        // Anything but a budget refusal is for the round itself to report, as it would have.
+        if (!(error instanceof BudgetExceededError)) return undefined;
+        refusal ??= error.message;
+      }
+    }
+    return refusal;
+  };
   return {
     ledger,
     noiseMultiplier,
     calibrated: privacy.noiseMultiplier === undefined,
+    budgetRefusal,
     planner: {
       plan: (shape) => ({ privacy: rounds.announce(shape) }),
       complete: (outcome) => {
         if (outcome.release) rounds.observe(outcome.release);
       },
     },
-    accounting: {
-      ledger,
-      mechanism: (round, plan) => {
-        if (!plan) throw new Error(`round ${round} has no announced privacy`);
-        return planMechanism(plan, 1, ledger.orders);
-      },
-    },
+    accounting: { ledger, mechanism: mechanismFor },
   };
 }

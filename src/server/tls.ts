@@ -14,6 +14,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ServerCredentials } from '@grpc/grpc-js';
+import { ECHO_PATH_CHARS, echo } from '../text/echo.ts';
 
 /** A TLS file is unusable, or the settings break the transport policy; the message says why. */
 export class TransportConfigError extends Error {
@@ -36,12 +37,17 @@ export interface ServerTls {
   readonly mutual: boolean;
 }
 
+/** A path as a message shows it: escaped and bounded (src/text/echo.ts). */
+function shownPath(path: string): string {
+  return echo(path, ECHO_PATH_CHARS);
+}
+
 function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
     throw new TransportConfigError(
-      `cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code}`,
+      `cannot read the ${what} ${shownPath(path)}: ${(error as NodeJS.ErrnoException).code}`,
     );
   }
 }
@@ -50,7 +56,7 @@ function parseCertificate(pem: Buffer, path: string, what: string): X509Certific
   try {
     return new X509Certificate(pem);
   } catch {
-    throw new TransportConfigError(`the ${what} ${path} is not a PEM X.509 certificate`);
+    throw new TransportConfigError(`the ${what} ${shownPath(path)} is not a PEM X.509 certificate`);
   }
 }
 
@@ -68,17 +74,19 @@ export function loadServerTls(files: ServerTlsFiles): ServerTls {
     key = createPrivateKey(keyPem);
   } catch {
     // Never quote the key file's content.
-    throw new TransportConfigError(`the TLS key ${files.key} is not a PEM private key`);
+    throw new TransportConfigError(`the TLS key ${shownPath(files.key)} is not a PEM private key`);
   }
   if (!certificate.checkPrivateKey(key)) {
-    throw new TransportConfigError(`the TLS key ${files.key} does not match the certificate ${files.cert}`);
+    throw new TransportConfigError(
+      `the TLS key ${shownPath(files.key)} does not match the certificate ${shownPath(files.cert)}`,
+    );
   }
   let clientCa: Buffer | null = null;
   if (files.clientCa !== undefined) {
     clientCa = readPem(files.clientCa, 'client CA');
     const ca = parseCertificate(clientCa, files.clientCa, 'client CA');
     if (!ca.ca) {
-      throw new TransportConfigError(`the client CA ${files.clientCa} is not a CA certificate`);
+      throw new TransportConfigError(`the client CA ${shownPath(files.clientCa)} is not a CA certificate`);
     }
   }
   const credentials = ServerCredentials.createSsl(

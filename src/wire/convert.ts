@@ -44,6 +44,7 @@ import type {
   UnmaskRequestMessage,
   UnmaskResponseMessage,
 } from '../secagg/messages.ts';
+import { MAX_VECTOR_ELEMENTS } from '../secagg/params.ts';
 import { type ClientId, MAX_CLIENT_ID, type ServerModel, type VectorSpec } from '../secagg/types.ts';
 import { roundContext, TASK_DIGEST_BYTES } from './context.ts';
 import { type WireDirection, WireFormatError } from './errors.ts';
@@ -370,7 +371,8 @@ function parametersFromWire(v: pb.RoundParameters, f: Fields, field: string): An
     previous = nameBytes;
     return Object.freeze({
       name,
-      length: f.uint(spec.length, `${at}.length`, 1, MAX_U32),
+      // Fail closed at the wire too: the client allocates from this length (secagg/params.ts).
+      length: f.uint(spec.length, `${at}.length`, 1, MAX_VECTOR_ELEMENTS),
       bits: f.uint(spec.bits, `${at}.bits`, 1, 32),
     });
   });

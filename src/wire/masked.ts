@@ -9,6 +9,7 @@
 import { packedLength, unpackBits } from '../secagg/bitpack.ts';
 import { UsageError } from '../secagg/errors.ts';
 import type { MaskedInputMessage } from '../secagg/messages.ts';
+import { MAX_VECTOR_ELEMENTS } from '../secagg/params.ts';
 import type { VectorSpec } from '../secagg/types.ts';
 import { WireFormatError } from './errors.ts';
 
@@ -99,10 +100,20 @@ export class MaskedInputAssembler {
 
   /**
    * @param vectors - the round's vector specs, in the round's order (validated round parameters)
-   * @throws RangeError if `vectors` is empty or a spec has an invalid length or bit width
+   * @throws RangeError if `vectors` is empty, a spec has an invalid length or bit width, or the
+   *   lengths add up to more than the core's maximum (`MAX_VECTOR_ELEMENTS`, 2^28)
    */
   constructor(vectors: readonly VectorSpec[]) {
     if (vectors.length === 0) throw new RangeError('vectors must not be empty');
+    // Validated round parameters never exceed the maximum; checked again here because the buffers
+    // are sized from these lengths when a client's first chunk arrives, and a length that cannot be
+    // allocated must fail now, at the caller, not then, inside a handler for the client's frame.
+    const total = vectors.reduce((sum, spec) => sum + spec.length, 0);
+    if (!(total <= MAX_VECTOR_ELEMENTS)) {
+      throw new RangeError(
+        `the vectors have ${total} elements in all, above the maximum ${MAX_VECTOR_ELEMENTS} (2^28)`,
+      );
+    }
     this.#slots = vectors.map((spec) => ({
       spec,
       total: packedLength(spec.length, spec.bits),

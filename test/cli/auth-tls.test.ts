@@ -20,8 +20,33 @@ function openssl(...args: string[]): void {
   assert.equal(result.status, 0, `openssl ${args.join(' ')}: ${result.stderr}`);
 }
 
-/** A P-256 key and a certificate for `cn` signed by the test CA, with the given extensions. */
-function issue(name: string, cn: string, extensions: string): void {
+/** A self-signed CA certificate `name`.crt with its key. */
+function makeCa(name: string, cn: string): void {
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
+}
+
+/** A P-256 key and a certificate for `cn` signed by the CA `ca` (default the test CA). */
+function issue(name: string, cn: string, extensions: string, ca = 'ca'): void {
   openssl(
     'req',
     '-newkey',
@@ -43,9 +68,9 @@ function issue(name: string, cn: string, extensions: string): void {
     '-in',
     `${name}.csr`,
     '-CA',
-    'ca.crt',
+    `${ca}.crt`,
     '-CAkey',
-    'ca.key',
+    `${ca}.key`,
     '-set_serial',
     String(Math.floor(Math.random() * 2 ** 40)),
     '-days',
@@ -66,29 +91,12 @@ function client(port: number, id: string, ...more: string[]): Proc {
 
 describe('authentication and TLS', { concurrency: true }, () => {
   before(() => {
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=privagg test CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    );
+    makeCa('ca', 'privagg test CA');
     issue('server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
     for (const cn of ['alice', 'bob', 'mallory']) issue(cn, cn, 'extendedKeyUsage=clientAuth\n');
+    // A client certificate from a CA the coordinator does not trust.
+    makeCa('rogue', 'another CA');
+    issue('eve', 'eve', 'extendedKeyUsage=clientAuth\n', 'rogue');
   });
 
   it('with --tokens: a wrong, missing or borrowed token is refused; the round goes on', async () => {
@@ -165,10 +173,11 @@ describe('authentication and TLS', { concurrency: true }, () => {
       ...['--tls-ca', path('ca.crt'), '--tls-cert', path(`${name}.crt`), '--tls-key', path(`${name}.key`)],
     ];
     // The refused clients first: once alice and bob are in, the only round runs and the coordinator exits.
-    const [impostor, noCert] = await Promise.all([
+    const [impostor, noCert, untrusted] = await Promise.all([
       // mallory's certificate, claiming to be someone else.
       client(port, 'eve', ...tls('mallory')).exited,
       client(port, 'carol', '--tls-ca', path('ca.crt'), '--retries', '0').exited,
+      client(port, 'eve', ...tls('eve'), '--retries', '0').exited,
     ]);
     const [alice, bob] = await Promise.all([
       client(port, 'alice', ...tls('alice')).exited,
@@ -190,9 +199,17 @@ describe('authentication and TLS', { concurrency: true }, () => {
     for (const run of [alice, bob]) assert.equal(run.status, 0, run.stderr);
     assert.equal(impostor.status, 1);
     assert.match(impostor.stderr, /refused: PERMISSION_DENIED: authenticated as 'mallory', not 'eve'$/m);
-    // Without a client certificate the TLS handshake fails: the coordinator cannot be reached.
+    // Without a client certificate, or with one the coordinator does not trust, the TLS handshake
+    // fails; grpc-js calls both "cannot reach", the client tells them apart (src/cli/tls-diagnosis.ts).
     assert.equal(noCert.status, 1);
-    assert.equal(lines(noCert.stderr).length, 1, noCert.stderr);
-    assert.match(noCert.stderr, /cannot reach the coordinator .*UNAVAILABLE/);
+    assert.deepEqual(lines(noCert.stderr), [
+      `privagg: round 1: 127.0.0.1:${port}: the coordinator requires a client certificate (mutual TLS): give --tls-cert and --tls-key`,
+    ]);
+    assert.equal(untrusted.status, 1);
+    assert.equal(lines(untrusted.stderr).length, 1, untrusted.stderr);
+    assert.match(
+      untrusted.stderr,
+      /^privagg: round 1: .*: the coordinator rejected this client's certificate/,
+    );
   });
 });

@@ -30,13 +30,17 @@ describe('bad input, as processes', { concurrency: true }, () => {
     const negative = tmp.file('negative.json', '[-1]');
     const fraction = tmp.file('fraction.json', '[0, 1, 1.5]');
     const good = tmp.file('good.json', [1, 2, 3]);
-    const [missing, tooBig, neg, frac, unreachable] = await Promise.all([
+    // 5,000 levels: a stack overflow (and a stack trace, exit 1) when the message was built.
+    const nested = tmp.file('nested.json', `${'['.repeat(5000)}${']'.repeat(5000)}`);
+    const [missing, tooBig, neg, frac, unreachable, deep] = await Promise.all([
       client(`${tmp.dir}/nope.json`),
       client(big),
       client(negative),
       client(fraction),
       client(good, '--retries', '1', '--retry-delay-ms', '10'),
+      client(nested),
     ]);
+    assertOneLine(deep, 2, /^privagg: --input .*nested\.json is nested more than 64 levels deep$/m);
     assertOneLine(missing, 2, /^privagg: cannot read --input .*nope\.json: ENOENT$/m);
     assertOneLine(
       tooBig,
@@ -121,6 +125,20 @@ describe('bad input, in-process', () => {
       cliError(/--rounds must be an integer >= 1/),
     );
     await assert.rejects(run(...base, '--input', good, '--rounds', '1.5'), cliError(/--rounds/));
+    // A negative number is the flag's value, refused by the flag's own check ("argument is ambiguous"
+    // from the parser said nothing about the value).
+    await assert.rejects(
+      run(...base, '--input', good, '--retries', '-1'),
+      cliError(/^--retries must be an integer >= 0, got '-1'$/),
+    );
+    await assert.rejects(
+      run(...base, '--input', good, '--dp', '--min-noise-multiplier', '-0.5'),
+      cliError(/^--min-noise-multiplier must be a number > 0, got '-0\.5'$/),
+    );
+    await assert.rejects(
+      run(...base, '--input', good, '--fail-at', `x\u001b[2J${'y'.repeat(100)}`),
+      cliError(/got 'x\\u001b\[2Jy+…'$/),
+    );
     await assert.rejects(
       run(...base, '--input', good, '--token', 'a', '--token-file', good),
       cliError(/not both/),
@@ -134,7 +152,14 @@ describe('bad input, in-process', () => {
     for (const [content, pattern] of [
       ['[1, "2"]', /\[1\] is "2": not an integer/],
       ['[1, null]', /\[1\] is null/],
-      ['[1e400]', /\[0\] is null|not an integer/],
+      // JSON.parse reads 1e400 as Infinity (which JSON.stringify would show as null).
+      ['[1e400]', /\[0\] is Infinity \(a number too large for a double\): not a finite number$/],
+      ['[1, -1e999]', /\[1\] is -Infinity \(a number too large for a double\): not a finite number$/],
+      ['[1, [2]]', /\[1\] is an array: not an integer/],
+      [`[1, "${'z'.repeat(500)}"]`, new RegExp(`\\[1\\] is "${'z'.repeat(64)}…": not an integer`)],
+      [`{"a\\u001b[2J": [1, -2]}`, /"a\\u001b\[2J"\[1\] is -2/],
+      [`${'['.repeat(5000)}${']'.repeat(5000)}`, /is nested more than 64 levels deep$/],
+      [`{"sum": ${'['.repeat(100)}${']'.repeat(100)}}`, /is nested more than 64 levels deep$/],
       ['{"sum": [1, -2]}', /"sum"\[1\] is -2/],
       ['{}', /empty object/],
       ['42', /must be a JSON array/],
@@ -154,6 +179,22 @@ describe('bad input, in-process', () => {
     await assert.rejects(run('--port', '0', '--out', out, '--clients', '3'), cliError(/^missing --dim/));
     await assert.rejects(run(...base), cliError(/^missing --clients/));
     await assert.rejects(run(...base, '--clients', '1'), cliError(/at least 2/));
+    for (const [flag, value] of [
+      ['--threshold', '-1'],
+      ['--clients', '-3'],
+      ['--port', '-5'],
+      ['--dim', '-1e3'],
+    ]) {
+      await assert.rejects(
+        run(...base, '--clients', '5', flag!, value!),
+        cliError(new RegExp(`^${flag} must be an integer in \\[\\d+, \\d+\\], got '${value}'$`)),
+        `${flag} ${value}`,
+      );
+    }
+    await assert.rejects(
+      run(...base, '--clients', '5', '--dp', 'central', '--clip', '-1'),
+      cliError(/^--clip must be a finite number > 0, got '-1'$/),
+    );
     await assert.rejects(run(...base, '--clients', '3', '--min-clients', '4'), cliError(/exceeds --clients/));
     await assert.rejects(
       run(...base, '--clients', '5', '--threshold', '6'),

@@ -1,14 +1,16 @@
 /**
  * `privagg serve --dp` with `privagg client --dp` processes: each round's JSON line carries the noisy
  * sum of the clipped updates and the cumulative ε from the ledger; a restart with the same ledger and
- * a budget the next round would exceed refuses to start it and says so; misconfigurations fail before
- * anything runs.
+ * a budget the next round would exceed says so and stops before it binds (it used to bind, wait for a
+ * cohort and only then refuse it); misconfigurations fail before anything runs, and a client whose
+ * update does not have the announced length stops with one line and exit 2.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { RdpAccountant } from '../../src/dp/accountant.ts';
 import { planMechanism, privacyPlan } from '../../src/dp/announced.ts';
-import { roundCost } from '../../src/dp/budget.ts';
+import { formatUp, roundCost } from '../../src/dp/budget.ts';
 import { DEFAULT_RDP_ORDERS } from '../../src/dp/orders.ts';
 import { PrivacyRounds } from '../../src/dp/round-planner.ts';
 import { lines, Proc, privagg, readRounds, Serve, scratch } from './procs.ts';
@@ -36,31 +38,14 @@ describe('privagg serve --dp', () => {
   const tmp = scratch();
   after(() => tmp.cleanup());
 
+  const serveArgs = (ledger: string, out: string, target: string, rounds: number) => [
+    ...['--port', '0', '--clients', String(CLIENTS), '--threshold', '3', '--dim', String(DIM)],
+    ...['--rounds', String(rounds), '--out', out, '--dp', 'distributed', '--clip', '1'],
+    ...['--noise-multiplier', String(Z), '--target-epsilon', target, '--ledger', ledger],
+  ];
+
   async function serveRounds(ledger: string, out: string, target: string, rounds: number) {
-    const serve = new Serve([
-      '--port',
-      '0',
-      '--clients',
-      String(CLIENTS),
-      '--threshold',
-      '3',
-      '--dim',
-      String(DIM),
-      '--rounds',
-      String(rounds),
-      '--out',
-      out,
-      '--dp',
-      'distributed',
-      '--clip',
-      '1',
-      '--noise-multiplier',
-      String(Z),
-      '--target-epsilon',
-      target,
-      '--ledger',
-      ledger,
-    ]);
+    const serve = new Serve(serveArgs(ledger, out, target, rounds));
     const port = await serve.port;
     const clients = Array.from({ length: CLIENTS }, (_, i) => {
       // Client i sends 0.1·(i+1) in every coordinate: norm 0.4·(i+1), so clients 2 and 3 are clipped.
@@ -112,11 +97,45 @@ describe('privagg serve --dp', () => {
       Math.abs(previous - epsilonAfter(2)) < 1e-9 * previous,
       `ledger ε ${previous} vs ${epsilonAfter(2)}`,
     );
-    // Restart with the same ledger and budget: the third round would exceed it.
-    const again = await serveRounds(ledger, `${tmp.dir}/again.jsonl`, target, 1);
-    assert.equal(again.served.status, 0, again.served.stderr);
-    assert.match(again.served.stdout, /stopped: .*budget/i);
-    for (const run of again.runs) assert.notEqual(run.status, 0, 'clients are told the round will not run');
+    // Restart with the same ledger and budget: the third round would exceed it. The coordinator says
+    // so and stops at once, without binding (no "listening on"), with the status of a run the budget
+    // stopped midway.
+    const again = await privagg('serve', ...serveArgs(ledger, `${tmp.dir}/again.jsonl`, target, 1));
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(lines(again.stdout), [
+      `stopped: round 3 would raise ε from ${formatUp(epsilonAfter(2))} to ${formatUp(epsilonAfter(3))}, ` +
+        `above the budget ${target} (δ=1e-5); refusing to start it`,
+    ]);
+    assert.match(again.stderr, /privacy budget exhausted: not starting/);
+    assert.equal(existsSync(`${tmp.dir}/again.jsonl`), false, 'the --out file is not even created');
+  });
+
+  it('stops a client whose update is not of the announced length: one line, exit 2', async () => {
+    const out = `${tmp.dir}/length.jsonl`;
+    const serve = new Serve([
+      ...['--port', '0', '--clients', '2', '--dim', '8', '--out', out, '--dp', 'central', '--clip', '1'],
+      ...['--target-epsilon', '100', '--noise-multiplier', '1', '--ledger', `${tmp.dir}/length.db`],
+      ...['--stage-timeout-ms', '5000'],
+    ]);
+    const port = await serve.port;
+    const client = (id: string, update: number[]) =>
+      privagg(
+        ...['client', '--server', `127.0.0.1:${port}`, '--id', id, '--dp', '--accept-central'],
+        ...['--input', tmp.file(`${id}.json`, update)],
+      );
+    const [short, good] = await Promise.all([
+      client('short', [0.1, 0.2, 0.3]),
+      client('good', new Array(8).fill(0.1)),
+    ]);
+    assert.equal(short.status, 2, short.stderr);
+    assert.deepEqual(lines(short.stderr), [
+      `privagg: --input ${tmp.dir}/short.json has 3 numbers but the coordinator's round 1 takes updates of 8 numbers`,
+    ]);
+    // The round goes on without it (and, with 2 clients, aborts).
+    assert.notEqual(good.status, null);
+    const served = await serve.exited;
+    assert.equal(served.status, 0, served.stderr);
+    assert.equal(readRounds(out)[0]!['status'], 'aborted');
   });
 
   it('fails closed on incomplete privacy settings', async () => {

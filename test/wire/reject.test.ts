@@ -329,6 +329,13 @@ describe('received server frames', () => {
       /256/,
     );
     rejects(() => parseS(announce({ vectors: [v('a', 0)] })), 'decode', `${P}.vectors[0].length`);
+    // Above the core's maximum (2^28): the client would size buffers from it.
+    rejects(
+      () => parseS(announce({ vectors: [v('a', 2 ** 28 + 1)] })),
+      'decode',
+      `${P}.vectors[0].length`,
+      /268435456/,
+    );
     rejects(() => parseS(announce({ vectors: [v('a', 1, 0)] })), 'decode', `${P}.vectors[0].bits`);
     rejects(() => parseS(announce({ vectors: [v('a', 1, 33)] })), 'decode', `${P}.vectors[0].bits`);
   });
