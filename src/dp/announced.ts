@@ -40,7 +40,7 @@ import { addCentralNoise, quantizedSensitivity } from './central.ts';
 import { assertIntegerIn, assertObject, assertPositive, kind } from './checks.ts';
 import { clipCopy } from './clip.ts';
 import { decodeSum, encodeUpdate, type SkellamParams, skellamParams, skellamQuery } from './distributed.ts';
-import { withStream } from './sampling.ts';
+import { type RandomSource, withStream } from './sampling.ts';
 import { SkellamRound } from './skellam-rdp.ts';
 import { flatten, type NamedTensors } from './tensors.ts';
 
@@ -398,13 +398,13 @@ export interface Release {
  * Decodes the unmasked sums into what is released. For central DP this is where the noise is drawn.
  * @param sums - one unmasked sum per plan vector, in plan order
  * @param survivors - how many clients' vectors are in the sums, ≥ 1
- * @param rng - randomness for central noise; the OS CSPRNG in production
+ * @param rng - randomness for central noise; the OS CSPRNG in production; a stream is continued
  */
 export function decodeRelease(
   plan: PrivacyPlan,
   sums: readonly Uint32Array[],
   survivors: number,
-  rng: Rng = systemRng,
+  rng: RandomSource = systemRng,
 ): Release {
   if (sums.length !== plan.vectors.length) {
     throw new RangeError(`expected ${plan.vectors.length} sums, got ${sums.length}`);
