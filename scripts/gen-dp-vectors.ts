@@ -803,7 +803,7 @@ function replayCentralClip(
   let after = l2Norm(copy);
   steps.push({ multiplier: num(factor), tensors: tensorsJson(copy), norm: num(after) });
   const margin = [...copy.values()].some((t) => t instanceof Float32Array) ? 2 ** -22 : 2 ** -32;
-  for (let attempt = 0; attempt < 4 && after > clip; attempt++) {
+  for (let shrinks = 0; shrinks < 3 && after > clip; shrinks++) {
     const shrink = (clip / after) * (1 - margin);
     for (const t of copy.values()) for (let i = 0; i < t.length; i++) t[i]! *= shrink;
     after = l2Norm(copy);
