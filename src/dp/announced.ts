@@ -421,7 +421,7 @@ export function decodeRelease(
   const shift = 32 - a.bits;
   const sum = new Float64Array(a.dimension);
   for (let i = 0; i < a.dimension; i++) sum[i] = ((updateSum[i]! << shift) >> shift) / a.scale;
-  // One stream: the update's noise, then the count's (PROTOCOL.md §11.9).
+  // One stream: the update's noise, then the count's (PROTOCOL.md §11.8).
   return withStream(rng, (stream) => {
     addCentralNoise(
       sum,

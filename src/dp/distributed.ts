@@ -19,8 +19,9 @@
  *    over all coordinates so the bit width can be small (./wrap.ts);
  * 4. conditional randomized rounding to integers with ‖x̃‖₂² ≤ Δ₂² checked exactly (./rounding.ts);
  * 5. add symmetric Skellam noise of variance v per coordinate, reduce mod 2^bits (./sampling.ts).
- * Server ({@link decodeSum}): read each coordinate of the unmasked sum as a signed integer, divide by
- * s, rotate back, drop the padding.
+ * Server ({@link decodeSum}): read each coordinate of the unmasked sum as a signed integer, multiply
+ * by 1/s, rotate back, drop the padding. docs/PROTOCOL.md §11.2–§11.6 and §11.9 give both sides
+ * operation by operation, with test vectors.
  *
  * Calibration, so that dropouts can only add privacy. The threat is a server that may collude with
  * up to n_C clients (and so can subtract their noise). Secure aggregation releases a sum only if at

@@ -20,10 +20,10 @@
  * so each probability is off by a relative error of the order of 2^−50 — not a distribution an
  * attacker can tell from the exact one. Reproducibility: every operation is a binary64 operation
  * in a fixed order, and ln and exp are fdlibm's (./fdlibm.ts), so the samples are a function of the
- * random bytes alone, the same in any language that follows docs/PROTOCOL.md §11. The outputs are integers, so the floating-point attack on
- * textbook Laplace/Gaussian noise (Mironov, "On Significance of the Least Significant Bits for
- * Differential Privacy", CCS 2012), which reads the input off the set of doubles the noisy output
- * can take, does not apply to the distributed mechanism. (An exact sampler of the discrete Gaussian
+ * random bytes alone, the same in any language that follows docs/PROTOCOL.md §11. The outputs are
+ * integers, so the floating-point attack on textbook Laplace/Gaussian noise (Mironov, "On
+ * Significance of the Least Significant Bits for Differential Privacy", CCS 2012), which reads the
+ * input off the set of doubles the noisy output can take, does not apply to the distributed mechanism. (An exact sampler of the discrete Gaussian
  * in integer arithmetic, Canonne, Kamath, Steinke 2020, needs big rationals and would be orders of
  * magnitude slower at one million coordinates per client; Skellam was chosen partly for this.)
  * @module
