@@ -27,10 +27,10 @@
  * @module
  */
 import { systemRng } from '../secagg/rng.ts';
-import type { Rng, VectorSpec } from '../secagg/types.ts';
+import type { VectorSpec } from '../secagg/types.ts';
 import { assertIntegerIn, assertObject, assertPositive, kind } from './checks.ts';
 import { DEFAULT_MAX_WRAP_PROBABILITY } from './distributed.ts';
-import { addSkellamMod, fillGaussian, MAX_SKELLAM_VARIANCE } from './sampling.ts';
+import { addSkellamMod, fillGaussian, MAX_SKELLAM_VARIANCE, type RandomSource } from './sampling.ts';
 import type { SkellamQuery } from './skellam-rdp.ts';
 import { logWrapProbability } from './wrap.ts';
 
@@ -151,14 +151,14 @@ export function encodeClipIndicator(norm: number, clip: number, bits: number): U
  * @param centredSum - E, the signed reading of the unmasked `clip_count` sum, an integer with |E| ≤ m
  * @param contributors - m, the number of clients whose indicators are in the sum (the survivors), ≥ 1
  * @param bitNoiseStddev - σ_b > 0
- * @param rng - randomness; `systemRng` unless a test injects a seeded one
+ * @param rng - randomness; `systemRng` unless a test injects a seeded one; a stream is continued
  * @throws TypeError / RangeError on a bad argument
  */
 export function noisyClipFraction(
   centredSum: number,
   contributors: number,
   bitNoiseStddev: number,
-  rng: Rng = systemRng,
+  rng: RandomSource = systemRng,
 ): number {
   const m = assertIntegerIn('contributors', contributors, 1, 2 ** 31);
   assertIntegerIn('centredSum', centredSum, -m, m);
@@ -217,7 +217,8 @@ export function clipCountParams(input: ClipCountInput): ClipCountParams {
     throw new TypeError(`maxWrapProbability must be a number, got ${kind(maxWrap)}`);
   if (!(maxWrap > 0 && maxWrap < 1))
     throw new RangeError(`maxWrapProbability must be in (0, 1), got ${maxWrap}`);
-  const totalVariance = (2 * sb) ** 2;
+  // (2σ_b)·(2σ_b), not ** 2: one rounded product, as PROTOCOL.md §11.7 writes it.
+  const totalVariance = 2 * sb * (2 * sb);
   const clientVariance = totalVariance / h;
   if (clientVariance > MAX_SKELLAM_VARIANCE) {
     throw new RangeError(`bitNoiseStddev ${sb} gives a client variance ${clientVariance} above 2^51`);
@@ -267,14 +268,15 @@ export function clipCountVectorSpec(params: ClipCountParams): VectorSpec {
  * @param norm - ‖Δ‖₂ before clipping, finite ≥ 0
  * @param clip - the round's clip norm C > 0
  * @param params - from {@link clipCountParams}
- * @param rng - randomness; `systemRng` in production
+ * @param rng - randomness; `systemRng` in production; a stream is continued (a client's update noise
+ *   comes first in it, PROTOCOL.md §11.7)
  * @returns the one-element vector to mask and send
  */
 export function encodeClipCount(
   norm: number,
   clip: number,
   params: ClipCountParams,
-  rng: Rng = systemRng,
+  rng: RandomSource = systemRng,
 ): Uint32Array {
   assertClipCountParams(params);
   const out = encodeClipIndicator(norm, clip, params.bits);

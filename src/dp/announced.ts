@@ -21,7 +21,7 @@
  * examples still moves the sum by at most C.
  * @module
  */
-import { quantize } from '../secagg/quantize.ts';
+import { maxScale, quantize } from '../secagg/quantize.ts';
 import { systemRng } from '../secagg/rng.ts';
 import type { Rng, VectorSpec } from '../secagg/types.ts';
 import {
@@ -40,6 +40,7 @@ import { addCentralNoise, quantizedSensitivity } from './central.ts';
 import { assertIntegerIn, assertObject, assertPositive, kind } from './checks.ts';
 import { clipCopy } from './clip.ts';
 import { decodeSum, encodeUpdate, type SkellamParams, skellamParams, skellamQuery } from './distributed.ts';
+import { type RandomSource, withStream } from './sampling.ts';
 import { SkellamRound } from './skellam-rdp.ts';
 import { flatten, type NamedTensors } from './tensors.ts';
 
@@ -202,10 +203,15 @@ function buildPlan(announced: AnnouncedPrivacy, clients: number): PrivacyPlan {
     assertPositive('noiseMultiplier', announced.noiseMultiplier);
     const bits = assertIntegerIn('bits', announced.bits, 2, 32);
     assertPositive('scale', announced.scale);
-    // The sum of n quantized, clipped vectors must not wrap: n·⌈C·s⌉ ≤ 2^(bits−1) − 1.
-    if (n * Math.ceil(announced.clip * announced.scale) > 2 ** (bits - 1) - 1) {
+    // The sum of n quantized, clipped vectors must not wrap: n·⌈C·s⌉ ≤ 2^(bits−1) − 1, in exact
+    // arithmetic — the test quantize() applies. Evaluated in floating point, C·s can round down onto
+    // an integer (C = 0.1, s = 1270: 127 in binary64, just above in fact), and a plan accepted here
+    // would make every client fail to encode.
+    const limit = maxScale(bits, announced.clip, n); // throws for n > 2^(bits−1) − 1
+    if (announced.scale > limit) {
       throw new RangeError(
-        `scale ${announced.scale} with clip ${announced.clip} lets the sum of ${n} clients wrap a ${bits}-bit ring`,
+        `scale ${announced.scale} with clip ${announced.clip} lets the sum of ${n} clients wrap a ${bits}-bit ring ` +
+          `(the largest scale that cannot is ${limit})`,
       );
     }
     if (clipCount && n > 2 ** (clipCount.bits - 1) - 1) {
@@ -356,11 +362,14 @@ export function encodeClientUpdate(
 ): EncodedClientUpdate {
   const a = plan.announced;
   if (a.mechanism === 'distributed-skellam') {
-    const encoded = encodeUpdate(update, plan.skellam!, a.rotationSeed, rng);
-    const vectors = plan.clipCount
-      ? [encodeClipCount(encoded.norm, a.clip, plan.clipCount, rng), encoded.vector]
-      : [encoded.vector];
-    return Object.freeze({ vectors, norm: encoded.norm, clipped: encoded.clipped });
+    // One stream: the update's rounding and noise, then the clip count's noise (PROTOCOL.md §11.7).
+    return withStream(rng, (stream) => {
+      const encoded = encodeUpdate(update, plan.skellam!, a.rotationSeed, stream);
+      const vectors = plan.clipCount
+        ? [encodeClipCount(encoded.norm, a.clip, plan.clipCount, stream), encoded.vector]
+        : [encoded.vector];
+      return Object.freeze({ vectors, norm: encoded.norm, clipped: encoded.clipped });
+    });
   }
   const { tensors, norm, clipped } = clipCopy(update, { clip: a.clip });
   const flat = flatten(tensors);
@@ -389,13 +398,13 @@ export interface Release {
  * Decodes the unmasked sums into what is released. For central DP this is where the noise is drawn.
  * @param sums - one unmasked sum per plan vector, in plan order
  * @param survivors - how many clients' vectors are in the sums, ≥ 1
- * @param rng - randomness for central noise; the OS CSPRNG in production
+ * @param rng - randomness for central noise; the OS CSPRNG in production; a stream is continued
  */
 export function decodeRelease(
   plan: PrivacyPlan,
   sums: readonly Uint32Array[],
   survivors: number,
-  rng: Rng = systemRng,
+  rng: RandomSource = systemRng,
 ): Release {
   if (sums.length !== plan.vectors.length) {
     throw new RangeError(`expected ${plan.vectors.length} sums, got ${sums.length}`);
@@ -412,21 +421,24 @@ export function decodeRelease(
   const shift = 32 - a.bits;
   const sum = new Float64Array(a.dimension);
   for (let i = 0; i < a.dimension; i++) sum[i] = ((updateSum[i]! << shift) >> shift) / a.scale;
-  addCentralNoise(
-    sum,
-    {
-      noiseMultiplier: a.noiseMultiplier,
-      clip: a.clip,
-      quantization: { dimension: a.dimension, scale: a.scale },
-    },
-    rng,
-  );
-  if (!a.clipCount || !countSum) return Object.freeze({ sum });
-  const countShift = 32 - a.clipCount.bits;
-  const centred = (countSum[0]! << countShift) >> countShift;
-  return Object.freeze({
-    sum,
-    unclippedFraction: noisyClipFraction(centred, m, a.clipCount.bitNoiseStddev, rng),
+  // One stream: the update's noise, then the count's (PROTOCOL.md §11.8).
+  return withStream(rng, (stream) => {
+    addCentralNoise(
+      sum,
+      {
+        noiseMultiplier: a.noiseMultiplier,
+        clip: a.clip,
+        quantization: { dimension: a.dimension, scale: a.scale },
+      },
+      stream,
+    );
+    if (!a.clipCount || !countSum) return Object.freeze({ sum });
+    const countShift = 32 - a.clipCount.bits;
+    const centred = (countSum[0]! << countShift) >> countShift;
+    return Object.freeze({
+      sum,
+      unclippedFraction: noisyClipFraction(centred, m, a.clipCount.bitNoiseStddev, stream),
+    });
   });
 }
 

@@ -20,9 +20,8 @@
  * @module
  */
 import { systemRng } from '../secagg/rng.ts';
-import type { Rng } from '../secagg/types.ts';
 import { assertIntegerIn, assertObject, assertPositive, assertRng, kind } from './checks.ts';
-import { fillGaussian } from './sampling.ts';
+import { fillGaussian, type RandomSource, RandomStream } from './sampling.ts';
 
 /** How the clients quantized their updates for secure aggregation. */
 export interface Quantization {
@@ -77,7 +76,8 @@ export function centralNoiseStddev(options: CentralNoiseOptions): number {
  * is snapped to the ring's grid 1/s (see the module comment) and the sum must already lie on it.
  * @param sum - the decoded sum (model units), modified in place; every element finite
  * @param options - σ, C and the quantization if any
- * @param rng - randomness; `systemRng` (the OS CSPRNG) unless a test injects a seeded one
+ * @param rng - randomness; `systemRng` (the OS CSPRNG) unless a test injects a seeded one; a stream is
+ *   continued
  * @returns the noise standard deviation used
  * @throws TypeError / RangeError on a bad argument, a non-finite element, or (with `quantization`)
  *   an element off the grid; nothing is changed then
@@ -89,11 +89,11 @@ export function centralNoiseStddev(options: CentralNoiseOptions): number {
 export function addCentralNoise(
   sum: Float64Array,
   options: CentralNoiseOptions,
-  rng: Rng = systemRng,
+  rng: RandomSource = systemRng,
 ): number {
   if (!(sum instanceof Float64Array)) throw new TypeError(`sum must be a Float64Array, got ${kind(sum)}`);
   const stddev = centralNoiseStddev(options);
-  assertRng(rng);
+  if (!(rng instanceof RandomStream)) assertRng(rng);
   const q = options.quantization;
   for (let i = 0; i < sum.length; i++) {
     const x = sum[i]!;

@@ -19,8 +19,9 @@
  *    over all coordinates so the bit width can be small (./wrap.ts);
  * 4. conditional randomized rounding to integers with ‖x̃‖₂² ≤ Δ₂² checked exactly (./rounding.ts);
  * 5. add symmetric Skellam noise of variance v per coordinate, reduce mod 2^bits (./sampling.ts).
- * Server ({@link decodeSum}): read each coordinate of the unmasked sum as a signed integer, divide by
- * s, rotate back, drop the padding.
+ * Server ({@link decodeSum}): read each coordinate of the unmasked sum as a signed integer, multiply
+ * by 1/s, rotate back, drop the padding. docs/PROTOCOL.md §11.2–§11.6 and §11.9 give both sides
+ * operation by operation, with test vectors.
  *
  * Calibration, so that dropouts can only add privacy. The threat is a server that may collude with
  * up to n_C clients (and so can subtract their noise). Secure aggregation releases a sum only if at
@@ -43,12 +44,18 @@
  * @module
  */
 import { systemRng } from '../secagg/rng.ts';
-import type { Rng, VectorSpec } from '../secagg/types.ts';
+import type { VectorSpec } from '../secagg/types.ts';
 import { assertIntegerIn, assertObject, assertPositive, assertRng, kind } from './checks.ts';
 import { l2Norm } from './clip.ts';
 import { paddedLength, rotate, unrotate } from './hadamard.ts';
 import { conditionalRound, DEFAULT_BETA, MAX_SQUARED_BOUND, roundedSquaredBound } from './rounding.ts';
-import { MAX_SKELLAM_VARIANCE, PoissonSampler, RandomStream } from './sampling.ts';
+import {
+  MAX_SKELLAM_VARIANCE,
+  PoissonSampler,
+  type RandomSource,
+  RandomStream,
+  withStream,
+} from './sampling.ts';
 import type { SkellamQuery } from './skellam-rdp.ts';
 import { flatten, layoutLength, type NamedTensors, type TensorLayout } from './tensors.ts';
 import { logWrapProbability } from './wrap.ts';
@@ -191,7 +198,8 @@ function derive(c: Checked, scale: number) {
   const squared = roundedSquaredBound(scaledClip, n, c.beta);
   const l2 = Math.sqrt(squared);
   const l1 = Math.min(squared, Math.sqrt(n) * l2);
-  const totalVariance = c.noiseMultiplier ** 2 * squared;
+  // z·z, not z ** 2: one rounded product, as PROTOCOL.md §11.2 writes it (pow is engine-approximated).
+  const totalVariance = c.noiseMultiplier * c.noiseMultiplier * squared;
   const clientVariance = totalVariance / c.minNoisyClients;
   const logWrap = logWrapProbability({
     bits: c.bits,
@@ -358,7 +366,9 @@ export interface EncodedUpdate {
  *   in any case.
  * @param params - from {@link skellamParams}
  * @param rotationSeed - the round's 32-byte rotation seed, announced by the coordinator
- * @param rng - randomness for rounding and noise; `systemRng` (the OS CSPRNG) in production
+ * @param rng - randomness for rounding and noise; `systemRng` (the OS CSPRNG) in production. A
+ *   {@link RandomStream} is continued (and left open), so that a caller can draw more from it
+ *   afterwards (the clip-count noise, PROTOCOL.md §11.7).
  * @returns the vector and the clipping report
  * @throws TypeError / RangeError on a bad argument or a NaN/±Infinity in the update (naming it), or if
  *   conditional rounding keeps failing; nothing is returned then
@@ -371,10 +381,10 @@ export function encodeUpdate(
   update: NamedTensors,
   params: SkellamParams,
   rotationSeed: Uint8Array,
-  rng: Rng = systemRng,
+  rng: RandomSource = systemRng,
 ): EncodedUpdate {
   assertParams(params);
-  assertRng(rng);
+  if (!(rng instanceof RandomStream)) assertRng(rng);
   const norm = l2Norm(update); // checks the tensors and their finiteness
   let total = 0;
   for (const t of update.values()) total += t.length;
@@ -386,22 +396,23 @@ export function encodeUpdate(
   const factor = (clipped ? params.clip / norm : 1) * params.scale;
   const y = flatten(update, undefined, new Float64Array(n));
   const rounded = new Int32Array(n);
-  const stream = new RandomStream(rng);
   try {
     for (let i = 0; i < params.dimension; i++) y[i]! *= factor;
     rotate(y, rotationSeed);
-    const roundingAttempts = conditionalRound(y, params.squaredL2Sensitivity, stream, rounded);
-    const poisson = new PoissonSampler(params.clientVariance / 2);
-    const mask = 0xffff_ffff >>> (32 - params.bits);
-    const vector = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      vector[i] = (rounded[i]! + poisson.sample(stream) - poisson.sample(stream)) & mask;
-    }
-    return Object.freeze({ vector, norm, clipped, roundingAttempts });
+    // One stream for the rounding words and then the noise uniforms, in that order (§11.5, §11.6).
+    return withStream(rng, (stream) => {
+      const roundingAttempts = conditionalRound(y, params.squaredL2Sensitivity, stream, rounded);
+      const poisson = new PoissonSampler(params.clientVariance / 2);
+      const mask = 0xffff_ffff >>> (32 - params.bits);
+      const vector = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        vector[i] = (rounded[i]! + poisson.sample(stream) - poisson.sample(stream)) & mask;
+      }
+      return Object.freeze({ vector, norm, clipped, roundingAttempts });
+    });
   } finally {
     y.fill(0);
     rounded.fill(0);
-    stream.wipe();
   }
 }
 

@@ -13,7 +13,8 @@
  * makes the modular wrap-around bound of ./wrap.ts small at a given bit width.
  *
  * D is public and shared by every client of a round (the server must invert the rotation of the
- * sum): it is expanded from a 32-byte seed the coordinator announces per round. It must be fresh and
+ * sum): it is expanded from a 32-byte seed the coordinator announces per round (docs/PROTOCOL.md
+ * §11.4). It must be fresh and
  * independent of the clients' data, but it need not be secret — privacy comes from the noise.
  * @module
  */

@@ -108,8 +108,10 @@ export {
   fillGaussian,
   fillSkellam,
   PoissonSampler,
+  type RandomSource,
   RandomStream,
   skellamPmf,
+  withStream,
 } from './sampling.ts';
 export { type SkellamQuery, SkellamRound, skellamRdp } from './skellam-rdp.ts';
 export { poissonSubsampledRdp } from './subsampling.ts';

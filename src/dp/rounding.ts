@@ -23,6 +23,7 @@
  * @module
  */
 import { kind } from './checks.ts';
+import { exp, log } from './fdlibm.ts';
 import type { RandomStream } from './sampling.ts';
 
 /** Conditional rounding redraws at most this many times before giving up with an error. */
@@ -32,7 +33,7 @@ export const MAX_ROUNDING_ATTEMPTS = 64;
 export const MAX_SQUARED_BOUND = 2 ** 52;
 
 /** The default β = e^{−2}, for which √(2 ln(1/β)) = 2 (see the module comment). */
-export const DEFAULT_BETA = Math.exp(-2);
+export const DEFAULT_BETA = exp(-2);
 
 /**
  * The conditional rounding bound Δ₂², rounded down to an integer (‖ỹ‖₂² is an integer, so this
@@ -43,9 +44,12 @@ export const DEFAULT_BETA = Math.exp(-2);
  * @returns ⌊Δ₂²⌋
  */
 export function roundedSquaredBound(c: number, n: number, beta: number): number {
-  const deterministic = (c + Math.sqrt(n)) ** 2;
+  // Every operation as PROTOCOL.md §11.2 writes it, ln from fdlibm (./fdlibm.ts): a client and the
+  // coordinator in any language must arrive at the same integer, which sets the client's noise.
+  const root = c + Math.sqrt(n);
+  const deterministic = root * root;
   if (beta === 0) return Math.floor(deterministic);
-  const concentrated = c * c + n / 4 + Math.sqrt(2 * Math.log(1 / beta)) * (c + Math.sqrt(n) / 2);
+  const concentrated = c * c + n / 4 + Math.sqrt(2 * log(1 / beta)) * (c + Math.sqrt(n) / 2);
   return Math.floor(Math.min(deterministic, concentrated));
 }
 

@@ -3,7 +3,8 @@
  * `systemRng`, in production; a seeded stream in tests).
  *
  * - {@link RandomStream}: random bytes drawn in bulk (one `randomBytes` call per chunk, chunks growing
- *   from 256 bytes to 64 KiB) and read as 32-bit words or as uniform doubles on the 2^−53 grid.
+ *   from 256 bytes to 64 KiB) and read, in order and without gaps, as 32-bit words or as uniform
+ *   doubles on the 2^−53 grid (two words each).
  * - Standard Gaussian: Marsaglia's polar method (Marsaglia & Bray 1964) — rejection from the unit
  *   disc, no trigonometry — for the central Gaussian mechanism (./central.ts).
  * - Poisson(λ): for λ < 10 the multiplication (product-of-uniforms) method, an exact inversion of the
@@ -17,10 +18,12 @@
  * Exactness. Both Poisson methods are exact rejection/inversion algorithms in real arithmetic; here
  * uniforms have 53 random bits and the PTRS acceptance test compares logarithms in double precision,
  * so each probability is off by a relative error of the order of 2^−50 — not a distribution an
- * attacker can tell from the exact one. The outputs are integers, so the floating-point attack on
- * textbook Laplace/Gaussian noise (Mironov, "On Significance of the Least Significant Bits for
- * Differential Privacy", CCS 2012), which reads the input off the set of doubles the noisy output
- * can take, does not apply to the distributed mechanism. (An exact sampler of the discrete Gaussian
+ * attacker can tell from the exact one. Reproducibility: every operation is a binary64 operation
+ * in a fixed order, and ln and exp are fdlibm's (./fdlibm.ts), so the samples are a function of the
+ * random bytes alone, the same in any language that follows docs/PROTOCOL.md §11. The outputs are
+ * integers, so the floating-point attack on textbook Laplace/Gaussian noise (Mironov, "On
+ * Significance of the Least Significant Bits for Differential Privacy", CCS 2012), which reads the
+ * input off the set of doubles the noisy output can take, does not apply to the distributed mechanism. (An exact sampler of the discrete Gaussian
  * in integer arithmetic, Canonne, Kamath, Steinke 2020, needs big rationals and would be orders of
  * magnitude slower at one million coordinates per client; Skellam was chosen partly for this.)
  * @module
@@ -28,23 +31,29 @@
 import { systemRng } from '../secagg/rng.ts';
 import type { Rng } from '../secagg/types.ts';
 import { assertIntegerIn, assertPositive, assertRng, drawBytes, kind } from './checks.ts';
+import { exp, log } from './fdlibm.ts';
 
 /** Bytes drawn from the Rng per refill at most: one `randomBytes` call per 64 KiB. */
 const DEFAULT_CHUNK_BYTES = 64 * 1024;
 /** The first refill of a stream; later ones double up to the maximum. */
 const FIRST_CHUNK_BYTES = 256;
 const TWO_POW_MINUS_53 = 2 ** -53;
+/** Whether typed arrays use little-endian byte order here (every platform Node supports today). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
- * Random words and uniform doubles from an {@link Rng}, drawn in bulk. Rejection samplers use a
- * random number of draws, so the stream buffers one chunk at a time and refills when it runs out:
- * one chunk of words for {@link RandomStream.uint32} and, separately, a chunk converted to doubles at
- * once for {@link RandomStream.double} (a tight conversion loop is much faster than assembling each
- * double on demand). The bytes consumed depend only on the draws made, so a seeded Rng gives
- * reproducible samples. Words are read in the host's byte order (little-endian on every supported
- * platform).
+ * Random words and uniform doubles from an {@link Rng}, drawn in bulk: one byte stream, read in order
+ * without gaps (docs/PROTOCOL.md §11.1). {@link RandomStream.uint32} takes the next 4 bytes as a
+ * little-endian word; {@link RandomStream.double} takes the next two words w₀, w₁ and returns
+ * ((w₀ >>> 5)·2^26 + (w₁ >>> 6))·2^−53. Rejection samplers use a random number of draws, so the stream
+ * buffers one chunk of the Rng at a time and refills when it runs out (256 bytes first, doubling up
+ * to `chunkBytes`): with a stream-cipher Rng the chunking changes nothing but the number of calls,
+ * so a seeded Rng gives the same draws as an implementation that reads byte by byte. Bytes buffered
+ * and never drawn are dropped by {@link RandomStream.wipe}: whoever needs more randomness from the
+ * same Rng afterwards must share the stream ({@link RandomSource}) rather than open another, or
+ * its draws would depend on the chunk sizes.
  *
- * Call {@link RandomStream.wipe} when done: the buffers hold randomness that, together with the
+ * Call {@link RandomStream.wipe} when done: the buffer holds randomness that, together with the
  * noisy output, reveals the noise (best effort — JavaScript may have copied it).
  */
 export class RandomStream {
@@ -53,8 +62,6 @@ export class RandomStream {
   #words: Uint32Array;
   #bytes: Uint8Array;
   #pos: number;
-  #doubles: Float64Array;
-  #doublePos: number;
 
   /**
    * @param rng - the randomness source
@@ -72,8 +79,6 @@ export class RandomStream {
     this.#words = new Uint32Array(0);
     this.#bytes = new Uint8Array(0);
     this.#pos = 0;
-    this.#doubles = new Float64Array(0);
-    this.#doublePos = 0;
   }
 
   /** Refills the word buffer with a new chunk, growing (up to the maximum) each time. */
@@ -81,54 +86,70 @@ export class RandomStream {
     const size = Math.min(this.#maxChunkBytes, Math.max(FIRST_CHUNK_BYTES, 2 * this.#bytes.length));
     const fresh = drawBytes(this.#rng, size);
     this.#words.fill(0);
-    if (fresh.byteOffset % 4 === 0) {
+    if (fresh.byteOffset % 4 === 0 && LITTLE_ENDIAN) {
       // Read the Rng's bytes in place (no copy); they are zeroed when the next chunk replaces them.
       this.#words = new Uint32Array(fresh.buffer, fresh.byteOffset, size / 4);
       this.#bytes = fresh;
     } else {
       this.#words = new Uint32Array(size / 4);
       this.#bytes = new Uint8Array(this.#words.buffer);
-      this.#bytes.set(fresh);
+      const view = new DataView(fresh.buffer, fresh.byteOffset, size);
+      for (let i = 0; i < size / 4; i++) this.#words[i] = view.getUint32(4 * i, true);
       fresh.fill(0);
     }
     this.#pos = 0;
   }
 
-  #refillDoubles(): void {
-    // Uses (and consumes) a whole chunk of words: the rest of the current one is discarded.
-    this.#refill();
-    const words = this.#words;
-    if (this.#doubles.length !== words.length / 2) {
-      this.#doubles.fill(0);
-      this.#doubles = new Float64Array(words.length / 2);
-    }
-    const doubles = this.#doubles;
-    for (let j = 0; j < doubles.length; j++) {
-      doubles[j] = ((words[2 * j]! >>> 5) * 67108864 + (words[2 * j + 1]! >>> 6)) * TWO_POW_MINUS_53;
-    }
-    words.fill(0);
-    this.#pos = words.length;
-    this.#doublePos = 0;
-  }
-
-  /** A uniform integer in [0, 2^32). */
+  /** A uniform integer in [0, 2^32): the next 4 bytes, little-endian. */
   uint32(): number {
     if (this.#pos === this.#words.length) this.#refill();
     return this.#words[this.#pos++]!;
   }
 
-  /** A uniform double in [0, 1) on the grid k·2^−53 (from two words: 27 + 26 random bits). */
+  /**
+   * A uniform double in [0, 1) on the grid k·2^−53: the next two words w₀, w₁ give
+   * k = (w₀ >>> 5)·2^26 + (w₁ >>> 6) (27 + 26 random bits), exact in binary64.
+   */
   double(): number {
-    if (this.#doublePos === this.#doubles.length) this.#refillDoubles();
-    return this.#doubles[this.#doublePos++]!;
+    const words = this.#words;
+    const pos = this.#pos;
+    if (pos + 2 <= words.length) {
+      this.#pos = pos + 2;
+      return ((words[pos]! >>> 5) * 67108864 + (words[pos + 1]! >>> 6)) * TWO_POW_MINUS_53;
+    }
+    // The pair straddles a refill (after an odd number of word draws) or the buffer is empty.
+    const w0 = this.uint32();
+    const w1 = this.uint32();
+    return ((w0 >>> 5) * 67108864 + (w1 >>> 6)) * TWO_POW_MINUS_53;
   }
 
   /** Zeroes the buffered randomness and forgets it (best effort). */
   wipe(): void {
     this.#words.fill(0);
     this.#pos = this.#words.length;
-    this.#doubles.fill(0);
-    this.#doublePos = this.#doubles.length;
+  }
+}
+
+/**
+ * Where a sampler takes its randomness from: an {@link Rng} (the sampler opens a {@link RandomStream}
+ * on it and wipes it when done) or a stream the caller opened, to continue it — so that several
+ * draws in a row (a client's update noise, then its clip-count noise) read one byte stream in order,
+ * as docs/PROTOCOL.md §11 specifies.
+ */
+export type RandomSource = Rng | RandomStream;
+
+/**
+ * Runs `use` on a stream over `source`: the source itself if it is a stream (left open for its
+ * owner), else a new stream that is wiped afterwards.
+ * @throws TypeError if `source` is neither a stream nor an object with `randomBytes`
+ */
+export function withStream<T>(source: RandomSource, use: (stream: RandomStream) => T): T {
+  if (source instanceof RandomStream) return use(source);
+  const stream = new RandomStream(source);
+  try {
+    return use(stream);
+  } finally {
+    stream.wipe();
   }
 }
 
@@ -140,7 +161,8 @@ export class RandomStream {
  * v·√(−2 ln s / s) are two independent standard normals. About 1.27 pairs of uniforms per two samples.
  * @param out - the array to fill (overwritten)
  * @param stddev - standard deviation, a finite number > 0
- * @param rng - randomness; `systemRng` (the OS CSPRNG) unless a test injects a seeded one
+ * @param rng - randomness: an Rng (`systemRng`, the OS CSPRNG, unless a test injects a seeded one) or a
+ *   stream to continue
  * @returns `out`
  * @throws TypeError / RangeError on a bad argument (nothing is drawn then)
  * @example
@@ -148,25 +170,29 @@ export class RandomStream {
  * const noise = fillGaussian(new Float64Array(10), 2.5); // N(0, 6.25) each, from the OS CSPRNG
  * ```
  */
-export function fillGaussian(out: Float64Array, stddev: number, rng: Rng = systemRng): Float64Array {
+export function fillGaussian(out: Float64Array, stddev: number, rng: RandomSource = systemRng): Float64Array {
   if (!(out instanceof Float64Array)) throw new TypeError(`out must be a Float64Array, got ${kind(out)}`);
   assertPositive('stddev', stddev);
-  const stream = new RandomStream(rng);
-  try {
+  assertSource(rng);
+  return withStream(rng, (stream) => {
     let i = 0;
     while (i < out.length) {
       const u = 2 * stream.double() - 1;
       const v = 2 * stream.double() - 1;
       const s = u * u + v * v;
       if (s >= 1 || s === 0) continue;
-      const f = stddev * Math.sqrt((-2 * Math.log(s)) / s);
+      // fdlibm's ln (./fdlibm.ts), not Math.log: the samples must not depend on the JavaScript engine.
+      const f = stddev * Math.sqrt((-2 * log(s)) / s);
       out[i++] = u * f;
+      // An odd-length fill drops the pair's second sample (PROTOCOL.md §11.8 counts on it).
       if (i < out.length) out[i++] = v * f;
     }
-  } finally {
-    stream.wipe();
-  }
-  return out;
+    return out;
+  });
+}
+
+function assertSource(source: unknown): void {
+  if (!(source instanceof RandomStream)) assertRng(source);
 }
 
 // ---- Poisson ---------------------------------------------------------------------------------------
@@ -196,10 +222,10 @@ export function logGamma(x: number): number {
   const x2 = 1 / (x0 * x0);
   let series = LOGGAM_COEFFICIENTS[9]!;
   for (let k = 8; k >= 0; k--) series = series * x2 + LOGGAM_COEFFICIENTS[k]!;
-  let gl = series / x0 + 0.5 * LOG_2PI + (x0 - 0.5) * Math.log(x0) - x0;
+  let gl = series / x0 + 0.5 * LOG_2PI + (x0 - 0.5) * log(x0) - x0;
   for (let k = 0; k < n; k++) {
     x0 -= 1;
-    gl -= Math.log(x0);
+    gl -= log(x0);
   }
   return gl;
 }
@@ -227,12 +253,14 @@ export class PoissonSampler {
       throw new RangeError(`lambda must be at most 2^50, got ${lambda}`);
     }
     this.lambda = lambda;
-    this.#expMinusLambda = Math.exp(-lambda);
-    this.#logLambda = Math.log(lambda);
+    // fdlibm's exp and ln (./fdlibm.ts) wherever a result decides a draw, so that the samples depend
+    // only on the random bytes (PROTOCOL.md §11.1), not on the engine's Math.exp / Math.log.
+    this.#expMinusLambda = exp(-lambda);
+    this.#logLambda = log(lambda);
     // Hörmann 1993, algorithm PTRS, step 0.
     this.#b = 0.931 + 2.53 * Math.sqrt(lambda);
     this.#a = -0.059 + 0.02483 * this.#b;
-    this.#logInvAlpha = Math.log(1.1239 + 1.1328 / (this.#b - 3.4));
+    this.#logInvAlpha = log(1.1239 + 1.1328 / (this.#b - 3.4));
     this.#vr = 0.9277 - 3.6224 / (this.#b - 2);
   }
 
@@ -269,7 +297,7 @@ export class PoissonSampler {
       if (us >= 0.07 && v <= this.#vr) return k;
       if (k < 0 || (us < 0.013 && v > us)) continue;
       // log(v) = −∞ for v = 0 accepts, as it should (probability 2^−53).
-      const lhs = Math.log(v) + this.#logInvAlpha - Math.log(a / (us * us) + b);
+      const lhs = log(v) + this.#logInvAlpha - log(a / (us * us) + b);
       if (lhs <= -lambda + k * this.#logLambda - logGamma(k + 1)) return k;
     }
   }
@@ -293,7 +321,7 @@ function skellamSampler(variance: number): PoissonSampler {
  * Poisson(variance/2) − Poisson(variance/2).
  * @param out - the array to fill (overwritten)
  * @param variance - a finite number in (0, 2^51]
- * @param rng - randomness; `systemRng` unless a test injects a seeded one
+ * @param rng - randomness: an Rng (`systemRng` unless a test injects a seeded one) or a stream to continue
  * @returns `out`
  * @throws TypeError / RangeError on a bad argument; RangeError if a sample does not fit an int32
  *   (beyond 40 standard deviations for the largest variances; never silently wrapped)
@@ -302,11 +330,11 @@ function skellamSampler(variance: number): PoissonSampler {
  * const noise = fillSkellam(new Int32Array(1_000_000), 1e4); // Sk(5000, 5000) per coordinate
  * ```
  */
-export function fillSkellam(out: Int32Array, variance: number, rng: Rng = systemRng): Int32Array {
+export function fillSkellam(out: Int32Array, variance: number, rng: RandomSource = systemRng): Int32Array {
   if (!(out instanceof Int32Array)) throw new TypeError(`out must be an Int32Array, got ${kind(out)}`);
   const poisson = skellamSampler(variance);
-  const stream = new RandomStream(rng);
-  try {
+  assertSource(rng);
+  return withStream(rng, (stream) => {
     for (let i = 0; i < out.length; i++) {
       const x = poisson.sample(stream) - poisson.sample(stream);
       if (x > 0x7fff_ffff || x < -0x8000_0000) {
@@ -314,10 +342,8 @@ export function fillSkellam(out: Int32Array, variance: number, rng: Rng = system
       }
       out[i] = x;
     }
-  } finally {
-    stream.wipe();
-  }
-  return out;
+    return out;
+  });
 }
 
 /**
@@ -327,7 +353,7 @@ export function fillSkellam(out: Int32Array, variance: number, rng: Rng = system
  * @param target - elements of Z/2^bits, modified in place
  * @param variance - a finite number in (0, 2^51]
  * @param bits - ring bit width, 1..32
- * @param rng - randomness; `systemRng` unless a test injects a seeded one
+ * @param rng - randomness: an Rng (`systemRng` unless a test injects a seeded one) or a stream to continue
  * @throws TypeError / RangeError on a bad argument (nothing is drawn or changed then)
  * @example
  * ```ts
@@ -338,24 +364,23 @@ export function addSkellamMod(
   target: Uint32Array,
   variance: number,
   bits: number,
-  rng: Rng = systemRng,
+  rng: RandomSource = systemRng,
 ): void {
   if (!(target instanceof Uint32Array)) {
     throw new TypeError(`target must be a Uint32Array, got ${kind(target)}`);
   }
   assertIntegerIn('bits', bits, 1, 32);
   const poisson = skellamSampler(variance);
-  const stream = new RandomStream(rng);
+  assertSource(rng);
   // `x & mask` reduces an integer |x| < 2^53 mod 2^bits (ToInt32 is reduction mod 2^32); for 32 bits the
   // mask is −1 and the Uint32Array store wraps the negative int32.
   const mask = 0xffff_ffff >>> (32 - bits);
-  try {
+  withStream(rng, (stream) => {
     for (let i = 0; i < target.length; i++) {
+      // The first Poisson is added, the second subtracted (PROTOCOL.md §11.6).
       target[i] = (target[i]! + poisson.sample(stream) - poisson.sample(stream)) & mask;
     }
-  } finally {
-    stream.wipe();
-  }
+  });
 }
 
 /**

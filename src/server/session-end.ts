@@ -1,7 +1,7 @@
 /**
  * Every way the coordinator ends a client's session, and what the client is told: one table from
  * cause to (Abort frame, gRPC status), as grpc-js maps errors to statuses in one place. The proto
- * comments on `Participate` and PROTOCOL.md §11.2 state the same table for implementers.
+ * comments on `Participate` and PROTOCOL.md §12.2 state the same table for implementers.
  *
  * The rule: before a client is selected for a round it has no round to abort, so its session ends
  * with a status alone. Once selected, every end the coordinator decides sends an `Abort` frame that

@@ -169,6 +169,27 @@ describe('announced privacy', () => {
     assert.throws(() => privacyPlan({ ...a, rotationSeed: new Uint8Array(31) }, 10), PrivacyParameterError);
   });
 
+  it('central DP: the plan refuses a scale that quantize would refuse, judged in exact arithmetic', () => {
+    // 0.1 · 1270 is 127 in binary64 but a little more in exact arithmetic (the double 0.1 exceeds
+    // 1/10): a plan that accepted it would let a client accept the round and then fail to encode.
+    const central = (scale: number): AnnouncedPrivacy => ({
+      mechanism: 'central-gaussian',
+      dimension: 2,
+      clip: 0.1,
+      noiseMultiplier: 1,
+      bits: 8,
+      scale,
+    });
+    assert.throws(() => privacyPlan(central(1270), 1), { name: 'PrivacyParameterError', message: /wrap/ });
+    const below = 1269.9999999999998; // maxScale(8, 0.1, 1)
+    const plan = privacyPlan(central(below), 1);
+    // An update of norm exactly C: fl(C·s) is just below 127, so it rounds to 126 or 127, never beyond.
+    const { vectors } = encodeClientUpdate(plan, new Map([['w', Float64Array.of(0.1, 0)]]), rng('edge'));
+    const [first, second] = vectors[0]!;
+    assert.ok(first === 126 || first === 127, `${first}`);
+    assert.equal(second, 0);
+  });
+
   for (const mechanism of ['distributed-skellam', 'central-gaussian'] as const) {
     it(`${mechanism}: the decoded release is the sum of the clipped updates plus the promised noise`, () => {
       const a = announce(mechanism, {

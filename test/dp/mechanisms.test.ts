@@ -225,6 +225,34 @@ describe('RandomStream', () => {
     assert.ok(ksTest(xs, (x) => Math.min(1, Math.max(0, x))).p > 1e-3);
   });
 
+  it('reads the Rng as one byte stream, in order and without gaps, across refills (PROTOCOL.md §11.1)', () => {
+    const stream = new RandomStream(rng('bytes'));
+    const raw = rng('bytes').randomBytes(4096);
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    let offset = 0;
+    const word = () => {
+      const w = view.getUint32(offset, true);
+      offset += 4;
+      return w;
+    };
+    const uniform = () => {
+      const w0 = word();
+      const w1 = word();
+      return ((w0 >>> 5) * 2 ** 26 + (w1 >>> 6)) * 2 ** -53;
+    };
+    // Odd word counts put a double across the 256-byte and 768-byte refill boundaries.
+    for (const [words, doubles] of [
+      [3, 5],
+      [53, 1],
+      [1, 100],
+      [7, 3],
+    ] as const) {
+      for (let i = 0; i < words; i++) assert.equal(stream.uint32(), word(), `word at byte ${offset}`);
+      for (let i = 0; i < doubles; i++) assert.equal(stream.double(), uniform(), `double at byte ${offset}`);
+    }
+    assert.ok(offset > 768, 'the draws crossed two refills');
+  });
+
   it('fails closed on a broken Rng', () => {
     assert.throws(() => new RandomStream({} as never), { name: 'TypeError', message: /randomBytes/ });
     const short = new RandomStream({ randomBytes: (n: number) => new Uint8Array(n - 1) });

@@ -1,5 +1,5 @@
 /**
- * One way to be told you were dropped (src/server/session-end.ts, PROTOCOL.md §11.2): before
+ * One way to be told you were dropped (src/server/session-end.ts, PROTOCOL.md §12.2): before
  * selection a session ends with a status alone; once selected, every end the coordinator decides is
  * an Abort frame naming why, then the status. Checked over real gRPC with raw streams, each case
  * beside honest SDK participants whose round must complete with an exact sum.

@@ -24,136 +24,22 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes } from '@noble/hashes/utils.js';
+import { DP_VECTOR_FILES } from '../../scripts/gen-dp-vectors.ts';
 import { buildVectorFile, serialise, VECTOR_CASES } from '../../scripts/gen-test-vectors.ts';
+import { leafPaths, MalformedVectorValue, MissingVectorValue, VectorNode } from './vector-reader.ts';
 
 const VECTOR_DIR = new URL('../../spec/test-vectors/', import.meta.url);
 
 // ---- strict reading (c) --------------------------------------------------------------------------
 
-/** A value the vector file must contain is absent. */
-class MissingVectorValue extends Error {
-  override name = 'MissingVectorValue';
-}
-
-/** A value is present but has the wrong type or format. */
-class MalformedVectorValue extends TypeError {
-  override name = 'MalformedVectorValue';
-}
-
-/**
- * A position in a parsed vector file. Every accessor throws when the value is absent or malformed,
- * and terminal reads are recorded in `reads`, so a test can prove that every value was checked.
- */
-class Node {
-  constructor(
-    readonly value: unknown,
-    readonly path: string,
-    readonly reads: Set<string>,
-  ) {}
-
-  /** The property `key` of this object; throws {@link MissingVectorValue} if it is absent. */
-  get(key: string): Node {
-    const value = this.value;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new MalformedVectorValue(`${this.path} must be an object`);
-    }
-    const child = (value as Record<string, unknown>)[key];
-    const path = `${this.path}.${key}`;
-    if (child === undefined) throw new MissingVectorValue(`${path} is missing`);
-    return new Node(child, path, this.reads);
-  }
-
-  /** Asserts that the property `key` is absent (e.g. signatures in the semi-honest setting). */
-  absent(key: string): void {
-    const value = this.value as Record<string, unknown>;
-    assert.equal(value[key], undefined, `${this.path}.${key} must be absent`);
-  }
-
-  /** The elements of this array; at least `min` of them. */
-  list(min = 1): Node[] {
-    if (!Array.isArray(this.value)) throw new MalformedVectorValue(`${this.path} must be an array`);
-    if (this.value.length < min) throw new MissingVectorValue(`${this.path} needs at least ${min} entries`);
-    if (this.value.length === 0) this.reads.add(this.path);
-    return this.value.map((v, i) => new Node(v, `${this.path}[${i}]`, this.reads));
-  }
-
-  /** Whether this value is null (recorded as read). */
-  isNull(): boolean {
-    if (this.value === null) this.reads.add(this.path);
-    return this.value === null;
-  }
-
-  str(): string {
-    if (typeof this.value !== 'string' || this.value.length === 0) {
-      throw new MalformedVectorValue(`${this.path} must be a non-empty string`);
-    }
-    this.reads.add(this.path);
-    return this.value;
-  }
-
-  /** A string that must be one of `allowed`. */
-  oneOf<T extends string>(...allowed: T[]): T {
-    const value = this.str();
-    if (!(allowed as string[]).includes(value)) {
-      throw new MalformedVectorValue(`${this.path} must be one of ${allowed.join(', ')}`);
-    }
-    return value as T;
-  }
-
-  bool(): boolean {
-    if (typeof this.value !== 'boolean') throw new MalformedVectorValue(`${this.path} must be a boolean`);
-    this.reads.add(this.path);
-    return this.value;
-  }
-
-  int(): number {
-    if (!Number.isSafeInteger(this.value)) throw new MalformedVectorValue(`${this.path} must be an integer`);
-    this.reads.add(this.path);
-    return this.value as number;
-  }
-
-  /** An array of integers, e.g. a vector or an id list (read as one value). */
-  ints(): number[] {
-    const value = this.value;
-    if (!Array.isArray(value) || !value.every((x) => Number.isSafeInteger(x))) {
-      throw new MalformedVectorValue(`${this.path} must be an array of integers`);
-    }
-    this.reads.add(this.path);
-    return value as number[];
-  }
-
-  /** Lowercase hex; `length` in bytes when given. */
-  bytes(length?: number): Uint8Array {
-    const value = this.value;
-    if (typeof value !== 'string' || !/^([0-9a-f]{2})*$/.test(value)) {
-      throw new MalformedVectorValue(`${this.path} must be lowercase hex`);
-    }
-    if (length !== undefined && value.length !== 2 * length) {
-      throw new MalformedVectorValue(`${this.path} must be ${length} bytes`);
-    }
-    this.reads.add(this.path);
-    return Uint8Array.from(Buffer.from(value, 'hex'));
-  }
-
+/** A node of a secure-aggregation vector file: the shared strict reader plus field elements. */
+class Node extends VectorNode {
   /** `fe(x)` (§1): 32 bytes little-endian, value < p. */
   fe(): bigint {
     const value = le(this.bytes(32));
     if (value >= P) throw new MalformedVectorValue(`${this.path} is not below p`);
     return value;
   }
-}
-
-/** Every leaf of a JSON value, in the path syntax of {@link Node} (arrays of numbers are one leaf). */
-function leafPaths(value: unknown, path: string, out: string[] = []): string[] {
-  if (Array.isArray(value)) {
-    if (value.length === 0 || value.every((x) => typeof x === 'number')) out.push(path);
-    else for (const [i, x] of value.entries()) leafPaths(x, `${path}[${i}]`, out);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [key, child] of Object.entries(value)) leafPaths(child, `${path}.${key}`, out);
-  } else {
-    out.push(path);
-  }
-  return out;
 }
 
 /** Prose for human readers, not values: the only leaves the checks need not read. */
@@ -1419,9 +1305,10 @@ function load(file: string): { text: string; json: unknown } {
 }
 
 describe('spec/test-vectors', () => {
-  it('holds exactly the files the generator writes', () => {
+  it('holds exactly the files the generators write', () => {
     const files = readdirSync(VECTOR_DIR).filter((f) => f.endsWith('.json'));
-    assert.deepEqual(files.sort(), VECTOR_CASES.map((c) => c.file).sort());
+    // This file's rounds, and the differential-privacy vectors that test/spec/dp-vectors.test.ts checks.
+    assert.deepEqual(files.sort(), [...VECTOR_CASES.map((c) => c.file), ...DP_VECTOR_FILES].sort());
   });
 
   for (const vectorCase of VECTOR_CASES) {

@@ -511,7 +511,7 @@ export interface MaskedInputChunk {
   readonly offset: number;
   /**
    * The packed bytes [offset, offset + len(data)). Never empty. Every chunk of a vector but its last
-   * carries at least 65,536 bytes (PROTOCOL.md §11.1: the coordinator's frame limit assumes it).
+   * carries at least 65,536 bytes (PROTOCOL.md §12.1: the coordinator's frame limit assumes it).
    */
   readonly data: Uint8Array;
   /** True exactly on the chunk that ends at P. */
@@ -3111,7 +3111,7 @@ export const SecureAggregationService = {
    * ConsistencyRequest or UnmaskRequest, [ConsistencySignature / UnmaskRequest,] UnmaskResponse.
    * Either side may send Abort at any point; it is the last frame its sender sends.
    *
-   * How a session ends (PROTOCOL.md §11.2 has the full table). Before the client is selected (no
+   * How a session ends (PROTOCOL.md §12.2 has the full table). Before the client is selected (no
    * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
    * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
@@ -3121,9 +3121,9 @@ export const SecureAggregationService = {
    * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
    * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
    * INVALID_ARGUMENT after PROTOCOL_VIOLATION (a malformed or out-of-order frame) and
-   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than §11.1 allows). When the
-   * round completed and the session played its part, the coordinator closes the stream with status
-   * OK and no Abort. After a client's own Abort it closes the stream with OK.
+   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than PROTOCOL.md §12.1
+   * allows). When the round completed and the session played its part, the coordinator closes the
+   * stream with status OK and no Abort. After a client's own Abort it closes the stream with OK.
    */
   participate: {
     path: "/privagg.v1.SecureAggregation/Participate" as const,
@@ -3147,7 +3147,7 @@ export interface SecureAggregationServer extends UntypedServiceImplementation {
    * ConsistencyRequest or UnmaskRequest, [ConsistencySignature / UnmaskRequest,] UnmaskResponse.
    * Either side may send Abort at any point; it is the last frame its sender sends.
    *
-   * How a session ends (PROTOCOL.md §11.2 has the full table). Before the client is selected (no
+   * How a session ends (PROTOCOL.md §12.2 has the full table). Before the client is selected (no
    * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
    * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
@@ -3157,9 +3157,9 @@ export interface SecureAggregationServer extends UntypedServiceImplementation {
    * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
    * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
    * INVALID_ARGUMENT after PROTOCOL_VIOLATION (a malformed or out-of-order frame) and
-   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than §11.1 allows). When the
-   * round completed and the session played its part, the coordinator closes the stream with status
-   * OK and no Abort. After a client's own Abort it closes the stream with OK.
+   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than PROTOCOL.md §12.1
+   * allows). When the round completed and the session played its part, the coordinator closes the
+   * stream with status OK and no Abort. After a client's own Abort it closes the stream with OK.
    */
   participate: handleBidiStreamingCall<ClientFrame, ServerFrame>;
 }
@@ -3175,7 +3175,7 @@ export interface SecureAggregationClient extends Client {
    * ConsistencyRequest or UnmaskRequest, [ConsistencySignature / UnmaskRequest,] UnmaskResponse.
    * Either side may send Abort at any point; it is the last frame its sender sends.
    *
-   * How a session ends (PROTOCOL.md §11.2 has the full table). Before the client is selected (no
+   * How a session ends (PROTOCOL.md §12.2 has the full table). Before the client is selected (no
    * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
    * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
@@ -3185,9 +3185,9 @@ export interface SecureAggregationClient extends Client {
    * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
    * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
    * INVALID_ARGUMENT after PROTOCOL_VIOLATION (a malformed or out-of-order frame) and
-   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than §11.1 allows). When the
-   * round completed and the session played its part, the coordinator closes the stream with status
-   * OK and no Abort. After a client's own Abort it closes the stream with OK.
+   * RESOURCE_EXHAUSTED after PROTOCOL_VIOLATION (more frames in a stage than PROTOCOL.md §12.1
+   * allows). When the round completed and the session played its part, the coordinator closes the
+   * stream with status OK and no Abort. After a client's own Abort it closes the stream with OK.
    */
   participate(): ClientDuplexStream<ClientFrame, ServerFrame>;
   participate(options: Partial<CallOptions>): ClientDuplexStream<ClientFrame, ServerFrame>;
