@@ -24,6 +24,7 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_DP_DIM,
   MAX_FRAMES_PER_STAGE,
+  MAX_WAITING_CLIENTS,
   MAX_VECTORS,
   MAX_WORDS,
 } from './limits.ts';
@@ -184,7 +185,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   },
   { flag: 'max-frames-per-stage', key: 'maxFramesPerStage', kind: 'count', limit: MAX_FRAMES_PER_STAGE },
   { flag: 'unmask-workers', key: 'unmaskWorkers', kind: 'nonnegative' },
-  { flag: 'max-waiting-clients', key: 'maxWaitingClients', kind: 'count' },
+  { flag: 'max-waiting-clients', key: 'maxWaitingClients', kind: 'count', limit: MAX_WAITING_CLIENTS },
   { flag: 'keepalive-ms', key: 'keepaliveMs', kind: 'msOrOff' },
   { flag: 'out', key: 'out', kind: 'path' },
   { flag: 'tls-cert', key: 'tlsCert', kind: 'path' },

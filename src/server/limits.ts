@@ -86,3 +86,14 @@ export const MAX_FRAMES_PER_STAGE: Limit = {
   max: 1 << 20,
   why: 'the largest masked input in 1 KiB chunks',
 };
+
+/**
+ * Checked-in clients waiting for a round (`--max-waiting-clients`): 131,136 = twice the largest
+ * cohort plus 64, the default's formula at that cohort. A waiting session costs the coordinator about
+ * 15 KiB (its HTTP/2 stream and buffers: 10,000 idle sessions measured +150 MiB), so this bounds them
+ * to ~2 GB even so.
+ */
+export const MAX_WAITING_CLIENTS: Limit = {
+  max: 2 * MAX_CLIENTS.max + 64,
+  why: 'each waiting session holds ~15 KiB of the coordinator',
+};
