@@ -24,8 +24,8 @@ import {
   MAX_CONCURRENT_UPLOADS,
   MAX_DP_DIM,
   MAX_FRAMES_PER_STAGE,
-  MAX_WAITING_CLIENTS,
   MAX_VECTORS,
+  MAX_WAITING_CLIENTS,
   MAX_WORDS,
 } from './limits.ts';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './logging.ts';

@@ -729,7 +729,10 @@ export class Coordinator {
     this.#leaveWaiting(session);
     const round = session.round;
     if (round) {
-      this.#env.logger.info({ client: session.shownName, stage: round.server.stage, why }, 'client disconnected');
+      this.#env.logger.info(
+        { client: session.shownName, stage: round.server.stage, why },
+        'client disconnected',
+      );
       this.#disconnect(session, round);
     }
   }

@@ -13,7 +13,6 @@ import { SESSION_ENDS } from '../../src/server/session-end.ts';
 import { checkInToFrame } from '../../src/wire/convert.ts';
 import {
   codeName,
-  frameOf,
   inputsFor,
   plainSums,
   playRound,
