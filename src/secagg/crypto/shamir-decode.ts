@@ -95,7 +95,7 @@ export function correctableShares(m: number, t: number): number {
 // ---- m = t + 1: leave one out ------------------------------------------------------------------
 
 function leaveOneOut(
-  xs: readonly number[],
+  xs: readonly ClientId[],
   ys: readonly bigint[],
   accept: (secret: bigint) => boolean,
 ): DecodedSharing | undefined {
@@ -127,7 +127,7 @@ function dot(lambda: readonly bigint[], ys: readonly bigint[]): bigint {
 type Poly = bigint[];
 
 function gao(
-  xs: readonly number[],
+  xs: readonly ClientId[],
   ys: readonly bigint[],
   k: number,
   accept: (secret: bigint) => boolean,
