@@ -152,6 +152,8 @@ export class SecAggClient {
   #cipherKey: X25519PrivateKey | undefined;
   #maskKey: X25519PrivateKey | undefined;
   #phase: Phase = { state: 'idle' };
+  /** See {@link unreadableSenders}: ids only, kept after the round for the caller's log. */
+  #unreadable: readonly ClientId[] = [];
 
   /**
    * @throws {UsageError} when the options are inconsistent (input shape, missing identity keys).
@@ -201,8 +203,7 @@ export class SecAggClient {
    * and reveals none; empty until the shares are delivered.
    */
   get unreadableSenders(): readonly ClientId[] {
-    const phase = this.#phase;
-    return 'received' in phase ? [...phase.received].filter(([, held]) => !held).map(([id]) => id) : [];
+    return this.#unreadable;
   }
 
   /** Why the server aborted the round, when `state` is `aborted`. */
@@ -496,6 +497,7 @@ export class SecAggClient {
         `shares arrived from ${received.size} neighbours; with this client that is below threshold ${this.params.threshold}`,
       );
     }
+    this.#unreadable = [...received].filter(([, held]) => !held).map(([from]) => from);
     const vectors = this.#maskInput(session, [...received.keys()]);
     this.#phase =
       this.params.serverModel === 'malicious'
