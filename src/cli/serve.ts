@@ -40,6 +40,8 @@ Runs the secure aggregation coordinator: R rounds, each summing one input vector
 Appends one JSON line per round to FILE:
   {"round":1,"status":"ok","survivors":["id",...],"dropped":{"id":"stage",...},"sum":[...]}
   {"round":2,"status":"aborted","survivors":[],"dropped":{...},"reason":"..."}
+plus, only when a round had them, "badShares" ({"id":["whose secret",...]}: unmask shares found
+wrong, by sender) and "unreadableShares" ({"id":["recipient",...]}: share messages not readable).
 The first line on stdout is "listening on HOST:PORT"; then one summary line per round. Logs (JSON,
 pino) go to stderr. Exits 0 after R rounds; 130/143 after SIGINT/SIGTERM (the active round gets
 ${SHUTDOWN_GRACE_MS / 1000} s to finish; a second signal stops at once); 2 on a bad setting; 1 when it
@@ -140,6 +142,9 @@ export function outcomeRecord(outcome: RoundOutcome): Record<string, unknown> {
     record['reason'] = outcome.reason ?? 'aborted';
   }
   if (outcome.epsilon !== undefined) record['epsilon'] = outcome.epsilon;
+  // Present only when a round had them, so that ordinary lines keep their fields.
+  if (outcome.badShares) record['badShares'] = outcome.badShares;
+  if (outcome.unreadableShares) record['unreadableShares'] = outcome.unreadableShares;
   return record;
 }
 

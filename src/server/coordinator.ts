@@ -131,6 +131,16 @@ export interface RoundOutcome {
   readonly vectors: readonly VectorSpec[];
   /** Why the round aborted; absent when ok. */
   readonly reason?: string;
+  /**
+   * Unmask shares found wrong (PROTOCOL.md §4.6), by the client that sent them: whose secrets they
+   * were shares of. Absent when there were none (secagg/server.ts ShareReport).
+   */
+  readonly badShares?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Share messages (§4.2) their recipients could not read, by sender: the recipients that said so.
+   * Absent when there were none.
+   */
+  readonly unreadableShares?: Readonly<Record<string, readonly string[]>>;
   /** Cumulative ε after this round (with {@link RoundPrivacy}); the round counts even if aborted. */
   readonly epsilon?: number;
   /** Milliseconds from announcement to result, and per stage. */
@@ -944,6 +954,14 @@ export class Coordinator {
     const dropped: Record<string, Stage> = Object.fromEntries(
       [...result.dropped].map(([id, stage]) => [nameOf(id), stage]),
     );
+    const byName = (map: ReadonlyMap<ClientId, readonly ClientId[]>) =>
+      map.size === 0
+        ? undefined
+        : Object.fromEntries([...map].map(([id, ids]) => [nameOf(id), ids.map(nameOf)]));
+    const shares = {
+      ...(result.badShares.size > 0 && { badShares: byName(result.badShares) }),
+      ...(result.unreadableShares.size > 0 && { unreadableShares: byName(result.unreadableShares) }),
+    };
     if (result.status === 'ok') {
       return {
         round,
@@ -953,6 +971,7 @@ export class Coordinator {
         sums: result.sums,
         vectors: params.vectors,
         timing,
+        ...shares,
       };
     }
     return {
@@ -964,6 +983,7 @@ export class Coordinator {
       vectors: params.vectors,
       reason: result.error.message,
       timing,
+      ...shares,
     };
   }
 
@@ -974,6 +994,8 @@ export class Coordinator {
         status: outcome.status,
         survivors: outcome.survivors.length,
         reason: outcome.reason,
+        badShares: outcome.badShares,
+        unreadableShares: outcome.unreadableShares,
       },
       'round ended',
     );
