@@ -9,7 +9,9 @@
  * refuses shares or unmask requests that name anyone outside it. The client refuses — throws {@link Refusal} and becomes
  * `failed` — whenever honouring a request could expose its input; it throws
  * {@link ProtocolViolation} for messages that break the protocol. After either, every later call
- * throws the same error, and nothing further is revealed.
+ * throws the same error, and nothing further is revealed. A share message it cannot read is neither:
+ * it masks with the sender as usual and holds none of its shares (PROTOCOL.md §4.2), which one client
+ * alone cannot then turn into a refusal of the round.
  * @module
  */
 import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';

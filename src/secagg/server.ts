@@ -9,8 +9,10 @@
  * `result` is set the round is over.
  *
  * Unmasking (§4.6) is split in two. Closing the unmask stage reconstructs the secrets and checks them
- * (cheap), which yields an {@link UnmaskPlan}: the mask expansions still to do, nearly all of the
- * server's work at large vector lengths. With `unmask: 'inline'` (the default) the server runs the
+ * (cheap: the t lowest holders' shares, cached Lagrange coefficients; only if a result fails its check
+ * are all the shares that arrived decoded to find the wrong ones, which `result` reports by sender),
+ * which yields an {@link UnmaskPlan}: the mask expansions still to do, nearly all of the server's work
+ * at large vector lengths. With `unmask: 'inline'` (the default) the server runs the
  * plan at once on the calling thread and `result` is set in the same call, as if there were no split.
  * With `unmask: 'external'` it stops with the plan in `pendingUnmask` (the stage still reads `unmask`);
  * the caller runs it wherever it likes (e.g. worker threads) and then calls `completeUnmask(correction)`
@@ -20,9 +22,11 @@
  *
  * A stage closes when every client still expected in it has answered, or at its deadline. A client
  * that disconnects, misses a deadline or sends an invalid message is dropped at that stage and the
- * round goes on; with fewer than `params.minSurvivors` clients left (the threshold t for the complete
- * graph, the announced survivor floor for a Harary graph) the round aborts and nothing is
- * reconstructed. The masked inputs are summed as they arrive, so memory is O(vector length).
+ * round goes on (an advertisement gets every check a client would make on it, §3.1, so nothing one
+ * client sends is relayed for the others to refuse); with fewer than `params.minSurvivors` clients
+ * left (the threshold t for the complete graph, the announced survivor floor for a Harary graph) the
+ * round aborts and nothing is reconstructed. The masked inputs are summed as they arrive, so memory is
+ * O(vector length).
  *
  * The neighbour graph is fixed when the advertise stage closes, from the session id (PROTOCOL.md
  * §2.2), exactly as every client derives it.
@@ -798,10 +802,12 @@ export class SecAggServer {
     const what = kind === 'self' ? 'self-mask seed' : 'mask key';
     const count = first?.length ?? 0;
     if (count < threshold) {
+      const unread = this.#unreadable.get(of)?.length ?? 0;
       throw new RoundAborted(
         'too-few-clients',
         'unmask',
-        `only ${count} shares of client ${of}'s ${what} arrived, threshold is ${threshold}`,
+        `only ${count} shares of client ${of}'s ${what} arrived, threshold is ${threshold}` +
+          (unread > 0 ? ` (${unread} of its holders could not read its share message)` : ''),
       );
     }
     const accept = (secret: bigint) => {

@@ -380,7 +380,8 @@ describe('a share message its recipients cannot read', () => {
     // Only its own share of its seed exists: its self mask cannot be removed, so nothing is released.
     assert.equal(
       result.error.message,
-      "too-few-clients at unmask: only 1 shares of client 6's self-mask seed arrived, threshold is 4",
+      "too-few-clients at unmask: only 1 shares of client 6's self-mask seed arrived, threshold is 4 " +
+        '(5 of its holders could not read its share message)',
     );
     assertNoRefusals(report);
     assert.deepEqual([...result.unreadableShares], [[6, [1, 2, 3, 4, 5]]]);
