@@ -751,9 +751,12 @@ export class SecAggServer {
       let key: X25519PrivateKey | undefined;
       let failure: RoundAborted | undefined;
       try {
-        const bytes = this.#recover(u, 'key', keyShares.get(u), (k) => matchesPublicKey(k, sPk));
-        key = X25519PrivateKey.fromBytes(bytes);
-        bytes.fill(0);
+        // The check builds the key object (one public-key derivation); the accepted one is kept.
+        this.#recover(u, 'key', keyShares.get(u), (bytes) => {
+          const candidate = keyMatching(bytes, sPk);
+          if (candidate) key = candidate;
+          return candidate !== undefined;
+        }).fill(0);
       } catch (error) {
         if (!(error instanceof RoundAborted)) throw error;
         failure = error;
@@ -989,9 +992,11 @@ function sameHolders(shares: readonly { id: ClientId }[], tried: readonly RawSha
   );
 }
 
-/** Whether `bytes` is a clamped private key whose public key is `sPk` (§4.6). */
-function matchesPublicKey(bytes: Uint8Array, sPk: Uint8Array): boolean {
-  return isClampedX25519PrivateKey(bytes) && equalBytes(X25519PrivateKey.fromBytes(bytes).publicKey, sPk);
+/** The private key `bytes` if it is clamped and its public key is `sPk` (§4.6), else undefined. */
+function keyMatching(bytes: Uint8Array, sPk: Uint8Array): X25519PrivateKey | undefined {
+  if (!isClampedX25519PrivateKey(bytes)) return undefined;
+  const key = X25519PrivateKey.fromBytes(bytes);
+  return equalBytes(key.publicKey, sPk) ? key : undefined;
 }
 
 /** The share of `of` in a list sorted by `of` (an unmask response's), by binary search. */
