@@ -106,6 +106,29 @@ describe('a hostile client over gRPC', () => {
     assert.deepEqual(Object.keys(outcomeRecord(outcome)), ['round', 'status', 'survivors', 'dropped', 'sum']);
   });
 
+  it("repeating another client's keys (two clients with one random stream) loses its place, the first stays", async () => {
+    const tc = await startCoordinator(testConfig({ cohortSize: 6, minClients: 6, threshold: 3 }));
+    running.push(tc);
+    // The same seed gives both the same key pairs: whichever advertisement arrives second repeats a key.
+    const twins = ['twin-a', 'twin-b'].map(
+      (name) => new ScriptedParticipant(tc.address, { name, input: inputsFor(name), seed: 7 }),
+    );
+    const played = await playRound(tc, HONEST, twins);
+    const { outcome } = played;
+    assert.equal(outcome.status, 'ok', outcome.reason);
+    const lost = Object.keys(outcome.dropped);
+    assert.equal(lost.length, 1);
+    assert.ok(lost[0] === 'twin-a' || lost[0] === 'twin-b');
+    assert.deepEqual(outcome.dropped, { [lost[0]!]: 'advertise' });
+    const { status } = played.scripted.get(lost[0]!)!;
+    assert.equal(codeName(status), Status[Status.INVALID_ARGUMENT], status.details);
+    assert.match(status.details, /cipher key repeats a key client \d+ advertised/);
+    const inSum = [...HONEST, lost[0] === 'twin-a' ? 'twin-b' : 'twin-a'];
+    assert.deepEqual([...outcome.survivors].sort(), inSum.sort());
+    assert.deepEqual(outcome.sums, plainSums(inSum, outcome.vectors));
+    for (const [name, result] of played.honest) assert.equal(result.status, 'fulfilled', name);
+  });
+
   it('sending share messages nobody can read, then leaving: dropped at masked, reported by sender', async () => {
     const name = 'garbler';
     const played = await roundWith(
