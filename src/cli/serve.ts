@@ -41,6 +41,8 @@ Runs the secure aggregation coordinator: R rounds, each summing one input vector
 Appends one JSON line per round to FILE:
   {"round":1,"status":"ok","survivors":["id",...],"dropped":{"id":"stage",...},"sum":[...]}
   {"round":2,"status":"aborted","survivors":[],"dropped":{...},"reason":"..."}
+plus, only when a round had them, "badShares" ({"id":["whose secret",...]}: unmask shares found
+wrong, by sender) and "unreadableShares" ({"id":["recipient",...]}: share messages not readable).
 The first line on stdout is "listening on HOST:PORT"; then one summary line per round. Logs (JSON,
 pino) go to stderr. Exits 0 after R rounds, or when the privacy budget allows no further round
 (a "stopped: ..." line on stdout; checked before binding too); 130/143 after SIGINT/SIGTERM (the
@@ -147,6 +149,9 @@ export function outcomeRecord(outcome: RoundOutcome): Record<string, unknown> {
     record['reason'] = outcome.reason ?? 'aborted';
   }
   if (outcome.epsilon !== undefined) record['epsilon'] = outcome.epsilon;
+  // Present only when a round had them, so that ordinary lines keep their fields.
+  if (outcome.badShares) record['badShares'] = outcome.badShares;
+  if (outcome.unreadableShares) record['unreadableShares'] = outcome.unreadableShares;
   return record;
 }
 

@@ -9,7 +9,9 @@
  * refuses shares or unmask requests that name anyone outside it. The client refuses — throws {@link Refusal} and becomes
  * `failed` — whenever honouring a request could expose its input; it throws
  * {@link ProtocolViolation} for messages that break the protocol. After either, every later call
- * throws the same error, and nothing further is revealed.
+ * throws the same error, and nothing further is revealed. A share message it cannot read is neither:
+ * it masks with the sender as usual and holds none of its shares (PROTOCOL.md §4.2), which one client
+ * alone cannot then turn into a refusal of the round.
  * @module
  */
 import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';
@@ -34,6 +36,7 @@ import type {
   EncryptedSharesMessage,
   MaskedInputMessage,
   PeerKeysMessage,
+  RevealedPairSeed,
   SecretShare,
   ServerMessage,
   ShareCiphertext,
@@ -110,8 +113,18 @@ interface Session {
   readonly shareKeys: Map<ClientId, Uint8Array>;
 }
 
-/** Shares received from neighbour E_v members, by sender. */
-type ReceivedShares = ReadonlyMap<ClientId, { readonly selfMask: bigint; readonly maskKey: bigint }>;
+/** One sender's shares: of its self-mask seed and of its mask key, evaluated at this client. */
+interface HeldShares {
+  readonly selfMask: bigint;
+  readonly maskKey: bigint;
+}
+
+/**
+ * E_v, the senders whose share messages were delivered, with the shares read from each; `undefined`
+ * for a sender whose message could not be read (PROTOCOL.md §4.2): this client masks with it like any
+ * other member of E_v, but holds no share of it.
+ */
+type ReceivedShares = ReadonlyMap<ClientId, HeldShares | undefined>;
 
 type Phase =
   | { readonly state: 'idle' }
@@ -141,6 +154,8 @@ export class SecAggClient {
   #cipherKey: X25519PrivateKey | undefined;
   #maskKey: X25519PrivateKey | undefined;
   #phase: Phase = { state: 'idle' };
+  /** See {@link unreadableSenders}: ids only, kept after the round for the caller's log. */
+  #unreadable: readonly ClientId[] = [];
 
   /**
    * @throws {UsageError} when the options are inconsistent (input shape, missing identity keys).
@@ -182,6 +197,15 @@ export class SecAggClient {
   /** The session id, once the peer keys have been accepted. */
   get sessionId(): Uint8Array | undefined {
     return 'session' in this.#phase ? this.#phase.session.sessionId : undefined;
+  }
+
+  /**
+   * Senders whose share message this client could not read (it did not authenticate, named another
+   * pair, or held a value ≥ p; PROTOCOL.md §4.2), ascending. This client holds no share of theirs
+   * and reveals none; empty until the shares are delivered.
+   */
+  get unreadableSenders(): readonly ClientId[] {
+    return this.#unreadable;
   }
 
   /** Why the server aborted the round, when `state` is `aborted`. */
@@ -450,7 +474,7 @@ export class SecAggClient {
     const senders = message.ciphertexts.map((c) => c.from);
     if (!isStrictlyAscending(senders))
       throw new Refusal('bad-peer-list', 'share senders are not sorted and unique');
-    const received = new Map<ClientId, { selfMask: bigint; maskKey: bigint }>();
+    const received = new Map<ClientId, HeldShares | undefined>();
     for (const { from, to, ciphertext } of message.ciphertexts) {
       const sender = session.neighbourKeys.get(from);
       if (!sender) {
@@ -462,6 +486,11 @@ export class SecAggClient {
         );
       }
       if (to !== this.id) throw new ProtocolViolation(`a share addressed to client ${to} was delivered here`);
+      // A message that cannot be read is the sender's fault (or a tampering coordinator's) and is
+      // no reason to refuse: the sender stays in E_v (this client masks with it, as the sender and
+      // the server expect), and this client simply holds none of its shares. Refusing would let one
+      // client abort every round it takes part in; nothing is revealed for a sender whose share this
+      // client does not hold (§4.5).
       received.set(from, this.#openShare(session, sender, ciphertext));
     }
     if (received.size + 1 < this.params.threshold) {
@@ -470,6 +499,7 @@ export class SecAggClient {
         `shares arrived from ${received.size} neighbours; with this client that is below threshold ${this.params.threshold}`,
       );
     }
+    this.#unreadable = [...received].filter(([, held]) => !held).map(([from]) => from);
     const vectors = this.#maskInput(session, [...received.keys()]);
     this.#phase =
       this.params.serverModel === 'malicious'
@@ -478,11 +508,8 @@ export class SecAggClient {
     return { type: 'masked', vectors };
   }
 
-  #openShare(
-    session: Session,
-    sender: AdvertisedKeys,
-    ciphertext: Uint8Array,
-  ): { selfMask: bigint; maskKey: bigint } {
+  /** The sender's shares, or undefined when its message cannot be read (§4.2). */
+  #openShare(session: Session, sender: AdvertisedKeys, ciphertext: Uint8Array): HeldShares | undefined {
     const { sessionId } = session;
     // Every neighbour in U1 got a share from this client, so its key is normally cached (see
     // Session); derive it afresh only if the cache was already wiped.
@@ -495,20 +522,17 @@ export class SecAggClient {
       ciphertext,
     );
     if (cached === undefined) key.fill(0);
-    if (!plaintext || plaintext.length !== SHARE_PLAINTEXT_BYTES) {
-      throw new Refusal('bad-share', `the share ciphertext from client ${sender.id} does not authenticate`);
-    }
-    const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
-    if (view.getUint32(0, true) !== sender.id || view.getUint32(4, true) !== this.id) {
-      throw new Refusal('bad-share', `the share from client ${sender.id} names the wrong pair`);
-    }
+    if (!plaintext) return undefined;
     try {
+      if (plaintext.length !== SHARE_PLAINTEXT_BYTES) return undefined;
+      const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+      if (view.getUint32(0, true) !== sender.id || view.getUint32(4, true) !== this.id) return undefined;
       return {
         selfMask: fieldElementFromBytes(plaintext.subarray(8, 40)),
         maskKey: fieldElementFromBytes(plaintext.subarray(40, 72)),
       };
     } catch {
-      throw new Refusal('bad-share', `the share from client ${sender.id} is not a field element`);
+      return undefined; // a value ≥ p: not a share
     } finally {
       plaintext.fill(0);
     }
@@ -636,16 +660,31 @@ export class SecAggClient {
     if (this.params.serverModel === 'malicious')
       this.#checkConsistencySignatures(session, signedSurvivors!, message);
 
+    // Never both secrets of one peer: a self-mask share for a survivor, a key share for a dropped peer.
+    // For a peer whose share message could not be read this client holds no share at all: nothing
+    // for a survivor, and for a dropped peer the pair seed it masked with, which is what the key
+    // share would have let the server derive (§4.5).
     const selfMaskShares: SecretShare[] = [];
     const keyShares: SecretShare[] = [];
+    const pairSeeds: RevealedPairSeed[] = [];
     const ordered = [...received.keys(), this.id].sort((a, b) => a - b);
     for (const peer of ordered) {
-      const shares = peer === this.id ? session.ownShares : received.get(peer)!;
-      if (isSurvivor(peer)) selfMaskShares.push({ of: peer, share: fieldElementToBytes(shares.selfMask) });
-      else if (isDropped(peer)) keyShares.push({ of: peer, share: fieldElementToBytes(shares.maskKey) });
+      const shares = peer === this.id ? session.ownShares : received.get(peer);
+      if (isSurvivor(peer)) {
+        if (shares) selfMaskShares.push({ of: peer, share: fieldElementToBytes(shares.selfMask) });
+      } else if (isDropped(peer)) {
+        if (shares) keyShares.push({ of: peer, share: fieldElementToBytes(shares.maskKey) });
+        else pairSeeds.push({ of: peer, seed: this.#pairSeedWith(session, peer) });
+      }
     }
     this.#end({ state: 'done' });
-    return { type: 'unmask', selfMaskShares, keyShares };
+    return { type: 'unmask', selfMaskShares, keyShares, pairSeeds };
+  }
+
+  /** pairSeed between this client and `peer` (§4.1), as used in the masked input. */
+  #pairSeedWith(session: Session, peer: ClientId): Uint8Array {
+    const keys = session.neighbourKeys.get(peer)!;
+    return derivePairSeed(this.#maskKey!, keys.sPk, session.sessionId, this.id, peer);
   }
 
   #checkConsistencySignatures(

@@ -38,6 +38,7 @@ export type RefusalCode =
   | 'bad-signature'
   | 'own-keys-altered'
   | 'too-few-peers'
+  /** Not raised any more: an unreadable share message is treated as missing (§4.2); kept for the wire. */
   | 'bad-share'
   | 'survivors-below-threshold'
   | 'inconsistent-survivors'
@@ -63,11 +64,16 @@ export type AbortCode = 'too-few-clients' | 'reconstruction-failed' | 'server-ab
 /** The round ended without a result; no secret was reconstructed. */
 export class RoundAborted extends Error {
   override name = 'RoundAborted';
+  /**
+   * @param code - why, as a code
+   * @param stage - the stage the round was in
+   * @param detail - what happened, naming who is at fault; the message is `<code> at <stage>: <detail>`
+   */
   constructor(
     readonly code: AbortCode,
     readonly stage: Stage,
-    message: string,
+    readonly detail: string,
   ) {
-    super(`${code} at ${stage}: ${message}`);
+    super(`${code} at ${stage}: ${detail}`);
   }
 }

@@ -36,6 +36,18 @@ export interface SecretShare {
   readonly share: Uint8Array;
 }
 
+/**
+ * A pairwise mask seed revealed in place of a key share (§4.5): the responder could not read the
+ * share message of `of`, a client listed as dropped, so it holds no share of `of`'s mask key and
+ * gives the one seed of that key it knows, `pairSeed` between itself and `of`.
+ */
+export interface RevealedPairSeed {
+  /** The dropped client at the other end of the pair. */
+  readonly of: ClientId;
+  /** `pairSeed` of the pair (§4.1), 32 bytes. */
+  readonly seed: Uint8Array;
+}
+
 /** A consistency-check signature (§4.4). */
 export interface ConsistencySignature {
   readonly id: ClientId;
@@ -72,8 +84,12 @@ export interface ConsistencySignatureMessage {
 
 export interface UnmaskResponseMessage {
   readonly type: 'unmask';
+  /** For each survivor among the sender and the neighbours whose share message it could read. */
   readonly selfMaskShares: readonly SecretShare[];
+  /** For each dropped neighbour whose share message it could read. */
   readonly keyShares: readonly SecretShare[];
+  /** For each dropped neighbour whose share message it could not read (§4.2); usually empty. */
+  readonly pairSeeds: readonly RevealedPairSeed[];
 }
 
 export type ClientMessage =

@@ -9,8 +9,10 @@
  * `result` is set the round is over.
  *
  * Unmasking (§4.6) is split in two. Closing the unmask stage reconstructs the secrets and checks them
- * (cheap), which yields an {@link UnmaskPlan}: the mask expansions still to do, nearly all of the
- * server's work at large vector lengths. With `unmask: 'inline'` (the default) the server runs the
+ * (cheap: the t lowest holders' shares, cached Lagrange coefficients; only if a result fails its check
+ * are all the shares that arrived decoded to find the wrong ones, which `result` reports by sender),
+ * which yields an {@link UnmaskPlan}: the mask expansions still to do, nearly all of the server's work
+ * at large vector lengths. With `unmask: 'inline'` (the default) the server runs the
  * plan at once on the calling thread and `result` is set in the same call, as if there were no split.
  * With `unmask: 'external'` it stops with the plan in `pendingUnmask` (the stage still reads `unmask`);
  * the caller runs it wherever it likes (e.g. worker threads) and then calls `completeUnmask(correction)`
@@ -20,9 +22,11 @@
  *
  * A stage closes when every client still expected in it has answered, or at its deadline. A client
  * that disconnects, misses a deadline or sends an invalid message is dropped at that stage and the
- * round goes on; with fewer than `params.minSurvivors` clients left (the threshold t for the complete
- * graph, the announced survivor floor for a Harary graph) the round aborts and nothing is
- * reconstructed. The masked inputs are summed as they arrive, so memory is O(vector length).
+ * round goes on (an advertisement gets every check a client would make on it, §3.1, so nothing one
+ * client sends is relayed for the others to refuse); with fewer than `params.minSurvivors` clients
+ * left (the threshold t for the complete graph, the announced survivor floor for a Harary graph) the
+ * round aborts and nothing is reconstructed. The masked inputs are summed as they arrive, so memory is
+ * O(vector length).
  *
  * The neighbour graph is fixed when the advertise stage closes, from the session id (PROTOCOL.md
  * §2.2), exactly as every client derives it.
@@ -35,7 +39,8 @@ import {
   LagrangeCache,
   shamirReconstruct,
 } from './crypto/shamir.ts';
-import { X25519PrivateKey } from './crypto/x25519.ts';
+import { correctableShares, shamirDecode } from './crypto/shamir-decode.ts';
+import { isClampedX25519PrivateKey, X25519PrivateKey, x25519PublicKeyProblem } from './crypto/x25519.ts';
 import { equalBytes } from './encoding.ts';
 import { ProtocolViolation, RoundAborted, UsageError } from './errors.ts';
 import type { NeighbourGraph } from './graph.ts';
@@ -59,6 +64,7 @@ import { RingSum } from './ring-sum.ts';
 import {
   advertiseTranscript,
   consistencyTranscript,
+  derivePairSeed,
   selfMaskCommitment,
   sessionIdFor,
 } from './transcript.ts';
@@ -100,21 +106,41 @@ export interface Outgoing {
   readonly message: ServerMessage;
 }
 
+/**
+ * What the unmask responses showed about shares (§4.6), for the log and the round's outcome. Both
+ * maps are empty in a round where every share was right; lists are ascending.
+ */
+export interface ShareReport {
+  /**
+   * By the client whose unmask response carried them: the clients whose secret its shares (or
+   * revealed pair seeds) were found wrong for. A holder is blamed for what it sent; when one secret's
+   * shares are blamed on many holders, that secret's owner may have dealt them wrong (nothing lets
+   * the server tell the two apart).
+   */
+  readonly badShares: ReadonlyMap<ClientId, readonly ClientId[]>;
+  /**
+   * By the client whose share message (§4.2) could not be read: the holders that said so, by
+   * answering without its share. The server cannot check that claim (it cannot open the messages);
+   * many holders naming one sender point at the sender.
+   */
+  readonly unreadableShares: ReadonlyMap<ClientId, readonly ClientId[]>;
+}
+
 /** How a round ended. `survivors` are exactly the clients whose inputs are in the sum. */
 export type RoundResult =
-  | {
+  | (ShareReport & {
       readonly status: 'ok';
       /** One sum per vector spec, in `params.vectors` order, elements mod 2^bits. */
       readonly sums: readonly Uint32Array[];
       readonly survivors: readonly ClientId[];
       /** Every other selected client, with the stage at which it was lost. */
       readonly dropped: ReadonlyMap<ClientId, Stage>;
-    }
-  | {
+    })
+  | (ShareReport & {
       readonly status: 'aborted';
       readonly error: RoundAborted;
       readonly dropped: ReadonlyMap<ClientId, Stage>;
-    };
+    });
 
 /** What the server keeps per client; each field is set when that stage's message is accepted. */
 interface ClientRecord {
@@ -123,6 +149,8 @@ interface ClientRecord {
   masked?: true;
   consistency?: Uint8Array;
   unmask?: UnmaskResponseMessage;
+  /** With `unmask`: the neighbours whose share message it could not read (it sent none of their shares). */
+  unread?: readonly ClientId[];
   /** Set once the client is lost; it is then ignored for the rest of the round. */
   droppedAt?: Stage;
   /**
@@ -152,12 +180,22 @@ export class SecAggServer {
   #graph: NeighbourGraph | undefined;
   /** U1's keys, by id, once the advertise stage has closed. */
   #keys = new Map<ClientId, AdvertisedKeys>();
+  /** Every key accepted at the advertise stage (hex), with its owner: a repeat is refused (§3.1). */
+  readonly #advertisedKeys = new Map<string, ClientId>();
   /** Running sum of masked inputs, one per vector (ring-sum.ts: the range check fused in). */
   #adders: RingSum[] = [];
   /** U3, once the masked stage has closed. */
   #survivors: readonly ClientId[] = [];
   /** U3 as a set, built once for the per-response checks of the unmask stage. */
   #survivorSet: ReadonlySet<ClientId> = new Set();
+  /** U2 \ U3, ascending, once the unmask request is sent: the clients whose pair masks are removed. */
+  #droppedAfterSharing: readonly ClientId[] = [];
+  /** U5, once the unmask stage has closed: the clients whose unmask responses are used. */
+  #responders: ReadonlySet<ClientId> = new Set();
+  /** Holders found sending a wrong share, with whose secrets (ShareReport.badShares). */
+  readonly #badShares = new Map<ClientId, Set<ClientId>>();
+  /** Senders whose share message holders could not read, with those holders (ShareReport). */
+  readonly #unreadable = new Map<ClientId, ClientId[]>();
   #result: RoundResult | undefined;
   /** Set exactly while the state is `unmasking`. */
   #pendingUnmask: UnmaskPlan | undefined;
@@ -389,6 +427,34 @@ export class SecAggServer {
     if (message.cPk.length !== 32 || message.sPk.length !== 32) {
       throw new ProtocolViolation(`client ${from}'s public keys must be 32 bytes`, from);
     }
+    // Every check a client makes on a peer's keys (§3.1), made here first, so that a key that would
+    // make honest clients refuse the round is never relayed: its sender is dropped instead. A repeat
+    // is charged to the later advertisement (keys are fresh per round and no client sees another's
+    // before the stage closes, so only a colluding or broken client repeats one).
+    for (const [name, key] of [
+      ['cipher', message.cPk],
+      ['mask', message.sPk],
+    ] as const) {
+      const problem = x25519PublicKeyProblem(key);
+      if (problem) throw new ProtocolViolation(`client ${from}'s ${name} key is invalid: ${problem}`, from);
+    }
+    const cipherHex = keyHex(message.cPk);
+    const maskHex = keyHex(message.sPk);
+    if (cipherHex === maskHex) {
+      throw new ProtocolViolation(`client ${from} advertises one key as both its cipher and mask key`, from);
+    }
+    for (const [name, hex] of [
+      ['cipher', cipherHex],
+      ['mask', maskHex],
+    ] as const) {
+      const owner = this.#advertisedKeys.get(hex);
+      if (owner !== undefined) {
+        throw new ProtocolViolation(
+          `client ${from}'s ${name} key repeats a key client ${owner} advertised`,
+          from,
+        );
+      }
+    }
     if (this.params.serverModel === 'malicious') {
       const transcript = advertiseTranscript(this.params.configHash, from, message.cPk, message.sPk);
       if (!message.signature || !ed25519Verify(this.#identities!.get(from)!, transcript, message.signature)) {
@@ -403,6 +469,8 @@ export class SecAggServer {
       sPk: message.sPk.slice(),
       signature: message.signature,
     };
+    this.#advertisedKeys.set(cipherHex, from);
+    this.#advertisedKeys.set(maskHex, from);
   }
 
   #acceptShares(from: ClientId, record: ClientRecord, message: EncryptedSharesMessage): void {
@@ -455,18 +523,43 @@ export class SecAggServer {
   }
 
   #acceptUnmask(from: ClientId, record: ClientRecord, message: UnmaskResponseMessage): void {
-    // The shares must be exactly those requested: self-mask shares of the survivors and key shares
-    // of the dropped clients among `from` and the neighbours whose shares it received.
+    // What was requested (§4.5), among `from` and E_from (the neighbours whose share messages were
+    // delivered to it): a self-mask share of each survivor, and for each dropped client a key share
+    // or, if its share message could not be read, the pair seed in its place. A survivor's share may
+    // be missing for the same reason (§4.2) — never `from`'s own, which it always holds.
     const held = this.#shareSenders(from);
     const survivors = this.#survivorSet;
     const expectSelf = [...held, from].filter((u) => survivors.has(u)).sort((a, b) => a - b);
     const expectKey = held.filter((u) => !survivors.has(u));
-    const matches = (shares: readonly SecretShare[], ids: readonly ClientId[]) =>
-      shares.length === ids.length && shares.every((s, i) => s.of === ids[i] && s.share.length === 32);
-    if (!matches(message.selfMaskShares, expectSelf) || !matches(message.keyShares, expectKey)) {
+    const { selfMaskShares, keyShares, pairSeeds } = message;
+    const unread: ClientId[] = [];
+    let e = 0;
+    let ownShare = false;
+    let ok = selfMaskShares.every((share) => {
+      while (e < expectSelf.length && expectSelf[e]! < share.of) unread.push(expectSelf[e++]!);
+      if (expectSelf[e] !== share.of || share.share.length !== 32) return false;
+      ownShare ||= share.of === from;
+      e++;
+      return true;
+    });
+    unread.push(...expectSelf.slice(e));
+    ok &&= ownShare;
+    // Key shares and pair seeds, merged in order, are exactly the dropped neighbours.
+    let k = 0;
+    let p = 0;
+    for (const u of expectKey) {
+      if (!ok) break;
+      if (keyShares[k]?.of === u) ok = keyShares[k++]!.share.length === 32;
+      else if (pairSeeds[p]?.of === u) {
+        ok = pairSeeds[p++]!.seed.length === 32;
+        unread.push(u);
+      } else ok = false;
+    }
+    if (!ok || k !== keyShares.length || p !== pairSeeds.length) {
       throw new ProtocolViolation(`client ${from}'s unmask response does not match the request`, from);
     }
     record.unmask = message;
+    record.unread = unread.sort((a, b) => a - b);
   }
 
   /** E_v: the senders whose share ciphertexts were delivered to `v` (neighbours in U2). */
@@ -533,6 +626,7 @@ export class SecAggServer {
   ): void {
     const survivors = new Set(this.#survivors);
     const dropped = this.params.clients.filter((u) => this.#inU2(u) && !survivors.has(u));
+    this.#droppedAfterSharing = dropped;
     for (const to of recipients) {
       this.#send(to, { type: 'unmask-request', survivors: this.#survivors, dropped, signatures });
     }
@@ -545,7 +639,8 @@ export class SecAggServer {
       plan = this.#unmaskPlan(u5);
     } catch (error) {
       if (!(error instanceof RoundAborted)) throw error;
-      this.#abort(error.code, error.stage, error.message);
+      // The detail, not the message: the message already says `<code> at <stage>: `.
+      this.#abort(error.code, error.stage, error.detail);
       return;
     }
     if (this.#unmaskMode === 'inline') {
@@ -573,7 +668,13 @@ export class SecAggServer {
       return words.slice();
     });
     this.#adders = [];
-    this.#finish({ status: 'ok', sums, survivors: this.#survivors, dropped: this.#droppedMap() });
+    this.#finish({
+      status: 'ok',
+      sums,
+      survivors: this.#survivors,
+      dropped: this.#droppedMap(),
+      ...this.#shareReport(),
+    });
   }
 
   /**
@@ -581,13 +682,15 @@ export class SecAggServer {
    * U3 and the pairwise masks of dropped clients with their surviving neighbours.
    */
   #unmaskPlan(responders: readonly ClientId[]): UnmaskPlan {
-    // Reconstruction uses the shares of the t lowest-id holders (PROTOCOL.md §5), so only those are
-    // collected, walking the holders in ascending order, and only those are decoded (#reconstruct):
-    // a share that is never used cannot affect the result. Every share's length was checked in
-    // #acceptUnmask.
+    // The cheap path uses the shares of the t lowest-id holders (PROTOCOL.md §5), so only those are
+    // collected here, walking the holders in ascending order, and only those are decoded (#recover);
+    // every other share is looked up only if that path fails. Revealed pair seeds and unreadable
+    // shares are rare, and gathered whole.
     const { threshold } = this.params;
+    this.#responders = new Set(responders);
     const selfMaskShares = new Map<ClientId, RawShare[]>();
     const keyShares = new Map<ClientId, RawShare[]>();
+    const pairSeeds = new Map<ClientId, Map<ClientId, Uint8Array>>();
     const collect = (into: Map<ClientId, RawShare[]>, holder: ClientId, share: SecretShare) => {
       let list = into.get(share.of);
       if (list === undefined) {
@@ -597,14 +700,28 @@ export class SecAggServer {
       if (list.length < threshold) list.push({ id: holder, bytes: share.share });
     };
     for (const holder of [...responders].sort((a, b) => a - b)) {
-      const response = this.#records.get(holder)!.unmask!;
+      const record = this.#records.get(holder)!;
+      const response = record.unmask!;
       for (const share of response.selfMaskShares) collect(selfMaskShares, holder, share);
       for (const share of response.keyShares) collect(keyShares, holder, share);
+      for (const { of, seed } of response.pairSeeds) {
+        let seeds = pairSeeds.get(of);
+        if (seeds === undefined) {
+          seeds = new Map();
+          pairSeeds.set(of, seeds);
+        }
+        seeds.set(holder, seed);
+      }
+      for (const of of record.unread!) {
+        const holders = this.#unreadable.get(of);
+        if (holders) holders.push(holder);
+        else this.#unreadable.set(of, [holder]);
+      }
     }
 
     const jobs: MaskJob[] = [];
     try {
-      this.#collectMaskJobs(jobs, selfMaskShares, keyShares);
+      this.#collectMaskJobs(jobs, selfMaskShares, keyShares, pairSeeds);
     } catch (error) {
       // A later secret failed its check: zero the seeds already reconstructed.
       for (const job of jobs) job.seed.fill(0);
@@ -618,91 +735,169 @@ export class SecAggServer {
     jobs: MaskJob[],
     selfMaskShares: ReadonlyMap<ClientId, RawShare[]>,
     keyShares: ReadonlyMap<ClientId, RawShare[]>,
+    pairSeeds: ReadonlyMap<ClientId, ReadonlyMap<ClientId, Uint8Array>>,
   ): void {
     const sessionId = this.#sessionId!;
     const survivors = this.#survivorSet;
     for (const u of this.#survivors) {
-      const seed = fieldElementToBytes(this.#reconstruct(u, selfMaskShares.get(u), 'self-mask seed'));
-      if (!equalBytes(selfMaskCommitment(sessionId, u, seed), this.#records.get(u)!.shares!.bCommit)) {
-        seed.fill(0);
-        throw new RoundAborted(
-          'reconstruction-failed',
-          'unmask',
-          `client ${u}'s self-mask seed does not match its commitment`,
-        );
-      }
+      const bCommit = this.#records.get(u)!.shares!.bCommit;
+      const seed = this.#recover(u, 'self', selfMaskShares.get(u), (b) =>
+        equalBytes(selfMaskCommitment(sessionId, u, b), bCommit),
+      );
       jobs.push({ kind: 'self', client: u, seed, sign: -1 });
     }
-    for (const [u, shares] of keyShares) {
-      const bytes = fieldElementToBytes(this.#reconstruct(u, shares, 'mask key'));
+    // Every dropped client with a surviving neighbour: each such neighbour v added
+    // sign(v, u)·PRG(pairSeed_vu), and adding it with u's sign removes it.
+    for (const u of this.#droppedAfterSharing) {
+      const neighbours = this.#graph!.neighbours(u).filter((v) => survivors.has(v));
+      if (neighbours.length === 0) continue;
+      const sPk = this.#keys.get(u)!.sPk;
+      const revealed = pairSeeds.get(u) ?? new Map<ClientId, Uint8Array>();
+      let key: X25519PrivateKey | undefined;
+      let maskKey: Uint8Array | undefined;
+      let failure: RoundAborted | undefined;
       try {
-        let key: X25519PrivateKey;
-        try {
-          key = X25519PrivateKey.fromBytes(bytes);
-        } catch {
-          throw new RoundAborted(
-            'reconstruction-failed',
-            'unmask',
-            `client ${u}'s reconstructed mask key is malformed`,
-          );
-        }
-        if (!equalBytes(key.publicKey, this.#keys.get(u)!.sPk)) {
-          throw new RoundAborted(
-            'reconstruction-failed',
-            'unmask',
-            `client ${u}'s reconstructed mask key does not match its public key`,
-          );
-        }
-        // The survivor v added sign(v, u)·PRG(s_vu); adding it with the dropped client's sign removes
-        // it. Deriving each seed (an X25519 and an HKDF) is left to the plan's executor: at scale it
-        // is most of the work after the expansions themselves.
-        const maskKey = bytes.slice();
-        for (const v of this.#graph!.neighbours(u)) {
-          if (survivors.has(v)) {
-            jobs.push({
-              kind: 'dropped-pair',
-              dropped: u,
-              peer: v,
-              seed: maskKey,
-              peerPublicKey: this.#keys.get(v)!.sPk,
-              sign: pairSign(u, v),
-            });
-          }
-        }
-      } finally {
+        // The check builds the key object (one public-key derivation); the accepted one is kept,
+        // and its bytes go to the plan: deriving each pair seed from them (an X25519 and an HKDF
+        // per surviving neighbour) is left to the plan's executor, as at scale it is most of the
+        // work after the expansions themselves.
+        const bytes = this.#recover(u, 'key', keyShares.get(u), (candidateBytes) => {
+          const candidate = keyMatching(candidateBytes, sPk);
+          if (candidate) key = candidate;
+          return candidate !== undefined;
+        });
+        maskKey = bytes.slice();
         bytes.fill(0);
+      } catch (error) {
+        if (!(error instanceof RoundAborted)) throw error;
+        failure = error;
       }
+      if (key && maskKey) {
+        for (const v of neighbours) {
+          const claimed = revealed.get(v);
+          if (claimed) {
+            // A revealed seed (rare: v could not read u's shares) can be checked only here, against
+            // the reconstructed key.
+            const seed = derivePairSeed(key, this.#keys.get(v)!.sPk, sessionId, u, v);
+            if (!equalBytes(claimed, seed)) this.#blame(v, u);
+            jobs.push({ kind: 'pair', seed, sign: pairSign(u, v) });
+            continue;
+          }
+          jobs.push({
+            kind: 'dropped-pair',
+            dropped: u,
+            peer: v,
+            seed: maskKey,
+            peerPublicKey: this.#keys.get(v)!.sPk,
+            sign: pairSign(u, v),
+          });
+        }
+        continue;
+      }
+      // No key: the pair seeds its neighbours revealed in place of key shares (§4.5) will do, if every
+      // surviving neighbour revealed one. (They cannot be checked: see ShareReport.)
+      const missing = neighbours.filter((v) => !revealed.has(v)).length;
+      if (missing > 0) {
+        throw new RoundAborted(
+          failure!.code,
+          'unmask',
+          `${failure!.detail}, and ${missing} of its ${neighbours.length} surviving neighbours revealed no pair seed in its place`,
+        );
+      }
+      for (const v of neighbours)
+        jobs.push({ kind: 'pair', seed: revealed.get(v)!.slice(), sign: pairSign(u, v) });
     }
   }
 
   /**
-   * Reconstructs one secret from the shares of the t lowest-id holders (the subset
-   * shamirReconstruct would pick), decoding only those: a used share that is not a field element
-   * aborts the round, as before.
+   * Recovers one secret (§4.6) and returns `fe(secret)`, which `check` approved. First the cheap path:
+   * the shares of the t lowest-id holders not yet caught sending a wrong share, interpolated with
+   * cached Lagrange coefficients, only those decoded. If that fails its check, every share of the
+   * secret that arrived is gathered and decoded (shamirDecode: O(m²), no subset search), and the
+   * wrong shares found are blamed on their holders, who are then passed over on later cheap paths.
+   * @param first - the shares of the t lowest-id holders (fewer if fewer arrived)
+   * @throws {RoundAborted} when fewer than t shares arrived, or no secret `check` approves is found
    */
-  #reconstruct(of: ClientId, shares: RawShare[] | undefined, what: string): bigint {
+  #recover(
+    of: ClientId,
+    kind: 'self' | 'key',
+    first: readonly RawShare[] | undefined,
+    check: (bytes: Uint8Array) => boolean,
+  ): Uint8Array {
     const { threshold } = this.params;
-    const count = shares?.length ?? 0;
+    const what = kind === 'self' ? 'self-mask seed' : 'mask key';
+    const count = first?.length ?? 0;
     if (count < threshold) {
+      const unread = this.#unreadable.get(of)?.length ?? 0;
       throw new RoundAborted(
         'too-few-clients',
         'unmask',
-        `only ${count} shares of client ${of}'s ${what} arrived, threshold is ${threshold}`,
+        `only ${count} shares of client ${of}'s ${what} arrived, threshold is ${threshold}` +
+          (unread > 0 ? ` (${unread} of its holders could not read its share message)` : ''),
       );
     }
-    // #unmask collected at most t shares per secret, from distinct holders in ascending order.
-    const values = shares!.map(({ id, bytes }) => {
-      try {
-        return { id, value: fieldElementFromBytes(bytes) };
-      } catch {
-        throw new RoundAborted(
-          'reconstruction-failed',
-          'unmask',
-          `client ${id} sent a share that is not a field element`,
-        );
-      }
-    });
-    return shamirReconstruct(values, threshold, this.#lagrange);
+    const accept = (secret: bigint) => {
+      const bytes = fieldElementToBytes(secret);
+      const ok = check(bytes);
+      bytes.fill(0);
+      return ok;
+    };
+    const cheap = (shares: readonly RawShare[]) => {
+      const values = shares.map(({ id, bytes }) => ({ id, value: fieldElementFromBytes(bytes) }));
+      const secret = shamirReconstruct(values, threshold, this.#lagrange);
+      return accept(secret) ? fieldElementToBytes(secret) : undefined;
+    };
+    let tried: readonly RawShare[] | undefined;
+    if (!first!.some((s) => this.#badShares.has(s.id)) && first!.every((s) => isFieldElement(s.bytes))) {
+      tried = first!;
+      const found = cheap(tried);
+      if (found) return found;
+    }
+    // Every share that arrived: `of` and its neighbours are the only possible holders.
+    const all: { id: ClientId; value: bigint }[] = [];
+    let arrived = 0;
+    for (const holder of [of, ...this.#graph!.neighbours(of)].sort((a, b) => a - b)) {
+      if (!this.#responders.has(holder)) continue;
+      const response = this.#records.get(holder)!.unmask!;
+      const share = findShare(kind === 'self' ? response.selfMaskShares : response.keyShares, of);
+      if (!share) continue;
+      arrived++;
+      if (isFieldElement(share.share)) all.push({ id: holder, value: fieldElementFromBytes(share.share) });
+      else this.#blame(holder, of);
+    }
+    if (all.length < threshold) {
+      throw new RoundAborted(
+        'reconstruction-failed',
+        'unmask',
+        `only ${all.length} of the ${arrived} shares of client ${of}'s ${what} are field elements, threshold is ${threshold}`,
+      );
+    }
+    const preferred = all.filter((s) => !this.#badShares.has(s.id)).slice(0, threshold);
+    if (preferred.length === threshold && !sameHolders(preferred, tried)) {
+      const secret = shamirReconstruct(preferred, threshold, this.#lagrange);
+      if (accept(secret)) return fieldElementToBytes(secret);
+    }
+    const decoded = shamirDecode(all, threshold, accept);
+    if (!decoded) {
+      const spare = correctableShares(all.length, threshold);
+      throw new RoundAborted(
+        'reconstruction-failed',
+        'unmask',
+        `client ${of}'s ${what} matches no value its ${all.length} shares give (threshold ${threshold}: ` +
+          (spare === 0
+            ? 'with no share to spare a wrong one cannot be found)'
+            : `at most ${spare} wrong shares can be found among ${all.length})`),
+      );
+    }
+    for (const holder of decoded.bad) this.#blame(holder, of);
+    return fieldElementToBytes(decoded.secret);
+  }
+
+  /** Records that `holder` sent a wrong share of (or pair seed with) `of`. */
+  #blame(holder: ClientId, of: ClientId): void {
+    const owners = this.#badShares.get(holder);
+    if (owners) owners.add(of);
+    else this.#badShares.set(holder, new Set([of]));
   }
 
   // ---- bookkeeping ---------------------------------------------------------------------------
@@ -770,7 +965,17 @@ export class SecAggServer {
     // After an abort nobody's input is in a sum, so every selected client counts as dropped.
     const dropped = new Map<ClientId, Stage>();
     for (const [id, record] of this.#records) dropped.set(id, record.droppedAt ?? stage);
-    this.#finish({ status: 'aborted', error, dropped });
+    this.#finish({ status: 'aborted', error, dropped, ...this.#shareReport() });
+  }
+
+  #shareReport(): ShareReport {
+    const sorted = (ids: Iterable<ClientId>) => [...ids].sort((a, b) => a - b);
+    return {
+      badShares: new Map(sorted(this.#badShares.keys()).map((h) => [h, sorted(this.#badShares.get(h)!)])),
+      unreadableShares: new Map(
+        sorted(this.#unreadable.keys()).map((u) => [u, sorted(this.#unreadable.get(u)!)]),
+      ),
+    };
   }
 
   #finish(result: RoundResult): void {
@@ -784,6 +989,51 @@ export class SecAggServer {
 interface RawShare {
   readonly id: ClientId;
   readonly bytes: Uint8Array;
+}
+
+/** A public key as a map key. */
+function keyHex(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
+}
+
+/**
+ * Whether 32 bytes encode a value below p (`fe`, §1), read from the top byte down without building a
+ * bigint: the cheap path tests t shares per secret.
+ */
+function isFieldElement(bytes: Uint8Array): boolean {
+  if (bytes.length !== 32) return false;
+  const top = bytes[31]!;
+  if (top !== 0x7f) return top < 0x7f;
+  for (let i = 30; i >= 1; i--) if (bytes[i] !== 0xff) return true;
+  return bytes[0]! < 0xed; // p = 0x7fff…ffed
+}
+
+/** Whether the shares are those of exactly the holders of `tried`, in order. */
+function sameHolders(shares: readonly { id: ClientId }[], tried: readonly RawShare[] | undefined): boolean {
+  return (
+    tried !== undefined && tried.length === shares.length && tried.every((s, i) => s.id === shares[i]!.id)
+  );
+}
+
+/** The private key `bytes` if it is clamped and its public key is `sPk` (§4.6), else undefined. */
+function keyMatching(bytes: Uint8Array, sPk: Uint8Array): X25519PrivateKey | undefined {
+  if (!isClampedX25519PrivateKey(bytes)) return undefined;
+  const key = X25519PrivateKey.fromBytes(bytes);
+  return equalBytes(key.publicKey, sPk) ? key : undefined;
+}
+
+/** The share of `of` in a list sorted by `of` (an unmask response's), by binary search. */
+function findShare(shares: readonly SecretShare[], of: ClientId): SecretShare | undefined {
+  let lo = 0;
+  let hi = shares.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = shares[mid]!.of;
+    if (at === of) return shares[mid];
+    if (at < of) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
 }
 
 /** The message type each stage expects. */

@@ -145,6 +145,16 @@ export interface RoundOutcome {
   readonly vectors: readonly VectorSpec[];
   /** Why the round aborted; absent when ok. */
   readonly reason?: string;
+  /**
+   * Unmask shares found wrong (PROTOCOL.md §4.6), by the client that sent them: whose secrets they
+   * were shares of. Absent when there were none (secagg/server.ts ShareReport).
+   */
+  readonly badShares?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Share messages (§4.2) their recipients could not read, by sender: the recipients that said so.
+   * Absent when there were none.
+   */
+  readonly unreadableShares?: Readonly<Record<string, readonly string[]>>;
   /** Cumulative ε after this round (with {@link RoundPrivacy}); the round counts even if aborted. */
   readonly epsilon?: number;
   /**
@@ -1042,6 +1052,14 @@ export class Coordinator {
     const dropped: Record<string, Stage> = Object.fromEntries(
       [...result.dropped].map(([id, stage]) => [nameOf(id), stage]),
     );
+    const byName = (map: ReadonlyMap<ClientId, readonly ClientId[]>) =>
+      map.size === 0
+        ? undefined
+        : Object.fromEntries([...map].map(([id, ids]) => [nameOf(id), ids.map(nameOf)]));
+    const shares = {
+      ...(result.badShares.size > 0 && { badShares: byName(result.badShares) }),
+      ...(result.unreadableShares.size > 0 && { unreadableShares: byName(result.unreadableShares) }),
+    };
     if (result.status === 'ok') {
       return {
         round,
@@ -1051,6 +1069,7 @@ export class Coordinator {
         sums: result.sums,
         vectors: params.vectors,
         timing,
+        ...shares,
       };
     }
     return {
@@ -1062,6 +1081,7 @@ export class Coordinator {
       vectors: params.vectors,
       reason: result.error.message,
       timing,
+      ...shares,
     };
   }
 
@@ -1076,6 +1096,8 @@ export class Coordinator {
         ms: Math.round(outcome.timing.totalMs),
         stageMs: roundedMs(outcome.timing.stageMs),
         eventLoopDelayMs: outcome.timing.eventLoopDelayMs,
+        badShares: outcome.badShares,
+        unreadableShares: outcome.unreadableShares,
       },
       'round ended',
     );

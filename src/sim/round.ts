@@ -31,6 +31,12 @@ export interface SimulationOptions {
   readonly tamper?: (to: ClientId, message: ServerMessage) => ServerMessage | undefined;
   /** Sees every client → server message (for tests and test vectors). */
   readonly observe?: (from: ClientId, message: ClientMessage) => void;
+  /**
+   * Lets a test play a hostile client: rewrite (or swallow, by returning undefined) any client →
+   * server message after the client produced it and before the server sees it. A swallowed message
+   * leaves its client silent for that stage, as one that stalls.
+   */
+  readonly forge?: (from: ClientId, message: ClientMessage) => ClientMessage | undefined;
 }
 
 /** What happened in a simulated round. */
@@ -85,7 +91,9 @@ export function simulateRound(options: SimulationOptions): SimulationReport {
       violations.push(error);
     }
   };
-  const deliverToServer = (from: ClientId, message: ClientMessage) => {
+  const deliverToServer = (from: ClientId, produced: ClientMessage) => {
+    const message = options.forge ? options.forge(from, produced) : produced;
+    if (!message) return;
     toServer++;
     options.observe?.(from, message);
     serverDo(() => server.handle(from, message, now));

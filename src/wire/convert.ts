@@ -37,6 +37,7 @@ import type {
   ConsistencySignatureMessage,
   EncryptedSharesMessage,
   PeerKeysMessage,
+  RevealedPairSeed,
   SecretShare,
   ServerMessage,
   ShareCiphertext,
@@ -60,6 +61,7 @@ export const WIRE_LENGTHS = Object.freeze({
   ciphertext: 88,
   share: 32,
   commitment: 32,
+  pairSeed: 32,
 });
 
 /** Longest client name in a check-in, in UTF-8 bytes. */
@@ -689,11 +691,28 @@ function sharesFromWire(list: readonly pb.OwnedShare[], f: Fields, field: string
   return shares;
 }
 
+function pairSeedsFromWire(list: readonly pb.PairSeed[], f: Fields): RevealedPairSeed[] {
+  const field = 'unmask_response.pair_seeds';
+  const seeds = f.list(list, field).map(
+    (s, i): RevealedPairSeed => ({
+      of: f.id(s.peer, `${field}[${i}].peer`),
+      seed: f.bytes(s.seed, `${field}[${i}].seed`, WIRE_LENGTHS.pairSeed),
+    }),
+  );
+  f.ascending(
+    seeds.map((s) => s.of),
+    field,
+    '.peer',
+  );
+  return seeds;
+}
+
 function unmaskResponseFromWire(v: pb.UnmaskResponse, f: Fields): UnmaskResponseMessage {
   return {
     type: 'unmask',
     selfMaskShares: sharesFromWire(v.selfMaskShares, f, 'unmask_response.self_mask_shares'),
     keyShares: sharesFromWire(v.keyShares, f, 'unmask_response.key_shares'),
+    pairSeeds: pairSeedsFromWire(v.pairSeeds, f),
   };
 }
 
@@ -1098,6 +1117,9 @@ export function* clientMessageToFrames(
         keyShares: f
           .list(message.keyShares, 'unmask_response.key_shares')
           .map((s) => ({ owner: s.of, share: s.share })),
+        pairSeeds: f
+          .list(message.pairSeeds, 'unmask_response.pair_seeds')
+          .map((s) => ({ peer: s.of, seed: s.seed })),
       };
       unmaskResponseFromWire(value, f);
       yield { frame: { $case: 'unmaskResponse', value } };

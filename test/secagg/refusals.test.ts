@@ -73,17 +73,6 @@ const cases: Case[] = [
       m.type === 'peer-keys' ? { ...m, peers: m.peers.filter((p) => p.id <= victim) } : m,
   },
   {
-    name: 'a corrupted share ciphertext',
-    code: 'bad-share',
-    rewrite: (m) => {
-      if (m.type !== 'share-delivery') return m;
-      const [first, ...rest] = m.ciphertexts;
-      const ciphertext = first!.ciphertext.slice();
-      ciphertext[10]! ^= 1;
-      return { ...m, ciphertexts: [{ ...first!, ciphertext }, ...rest] };
-    },
-  },
-  {
     name: 'a request for both the self-mask share and the key share of one peer',
     code: 'both-shares-requested',
     rewrite: (m) => (m.type === 'unmask-request' ? { ...m, dropped: [m.survivors[3]!] } : m),

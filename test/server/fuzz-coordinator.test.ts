@@ -132,6 +132,7 @@ function sampleFrames(): Uint8Array[] {
         type: 'unmask',
         selfMaskShares: [1, 2].map((of) => ({ of: of as ClientId, share: bytes(32, of) })),
         keyShares: [{ of: 3 as ClientId, share: bytes(32, 9) }],
+        pairSeeds: [{ of: 4 as ClientId, seed: bytes(32, 11) }],
       },
       context,
     ),

@@ -306,6 +306,7 @@ describe('out-of-order frames', () => {
             frameOf('unmaskResponse', {
               selfMaskShares: [{ owner: id!, share: new Uint8Array(32) }],
               keyShares: [],
+              pairSeeds: [],
             }),
           ],
         },

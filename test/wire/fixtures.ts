@@ -66,6 +66,7 @@ export const UNMASK: UnmaskResponseMessage = {
   type: 'unmask',
   selfMaskShares: [1, 3, 5].map((of) => ({ of: id(of), share: bytes(32, 10 + of) })),
   keyShares: [2].map((of) => ({ of: id(of), share: bytes(32, 20 + of) })),
+  pairSeeds: [4, 6].map((of) => ({ of: id(of), seed: bytes(32, 50 + of) })),
 };
 
 export const PEER_KEYS: PeerKeysMessage = {

@@ -53,7 +53,7 @@ const shares = (value: Partial<pb.EncryptedShares>): pb.ClientFrame => ({
   },
 });
 const unmask = (value: Partial<pb.UnmaskResponse>): pb.ClientFrame => ({
-  frame: { $case: 'unmaskResponse', value: { selfMaskShares: [], keyShares: [], ...value } },
+  frame: { $case: 'unmaskResponse', value: { selfMaskShares: [], keyShares: [], pairSeeds: [], ...value } },
 });
 const share = (owner: number, length = 32): pb.OwnedShare => ({ owner, share: fx.bytes(length, owner) });
 const peer = (clientId: number, extra: Partial<pb.PeerKey> = {}): pb.PeerKey => ({
@@ -220,7 +220,7 @@ describe('received client frames', () => {
     );
   });
 
-  it('unmask response: share lengths, unsorted, repeated and zero owners', () => {
+  it('unmask response: share and pair-seed lengths, unsorted, repeated and zero owners', () => {
     rejects(
       () => parseC(unmask({ selfMaskShares: [share(1, 31)] })),
       'decode',
@@ -244,6 +244,26 @@ describe('received client frames', () => {
       'decode',
       'unmask_response.key_shares[0].owner',
       /0/,
+    );
+    rejects(
+      () => parseC(unmask({ pairSeeds: [{ peer: 3, seed: fx.bytes(33, 3) }] })),
+      'decode',
+      'unmask_response.pair_seeds[0].seed',
+      /32 bytes, got 33/,
+    );
+    rejects(
+      () =>
+        parseC(
+          unmask({
+            pairSeeds: [
+              { peer: 5, seed: fx.bytes(32, 5) },
+              { peer: 3, seed: fx.bytes(32, 3) },
+            ],
+          }),
+        ),
+      'decode',
+      'unmask_response.pair_seeds[1].peer',
+      /below/,
     );
   });
 

@@ -56,7 +56,7 @@ describe('client → coordinator round trip', () => {
     ['encrypted shares, none (a client with no neighbour in U1)', { ...fx.SHARES, ciphertexts: [] }],
     ['consistency signature', fx.CONSISTENCY],
     ['unmask response', fx.UNMASK],
-    ['unmask response, empty lists', { type: 'unmask', selfMaskShares: [], keyShares: [] }],
+    ['unmask response, empty lists', { type: 'unmask', selfMaskShares: [], keyShares: [], pairSeeds: [] }],
   ] as const) {
     it(name, () => {
       assert.deepEqual(clientRoundTrip(message as ClientMessage), message);

@@ -27,6 +27,7 @@ export {
   shamirReconstruct,
   shamirSplit,
 } from './shamir.ts';
+export { correctableShares, type DecodedSharing, shamirDecode } from './shamir-decode.ts';
 export {
   assertValidX25519PublicKey,
   InvalidPublicKeyError,

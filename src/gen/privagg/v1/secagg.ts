@@ -131,7 +131,10 @@ export const RefusalReason = {
   REFUSAL_REASON_OWN_KEYS_ALTERED: 7,
   /** REFUSAL_REASON_TOO_FEW_PEERS - Fewer than t peers remain (§4.0, §4.2). */
   REFUSAL_REASON_TOO_FEW_PEERS: 8,
-  /** REFUSAL_REASON_BAD_SHARE - A share ciphertext failed to authenticate or named the wrong pair (§4.2). */
+  /**
+   * REFUSAL_REASON_BAD_SHARE - Not sent by current clients: a share message that cannot be read is treated as missing, not
+   * refused (§4.2). Kept so that the number is never reused and an older client's abort still parses.
+   */
   REFUSAL_REASON_BAD_SHARE: 9,
   /** REFUSAL_REASON_SURVIVORS_BELOW_THRESHOLD - Fewer than t survivors (§4.4, §4.5). */
   REFUSAL_REASON_SURVIVORS_BELOW_THRESHOLD: 10,
@@ -563,12 +566,29 @@ export interface ClientSignature {
 /** A client's answer to UnmaskRequest. */
 export interface UnmaskResponse {
   /**
-   * Shares of self-mask seeds `b`, for each owner in ({self} ∪ E) ∩ survivors; sorted by owner, no
-   * duplicates.
+   * Shares of self-mask seeds `b`, for each owner in ({self} ∪ E) ∩ survivors whose share this
+   * client holds (its own always; a neighbour's if its share message could be read, §4.2); sorted by
+   * owner, no duplicates.
    */
   readonly selfMaskShares: readonly OwnedShare[];
-  /** Shares of mask private keys `s`, for each owner in E ∩ dropped; sorted by owner, no duplicates. */
+  /**
+   * Shares of mask private keys `s`, for each owner in E ∩ dropped whose share message this client
+   * could read; sorted by owner, no duplicates.
+   */
   readonly keyShares: readonly OwnedShare[];
+  /**
+   * For each peer in E ∩ dropped whose share message this client could not read (§4.2), the pairwise
+   * mask seed between the two, in place of a key share; sorted by peer, no duplicates. Usually empty.
+   */
+  readonly pairSeeds: readonly PairSeed[];
+}
+
+/** A pairwise mask seed revealed in place of a key share (PROTOCOL.md §4.5). */
+export interface PairSeed {
+  /** The dropped client at the other end of the pair. */
+  readonly peer: number;
+  /** pairSeed of the pair (§4.1), 32 bytes. */
+  readonly seed: Uint8Array;
 }
 
 /** A Shamir share of some client's secret (PROTOCOL.md §5). */
@@ -2886,7 +2906,7 @@ export const ClientSignature: MessageFns<ClientSignature> = {
 };
 
 function createBaseUnmaskResponse(): UnmaskResponse {
-  return { selfMaskShares: [], keyShares: [] };
+  return { selfMaskShares: [], keyShares: [], pairSeeds: [] };
 }
 
 export const UnmaskResponse: MessageFns<UnmaskResponse> = {
@@ -2896,6 +2916,9 @@ export const UnmaskResponse: MessageFns<UnmaskResponse> = {
     }
     for (const v of message.keyShares) {
       OwnedShare.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.pairSeeds) {
+      PairSeed.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2929,6 +2952,14 @@ export const UnmaskResponse: MessageFns<UnmaskResponse> = {
             message.keyShares.push(OwnedShare.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pairSeeds.push(PairSeed.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2948,6 +2979,74 @@ export const UnmaskResponse: MessageFns<UnmaskResponse> = {
     const message = createBaseUnmaskResponse() as any;
     message.selfMaskShares = object.selfMaskShares?.map((e) => OwnedShare.fromPartial(e)) || [];
     message.keyShares = object.keyShares?.map((e) => OwnedShare.fromPartial(e)) || [];
+    message.pairSeeds = object.pairSeeds?.map((e) => PairSeed.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePairSeed(): PairSeed {
+  return { peer: 0, seed: new Uint8Array(0) };
+}
+
+export const PairSeed: MessageFns<PairSeed> = {
+  encode(message: PairSeed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.peer !== 0) {
+      writer.uint32(8).uint32(message.peer);
+    }
+    if (message.seed.length !== 0) {
+      writer.uint32(18).bytes(message.seed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PairSeed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePairSeed() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.peer = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.seed = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<PairSeed>, I>>(base?: I): PairSeed {
+    return PairSeed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PairSeed>, I>>(object: I): PairSeed {
+    const message = createBasePairSeed() as any;
+    message.peer = object.peer ?? 0;
+    message.seed = object.seed ?? new Uint8Array(0);
     return message;
   },
 };
