@@ -32,7 +32,7 @@ import {
 } from '../dp/announced.ts';
 import { BudgetExceededError, type RoundMechanism } from '../dp/budget.ts';
 import type { PrivacyLedger } from '../dp/ledger.ts';
-import type { ServerFrame } from '../gen/privagg/v1/secagg.ts';
+import { type ServerFrame, ServerFrame as ServerFrameCodec } from '../gen/privagg/v1/secagg.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { ProtocolViolation } from '../secagg/errors.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
@@ -49,7 +49,7 @@ import {
   type MaskedChunkFrame,
   MaskedInputAssembler,
   parseClientFrame,
-  roundAnnouncementToFrame,
+  roundAnnouncementFrames,
   serverMessageToFrame,
   type WireAbort,
 } from '../wire/convert.ts';
@@ -241,7 +241,11 @@ export interface RoundPrivacy {
   readonly postprocess?: (sums: readonly Uint32Array[], survivors: number) => readonly Uint32Array[];
 }
 
-type Call = ServerDuplexStream<Uint8Array, ServerFrame>;
+/**
+ * A Participate call as the coordinator sees it: raw client frames in; server frames out, as objects
+ * or already encoded (wire/service.ts serializes either).
+ */
+type Call = ServerDuplexStream<Uint8Array, ServerFrame | Uint8Array>;
 
 const COMPLETE_GRAPH: GraphSpec = Object.freeze({ kind: 'complete' });
 
@@ -907,9 +911,10 @@ export class Coordinator {
         'round started',
       );
       server.start(this.#now());
+      const announcement = roundAnnouncementFrames(announced, prepared.task);
       for (const [id, session] of sessions) {
         if (session.closed) server.handleDisconnect(id, this.#now());
-        else this.#send(session, () => roundAnnouncementToFrame(announced, id, prepared.task));
+        else this.#send(session, () => announcement(id));
       }
       this.#pump(round);
     });
@@ -944,6 +949,17 @@ export class Coordinator {
       const { message, to } = out;
       if (message.type === 'abort') {
         this.#end(session, 'round-aborted', message.reason, this.#abortFrame(message.reason));
+      } else if (message.type === 'peer-keys') {
+        // Every recipient gets the same list (every advertised key: O(n) bytes): encode it once.
+        const { peers } = message;
+        this.#send(session, () => {
+          let bytes = this.#encodedPeerKeys.get(peers);
+          if (!bytes) {
+            bytes = ServerFrameCodec.encode(serverMessageToFrame(message, to)).finish();
+            this.#encodedPeerKeys.set(peers, bytes);
+          }
+          return bytes;
+        });
       } else {
         this.#send(session, () => serverMessageToFrame(message, to));
       }
@@ -983,8 +999,14 @@ export class Coordinator {
     }
   }
 
-  /** Queues a frame for a session (converted when its turn comes), behind those already queued. */
-  #send(session: Session, frame: () => ServerFrame): void {
+  /** Each PeerKeys list, encoded once per round (a WeakMap: it goes with the round). */
+  readonly #encodedPeerKeys = new WeakMap<object, Uint8Array>();
+
+  /**
+   * Queues a frame for a session (converted when its turn comes, or already encoded), behind those
+   * already queued.
+   */
+  #send(session: Session, frame: () => ServerFrame | Uint8Array): void {
     if (session.closed || session.ending) return;
     this.#writer.enqueue({ skip: () => session.closed, write: () => session.call.write(frame()) });
   }

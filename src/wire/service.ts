@@ -17,6 +17,10 @@ import {
 } from '@grpc/grpc-js';
 import { type ClientFrame, SecureAggregationService, type ServerFrame } from '../gen/privagg/v1/secagg.ts';
 
+const serializeServerFrame = SecureAggregationService.participate.responseSerialize as (
+  value: ServerFrame,
+) => Buffer;
+
 /** Participate with a bytes-in, frames-out codec. */
 export const participateService: ServiceDefinition = {
   participate: {
@@ -25,9 +29,12 @@ export const participateService: ServiceDefinition = {
     responseStream: true,
     requestSerialize: (value: Uint8Array): Buffer => Buffer.from(value),
     requestDeserialize: (value: Buffer): Uint8Array => value,
-    responseSerialize: SecureAggregationService.participate.responseSerialize as (
-      value: ServerFrame,
-    ) => Buffer,
+    // A frame, or one already encoded (the coordinator encodes a message it sends to many clients
+    // once: a PeerKeys frame holds every advertised key).
+    responseSerialize: (value: ServerFrame | Uint8Array): Buffer =>
+      value instanceof Uint8Array
+        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+        : serializeServerFrame(value),
     responseDeserialize: SecureAggregationService.participate.responseDeserialize,
     originalName: 'participate',
   },

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as pb from '../../src/gen/privagg/v1/secagg.ts';
+import { sha256 } from '../../src/secagg/crypto/hash.ts';
 import { Refusal, RoundAborted } from '../../src/secagg/errors.ts';
 import type { ClientMessage, ServerMessage } from '../../src/secagg/messages.ts';
 import { roundParams } from '../../src/secagg/params.ts';
@@ -17,6 +18,7 @@ import {
   MaskedInputAssembler,
   parseClientFrame,
   parseServerFrame,
+  roundAnnouncementFrames,
   roundAnnouncementToFrame,
   serverMessageToFrame,
   type WireAbort,
@@ -213,5 +215,28 @@ describe('abortFromError', () => {
       code: 'server-aborted',
       reason: 'internal error',
     });
+  });
+});
+
+describe('roundAnnouncementFrames', () => {
+  it('gives each recipient the bytes that decode to its own announcement, task included', () => {
+    // Ids up to 2^32 − 1, so every varint length of client_id shows up.
+    const task = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    const parameters = {
+      ...fx.PARAMETERS,
+      clients: [1, 127, 128, 16384, 0xffff_ffff].map(fx.id),
+      taskDigest: sha256(task),
+    };
+    const frames = roundAnnouncementFrames(parameters, task);
+    for (const id of parameters.clients) {
+      const bytes = frames(id);
+      assert.deepEqual(
+        pb.ServerFrame.decode(bytes),
+        pb.ServerFrame.decode(encodeServer(roundAnnouncementToFrame(parameters, id, task))),
+      );
+      const back = parseServerFrame(bytes);
+      assert.ok(back.type === 'round' && back.clientId === id);
+    }
+    assert.throws(() => frames(fx.id(2)), /is not one of the round's clients/);
   });
 });
