@@ -15,13 +15,15 @@
  * participants that vanish on purpose, each round, at a random stage), `--hosts H` (client processes;
  * default one per 125 participants, at least 2), `--stage-timeout-ms MS`, `--keepalive-ms MS`
  * (passed to serve and to the SDK), `--seed S`, `--json FILE`, `--cpu-prof-dir DIR` (profile the
- * coordinator with `node --cpu-prof`).
+ * coordinator with `node --cpu-prof`), `--serve-node-flags='...'` (Node flags for the coordinator alone,
+ * e.g. `--trace-gc`; its stdout is echoed), `--client-nice 10` (the client processes' nice value: they
+ * stand for devices elsewhere and yield the two cores to the coordinator; 0 to compete equally).
  * @module
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -45,6 +47,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     json: { type: 'string' },
     'cpu-prof-dir': { type: 'string' },
+    'client-nice': { type: 'string', default: '10' },
+    'serve-node-flags': { type: 'string' },
   },
 });
 
@@ -66,6 +70,10 @@ const [rounds] = list(values.rounds, 'rounds');
 const failFraction = Number(values.fail);
 if (!(failFraction >= 0 && failFraction < 0.5)) throw new RangeError('--fail must be in [0, 0.5)');
 const [seed] = list(values.seed, 'seed');
+const clientNice = Number(values['client-nice']);
+if (!Number.isInteger(clientNice) || clientNice < 0 || clientNice > 19) {
+  throw new RangeError('--client-nice must be an integer in [0, 19]');
+}
 
 const STAGES: readonly Stage[] = ['advertise', 'share', 'masked', 'unmask'];
 const EXPECTED_DROPOUT = 0.1;
@@ -172,7 +180,10 @@ async function runCell(cell: Cell): Promise<CellResult> {
   ];
   const started = performance.now();
   const profile = values['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof-dir']] : [];
-  const serve = spawn(process.execPath, [...profile, ...serveArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeFlags = values['serve-node-flags']?.split(' ').filter(Boolean) ?? [];
+  const serve = spawn(process.execPath, [...profile, ...nodeFlags, ...serveArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: Record<string, unknown>[] = [];
   const stderrTail: string[] = [];
   createInterface({ input: serve.stderr! }).on('line', (line) => {
@@ -196,6 +207,7 @@ async function runCell(cell: Cell): Promise<CellResult> {
     lines.on('line', (line) => {
       const match = /^listening on (.+)$/.exec(line);
       if (match) resolve(match[1]!);
+      if (values['serve-node-flags']) console.error(`serve: ${line}`);
     });
     void exited.then(([code]) => reject(new Error(`serve exited (${code}): ${stderrTail.join(' | ')}`)));
   });
@@ -220,6 +232,9 @@ async function runCell(cell: Cell): Promise<CellResult> {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    // The participants stand for devices elsewhere: they yield the CPU to the coordinator, as they
+    // would if they were not on its two cores (README: how bench:load runs).
+    if (host.pid !== undefined) setPriority(host.pid, clientNice);
     host.send({
       type: 'job',
       address,
@@ -372,7 +387,8 @@ async function main(): Promise<void> {
   console.log(`machine: ${machineLine()}`);
   console.log(`load average at start: ${loadLine()}`);
   console.log(
-    `rounds per cell: ${rounds}; participants failing on purpose per round: ${(failFraction * 100).toFixed(0)}%`,
+    `rounds per cell: ${rounds}; participants failing on purpose per round: ${(failFraction * 100).toFixed(0)}%; ` +
+      `client processes at nice ${clientNice}`,
   );
   const cells: Cell[] = [];
   for (const graph of graphs) {

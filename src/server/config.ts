@@ -130,10 +130,10 @@ export function defaultMaxWaitingClients(clients: number): number {
 }
 
 /**
- * A client must send masked-input chunks of at least this many bytes to stay within the default
- * frame limit (the SDK sends 1 MiB chunks).
+ * A client must send masked-input chunks of at least this many bytes (all but the last of each
+ * vector) to stay within the default frame limit: PROTOCOL.md §12.1. The SDK sends exactly this.
  */
-export const MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT = 64 * 1024;
+export const MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT = 16 * 1024;
 
 /** How a value is checked. */
 type Kind =

@@ -5,9 +5,9 @@
  *
  * Memory: masked inputs are summed as they complete; at most `maxConcurrentUploads` inputs are being
  * assembled at once. A client that starts uploading without a free slot gets no buffer: its stream is
- * paused and only what was already received waits (read-ahead is cut to one message, so with the
- * SDK's 64 KiB chunks that is ~128 KiB per waiting client with the HTTP/2 window; the rest stays
- * with the client under flow control). Memory is O(slots × vector length + waiting clients ×
+ * paused and only what was already received waits (read-ahead is cut off: the chunk that arrived, a
+ * message grpc-js had decoded, and at most the HTTP/2 stream window of 64 KiB per waiting client;
+ * the rest stays with the client under flow control). Memory is O(slots × vector length + waiting clients ×
  * read-ahead), not O(clients × vector length).
  *
  * The event loop: outgoing frames are written a time slice at a time (frame-writer.ts), a freed
@@ -1131,16 +1131,18 @@ export class Coordinator {
 }
 
 /**
- * Cuts grpc-js's read-ahead on a call to one message. A paused call otherwise keeps reading until 16
- * messages wait in its object-mode buffer (the default high-water mark), and an upload that waits
- * for a slot would hold up to 16 chunks in the coordinator instead of leaving them with the client
- * under HTTP/2 flow control. Node offers no public setter for the mark of a stream it did not create,
- * so this sets the documented-in-source `_readableState` field; test/server/read-ahead.test.ts
- * fails if a Node or grpc-js upgrade makes it ineffective.
+ * Stops grpc-js reading ahead on a call the coordinator has paused. A paused call otherwise keeps
+ * reading until 16 messages wait in its object-mode buffer (the default high-water mark), and an
+ * upload that waits for a slot would hold up to 16 chunks in the coordinator instead of leaving them
+ * with the client under HTTP/2 flow control. With a mark of 0 a flowing call still delivers every
+ * message as it comes (Node reads whenever a flowing stream's buffer is empty), and a paused one
+ * reads nothing more. Node offers no public setter for the mark of a stream it did not create, so
+ * this sets the `_readableState` field; test/server/event-loop.test.ts fails if a Node or grpc-js
+ * upgrade makes it ineffective.
  */
 function limitReadAhead(call: Call): void {
   const state = (call as unknown as { _readableState?: { highWaterMark?: number } })._readableState;
-  if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 1;
+  if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 0;
 }
 
 /**

@@ -42,7 +42,7 @@ export const MAX_COMPLETE_GRAPH_CLIENTS: Limit = {
 /**
  * 32-bit words summed per client, over all its vectors: 2^28 (1 GiB unpacked). Each client and the
  * coordinator's upload slots hold buffers of this size (the input, its mask, the packed copy), and
- * in the default 64 KiB chunks it is 16,384 frames. Set in the core (`secagg/params.ts`), which
+ * in the SDK's 16 KiB chunks it is 65,536 frames. Set in the core (`secagg/params.ts`), which
  * refuses a longer round, so no buffer is ever sized from an unchecked length.
  */
 export const MAX_WORDS: Limit = {

@@ -151,7 +151,8 @@ describe('serve settings', () => {
   });
 
   it('sizes the frame and message limits from the vectors and the cohort', () => {
-    assert.equal(defaultMaxFramesPerStage([{ name: 'v', length: 10_000_000, bits: 32 }]), 16 + 611);
+    // 40,000,000 bytes packed, in 16 KiB chunks.
+    assert.equal(defaultMaxFramesPerStage([{ name: 'v', length: 10_000_000, bits: 32 }]), 16 + 2442);
     assert.equal(maxReceiveMessageBytes(20), 2 << 20);
     assert.equal(maxReceiveMessageBytes(100_000), 100_000 * 128 + (64 << 10));
   });

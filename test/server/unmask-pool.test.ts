@@ -2,6 +2,7 @@
  * The unmask worker pool: failures fail the run (and the round) closed instead of hanging, the event
  * loop stays free while it computes, and it shuts down without leaving threads behind.
  */
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { CoordinatorAbortError, Participant } from '../../src/client/sdk.ts';
 import { DeterministicRng } from '../../src/secagg/rng.ts';
 import type { ClientId, VectorSpec } from '../../src/secagg/types.ts';
 import { type MaskJob, runUnmaskPlan, type UnmaskPlan, unmaskPlan } from '../../src/secagg/unmask-plan.ts';
+import { defaultMaxFramesPerStage } from '../../src/server/config.ts';
 import {
   Coordinator,
   type CoordinatorConfig,
@@ -166,7 +168,8 @@ function config(overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
     checkInMs: 10_000,
     timeouts: { advertise: 10_000, share: 10_000, masked: 20_000, unmask: 10_000 },
     maxConcurrentUploads: 2,
-    maxFramesPerStage: 64,
+    // The masked input in the SDK's chunks, as privagg serve sizes it.
+    maxFramesPerStage: defaultMaxFramesPerStage([{ name: 'v', length: DIM, bits: 32 }]),
     ...overrides,
   };
 }

@@ -514,7 +514,7 @@ export interface MaskedInputChunk {
   readonly offset: number;
   /**
    * The packed bytes [offset, offset + len(data)). Never empty. Every chunk of a vector but its last
-   * carries at least 65,536 bytes (PROTOCOL.md §12.1: the coordinator's frame limit assumes it).
+   * carries at least 16,384 bytes (PROTOCOL.md §12.1: the coordinator's frame limit assumes it).
    */
   readonly data: Uint8Array;
   /** True exactly on the chunk that ends at P. */
