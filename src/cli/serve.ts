@@ -77,7 +77,8 @@ round:
                             (default ${SERVE_DEFAULTS.checkInWindowMs})
   --stage-timeout-ms MS     deadline of each stage; a client that misses it is dropped
                             (default ${SERVE_DEFAULTS.stageTimeoutMs})
-  --max-concurrent-uploads K   masked inputs assembled at once (default ${SERVE_DEFAULTS.maxConcurrentUploads})
+  --max-concurrent-uploads K   masked inputs assembled at once (default: as many as fit in
+                            64 MiB unpacked, 4..64)
   --max-frames-per-stage F  frames a client may send in one stage before it is cut off
                             (default: the masked input in ${MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT / 1024} KiB chunks + 16)
   --max-waiting-clients W   checked-in clients that may wait for a round at once; more are turned

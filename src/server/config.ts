@@ -116,10 +116,20 @@ export const SERVE_DEFAULTS = {
   maxCorruptClients: 0,
   checkInWindowMs: 30_000,
   stageTimeoutMs: 30_000,
-  maxConcurrentUploads: 4,
   keepaliveMs: 60_000,
   logLevel: 'info',
 } as const;
+
+/**
+ * The default number of upload slots: as many masked inputs as fit in 64 MiB while they are assembled
+ * (a slot holds one unpacked input, 4 bytes a word), between 4 and 64. Each upload waits on round
+ * trips (HTTP/2 flow control), so slots are what lets a thousand clients' uploads overlap: at
+ * n = 1,000, d = 100k four slots made the masked stage take ~28 s, mostly waiting.
+ */
+export function defaultMaxConcurrentUploads(vectors: readonly VectorSpec[]): number {
+  const inputBytes = 4 * vectors.reduce((words, v) => words + v.length, 0);
+  return Math.min(64, Math.max(4, Math.floor((64 << 20) / Math.max(1, inputBytes))));
+}
 
 /**
  * The default cap on waiting clients for a cohort of N: room for this round's cohort and the next
@@ -543,7 +553,9 @@ export function resolveServeSettings(
     rounds: get<number>('rounds') ?? SERVE_DEFAULTS.rounds,
     checkInWindowMs: get<number>('checkInWindowMs') ?? SERVE_DEFAULTS.checkInWindowMs,
     stageTimeoutsMs,
-    maxConcurrentUploads: get<number>('maxConcurrentUploads') ?? SERVE_DEFAULTS.maxConcurrentUploads,
+    maxConcurrentUploads:
+      get<number>('maxConcurrentUploads') ??
+      defaultMaxConcurrentUploads(privacy ? [{ name: 'update', length: 2 * dim!, bits: 32 }] : vectors),
     maxFramesPerStage:
       get<number>('maxFramesPerStage') ??
       // A private update is padded to a power of two (at most 2·D elements).
