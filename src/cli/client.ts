@@ -33,6 +33,15 @@ const DEFAULT_RETRIES = 6;
 const DEFAULT_MIN_NOISE_MULTIPLIER = 0.5;
 const DEFAULT_RETRY_DELAY_MS = 250;
 
+/**
+ * The SDK's default keepalive (src/client/sdk.ts DEFAULT_CLIENT_KEEPALIVE_MS), repeated here so that
+ * `--help` does not load the SDK.
+ */
+const DEFAULT_KEEPALIVE_MS = 30_000;
+
+/** The longest delay a Node timer honours. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const usage = `usage: privagg client --server HOST:PORT --id ID --input FILE [options]
 
 Takes part in secure aggregation rounds run by 'privagg serve'. The coordinator learns only the sum
@@ -57,6 +66,8 @@ of the surviving clients' inputs, never this input.
   --retries N               reconnection attempts after the first, with exponential backoff, before
                             giving up on an unreachable coordinator (default ${DEFAULT_RETRIES})
   --retry-delay-ms MS       first backoff delay; it doubles up to 8x (default ${DEFAULT_RETRY_DELAY_MS})
+  --keepalive-ms MS         ping the coordinator this often and give the connection up when the
+                            answer has not come within as long again; 0: no pings (default ${DEFAULT_KEEPALIVE_MS})
 
 authentication and transport security:
   --token-file FILE         file holding this client's bearer token (sent as
@@ -364,6 +375,7 @@ async function run(argv: readonly string[]): Promise<number> {
     'fail-at': { type: 'string' },
     retries: { type: 'string' },
     'retry-delay-ms': { type: 'string' },
+    'keepalive-ms': { type: 'string' },
     token: { type: 'string' },
     'token-file': { type: 'string' },
     'tls-ca': { type: 'string' },
@@ -416,6 +428,9 @@ async function run(argv: readonly string[]): Promise<number> {
   const rounds = nonNegativeInteger('rounds', str('rounds'), 1, 1);
   const retries = nonNegativeInteger('retries', str('retries'), DEFAULT_RETRIES);
   const retryDelayMs = nonNegativeInteger('retry-delay-ms', str('retry-delay-ms'), DEFAULT_RETRY_DELAY_MS, 1);
+  const keepaliveMs = nonNegativeInteger('keepalive-ms', str('keepalive-ms'), DEFAULT_KEEPALIVE_MS);
+  if (keepaliveMs > MAX_TIMER_MS)
+    throw new CliError(`--keepalive-ms must be at most ${MAX_TIMER_MS}, got ${keepaliveMs}`);
   const failAt = str('fail-at');
   if (failAt !== undefined && !(FAIL_AT_STAGES as readonly string[]).includes(failAt)) {
     throw new CliError(`--fail-at must be one of ${FAIL_AT_STAGES.join(', ')}, got '${echo(failAt)}'`);
@@ -442,6 +457,7 @@ async function run(argv: readonly string[]): Promise<number> {
     credentials: channelCredentials,
     name: id,
     token,
+    keepaliveMs,
     ...(privacyPolicy && { privacyPolicy }),
     channelOptions: {
       ...channelOptions,

@@ -207,8 +207,8 @@ export class Participant {
 
   constructor(options: ParticipantOptions) {
     const keepaliveMs = options.keepaliveMs ?? DEFAULT_CLIENT_KEEPALIVE_MS;
-    if (!Number.isSafeInteger(keepaliveMs) || keepaliveMs < 0) {
-      throw new RangeError(`keepaliveMs must be a non-negative integer, got ${keepaliveMs}`);
+    if (!Number.isSafeInteger(keepaliveMs) || keepaliveMs < 0 || keepaliveMs > 2_147_483_647) {
+      throw new RangeError(`keepaliveMs must be an integer in [0, 2147483647], got ${keepaliveMs}`);
     }
     this.#options = options;
     const ParticipateClient = participateClientClass(this.#traffic);
