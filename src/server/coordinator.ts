@@ -7,8 +7,8 @@
  * assembled at once. A client that starts uploading without a free slot gets no buffer: its stream is
  * paused and only what was already received waits (read-ahead is cut off: the chunk that arrived, a
  * message grpc-js had decoded, and at most the HTTP/2 stream window of 64 KiB per waiting client;
- * the rest stays with the client under flow control). Memory is O(slots × vector length + waiting clients ×
- * read-ahead), not O(clients × vector length).
+ * the rest stays with the client under flow control). Memory is O(slots × vector length + waiting
+ * clients × read-ahead), not O(clients × vector length).
  *
  * The event loop: outgoing frames are written a time slice at a time (frame-writer.ts), a freed
  * upload slot is handed on in a later macrotask, and the unmasking runs on worker threads, so no
