@@ -5,40 +5,24 @@
  * bounds are counted in uploads, writes and messages, not in time.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { ClientMessage } from '../../src/secagg/messages.ts';
 import { SecAggServer } from '../../src/secagg/server.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
 import { FrameWriter } from '../../src/server/frame-writer.ts';
 import {
-  type CallRecord,
+  callOf,
+  coordinatorsForThisFile,
   encode,
   inputsFor,
+  latch,
   plainSums,
   playRound,
   ScriptedParticipant,
-  startCoordinator,
-  type TestCoordinator,
-  testConfig,
   until,
 } from './robustness-harness.ts';
 
-const running: TestCoordinator[] = [];
-after(() => {
-  for (const tc of running) tc.stop();
-});
-
-const callOf = (tc: TestCoordinator, name: string): CallRecord | undefined =>
-  tc.calls.find((c) => c.name === name);
-
-/** A latch: `wait()` resolves once `open()` was called. */
-function latch(): { open: () => void; wait: () => Promise<void> } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { open, wait: () => opened };
-}
+const start = coordinatorsForThisFile();
 
 /** Counts masked inputs as the core receives them, for the duration of `body`. */
 async function countingMaskedInputs<T>(
@@ -69,10 +53,7 @@ describe('the coordinator under a queue of uploads', () => {
     { timeout: 30_000 },
     async () => {
       const queued = Array.from({ length: 8 }, (_, i) => `queued-${i}`);
-      const tc = await startCoordinator(
-        testConfig({ cohortSize: 9, minClients: 9, threshold: 6, maxConcurrentUploads: 1 }),
-      );
-      running.push(tc);
+      const tc = await start({ cohortSize: 9, minClients: 9, threshold: 6, maxConcurrentUploads: 1 });
       // The holder takes the only upload slot with its first chunk and keeps it until every other
       // client has sent its whole (one-chunk) input and waits, paused, in the queue.
       const release = latch();
@@ -125,10 +106,7 @@ describe('the coordinator under a queue of uploads', () => {
     'reads nothing more of a paused uploader: the rest stays under flow control',
     { timeout: 30_000 },
     async () => {
-      const tc = await startCoordinator(
-        testConfig({ cohortSize: 3, minClients: 3, threshold: 2, maxConcurrentUploads: 1 }),
-      );
-      running.push(tc);
+      const tc = await start({ cohortSize: 3, minClients: 3, threshold: 2, maxConcurrentUploads: 1 });
       const release = latch();
       const holder = new ScriptedParticipant(tc.address, {
         name: 'holder',

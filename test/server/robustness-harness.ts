@@ -5,6 +5,8 @@
  * core but lets a test replace, mutate, hold back or reorder the frames of any stage.
  * @module
  */
+
+import { after } from 'node:test';
 import {
   type ClientDuplexStream,
   credentials,
@@ -182,6 +184,39 @@ export async function startCoordinator(
       server.forceShutdown();
     },
   };
+}
+
+/**
+ * Starts coordinators for one test file and stops them all after it: call once at the file's top
+ * level; the returned function starts one with `testConfig(overrides)`.
+ */
+export function coordinatorsForThisFile(): (
+  overrides?: Partial<CoordinatorConfig>,
+  options?: { authenticate?: Authenticate },
+) => Promise<TestCoordinator> {
+  const running: TestCoordinator[] = [];
+  after(() => {
+    for (const tc of running) tc.stop();
+  });
+  return async (overrides = {}, options = {}) => {
+    const tc = await startCoordinator(testConfig(overrides), options);
+    running.push(tc);
+    return tc;
+  };
+}
+
+/** The server-side record of the call that checked in as `name`. */
+export function callOf(tc: TestCoordinator, name: string): CallRecord | undefined {
+  return tc.calls.find((c) => c.name === name);
+}
+
+/** A latch: `wait()` resolves once `open()` was called. */
+export function latch(): { open: () => void; wait: () => Promise<void> } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { open, wait: () => opened };
 }
 
 /** Resolves once `condition()` holds, checking every few milliseconds (not a timing assertion). */

@@ -5,46 +5,24 @@
  * whole stage until its deadline; these tests set that deadline beyond their own time limit.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { checkInToFrame } from '../../src/wire/convert.ts';
 import {
-  type CallRecord,
+  callOf,
   codeName,
   content,
+  coordinatorsForThisFile,
   frameOf,
   inputsFor,
+  latch,
   plainSums,
   playRound,
   RawStream,
   ScriptedParticipant,
-  startCoordinator,
-  type TestCoordinator,
-  testConfig,
   until,
 } from './robustness-harness.ts';
 
-const running: TestCoordinator[] = [];
-after(() => {
-  for (const tc of running) tc.stop();
-});
-
-async function start(overrides: Parameters<typeof testConfig>[0]): Promise<TestCoordinator> {
-  const tc = await startCoordinator(testConfig(overrides));
-  running.push(tc);
-  return tc;
-}
-
-const callOf = (tc: TestCoordinator, name: string): CallRecord | undefined =>
-  tc.calls.find((c) => c.name === name);
-
-/** A latch: `wait()` resolves once `open()` was called. */
-function latch(): { open: () => void; wait: () => Promise<void> } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { open, wait: () => opened };
-}
+const start = coordinatorsForThisFile();
 
 describe('the per-stage frame limit', () => {
   it(

@@ -5,7 +5,7 @@
  * beside honest SDK participants whose round must complete with an exact sum.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { status as Status } from '@grpc/grpc-js';
 import { CoordinatorAbortError } from '../../src/client/sdk.ts';
 import * as pb from '../../src/gen/privagg/v1/secagg.ts';
@@ -13,6 +13,7 @@ import { SESSION_ENDS } from '../../src/server/session-end.ts';
 import { checkInToFrame } from '../../src/wire/convert.ts';
 import {
   codeName,
+  coordinatorsForThisFile,
   inputsFor,
   plainSums,
   playRound,
@@ -25,16 +26,7 @@ import {
   until,
 } from './robustness-harness.ts';
 
-const running: TestCoordinator[] = [];
-after(() => {
-  for (const tc of running) tc.stop();
-});
-
-async function start(overrides: Parameters<typeof testConfig>[0]): Promise<TestCoordinator> {
-  const tc = await startCoordinator(testConfig(overrides));
-  running.push(tc);
-  return tc;
-}
+const start = coordinatorsForThisFile();
 
 /** A raw client that checks in and waits for its round announcement. */
 async function selected(tc: TestCoordinator, name: string): Promise<RawStream> {
