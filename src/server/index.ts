@@ -10,4 +10,5 @@ export { participateService } from '../wire/service.ts';
 export * from './config.ts';
 export * from './coordinator.ts';
 export * from './listen.ts';
+export { createLogger, type LogLevel } from './logging.ts';
 export { UnmaskPool, UnmaskPoolError, type UnmaskPoolOptions } from './unmask-pool.ts';
