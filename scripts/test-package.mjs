@@ -64,7 +64,9 @@ function version(dir, name) {
 const started = Date.now();
 // Built first and packed without scripts: `prepare` would print into the JSON that pack writes.
 run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], ROOT);
-const [packed] = JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT));
+const [packed] = JSON.parse(
+  run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work], ROOT),
+);
 const tarball = join(work, packed.filename);
 for (const required of [
   'dist/index.js',
