@@ -18,8 +18,9 @@
  * started on first use and kept for later runs; idle ones are `unref`ed so a forgotten pool never keeps
  * the process alive, and `close()` terminates them all.
  *
- * Compiled (dist/), the workers run unmask-worker.js as it is: plain JavaScript, no loader (~2 MB of
- * resident memory for the module, against ~30 MB for a thread that carries tsx). Run from the
+ * Compiled (dist/), the workers run unmask-worker.js as it is: plain JavaScript, no loader (~12 MiB of
+ * resident memory per thread, against ~31 MiB for a thread that carries tsx: `npm run
+ * measure:startup`). Run from the
  * TypeScript sources (tests, benchmarks), they run the worker module bundled into plain JavaScript by
  * esbuild (worker-bundle.ts, a development dependency loaded only then); where it cannot be bundled,
  * a worker starts from a bootstrap that registers tsx's loader in its own thread
@@ -133,14 +134,17 @@ export class UnmaskPool {
   }
 
   /**
-   * Starts the threads now rather than on the first run (each takes a few hundred ms to load tsx and
-   * the PRG), e.g. when a round begins. Idle threads do not keep the process alive. No-op once closed.
+   * Builds what the threads start from ahead of time, without blocking the event loop (the esbuild
+   * bundle, when running from the TypeScript sources; nothing to do when compiled).
    */
-  /** Builds what the threads start from ahead of time, without blocking the event loop. */
   prepare(): Promise<void> {
     return isTypeScriptModule(this.#workerUrl) ? prepareWorkerBundle(this.#workerUrl) : Promise.resolve();
   }
 
+  /**
+   * Starts the threads now rather than on the first run (each takes some ms to load its module and
+   * the PRG), e.g. when a round begins. Idle threads do not keep the process alive. No-op once closed.
+   */
   warm(): void {
     if (this.#closed) return;
     while (this.#workers.length < this.size) this.#workers.push(this.#spawn());
