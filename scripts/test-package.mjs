@@ -98,6 +98,14 @@ const binding = join('node_modules', 'better-sqlite3', 'build', 'Release', 'bett
 mkdirSync(dirname(join(app, binding)), { recursive: true });
 copyFileSync(join(ROOT, binding), join(app, binding));
 
+// Declarations must import each other as .js (scripts/build.mjs rewrites what tsc leaves as .ts).
+const installed = join(app, 'node_modules', 'privagg');
+for (const { path } of packed.files.filter((f) => f.path.endsWith('.d.ts'))) {
+  if (/from '\.\.?\/[^']*\.ts'/.test(readFileSync(join(installed, path), 'utf8'))) {
+    fail(`${path} imports a .ts file`);
+  }
+}
+
 const help = run('npx', ['--no-install', 'privagg', '--help'], app);
 if (!help.includes('usage: privagg')) fail(`npx privagg --help printed:\n${help}`);
 copyFileSync(join(ROOT, 'test', 'package', 'consumer.mjs'), join(app, 'consumer.mjs'));
