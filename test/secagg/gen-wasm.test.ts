@@ -83,4 +83,12 @@ describe('assembled WebAssembly kernels', () => {
   it('rejects unknown arguments', () => {
     assert.equal(gen('--bogus').status, 2);
   });
+
+  it('`npm run gen -- --check` (scripts/gen.mjs) checks the protobuf stubs and the kernels', () => {
+    const result = spawnSync(process.execPath, ['scripts/gen.mjs', '--check'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /gen-proto: .* up to date/);
+    assert.match(result.stdout, /gen-wasm: .* up to date/);
+    assert.equal(spawnSync(process.execPath, ['scripts/gen.mjs', '--bogus']).status, 2);
+  });
 });
