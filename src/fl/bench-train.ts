@@ -11,6 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { assertIntegerIn } from '../dp/checks.ts';
 import type { NamedTensors } from '../dp/tensors.ts';
+import { siblingModule, workerEntry } from '../runtime/worker-entry.ts';
 import { type DatasetName, type Examples, head, loadDataset, subset } from './data.ts';
 import type { Partition } from './partition.ts';
 import { type TrainOptions, trainLocal } from './trainer.ts';
@@ -134,11 +135,8 @@ export async function workerTrainer(
   local: LocalSettings,
 ): Promise<BenchTrainer> {
   assertIntegerIn('count', count, 1, 64);
-  const url = new URL('./bench-train-worker.ts', import.meta.url).href;
-  // Workers do not inherit tsx's loader on Node 20: register it, then import the module. tsx is
-  // resolved from here, not from the worker's eval code, which resolves against the working directory.
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const bootstrap = `import(${tsx}).then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`;
+  // bench-train-worker.js when compiled; from the sources, through a bootstrap that registers tsx.
+  const entry = workerEntry(siblingModule('./bench-train-worker', import.meta.url));
   const data: TrainWorkerData = { source, partition, local };
   const workers: Worker[] = [];
   const idle: Worker[] = [];
@@ -162,7 +160,7 @@ export async function workerTrainer(
   };
 
   const ready = Array.from({ length: count }, () => {
-    const worker = new Worker(bootstrap, { eval: true, workerData: data });
+    const worker = new Worker(entry.filename, { eval: entry.eval, workerData: data });
     workers.push(worker);
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (reply: TrainReply) => {

@@ -19,6 +19,7 @@ import { pino } from 'pino';
 import { type AnnouncedPrivacy, type PrivacyPlan, planMechanism } from '../dp/announced.ts';
 import { PrivacyLedger } from '../dp/ledger.ts';
 import { calibrateNoiseMultiplier, PrivacyRounds } from '../dp/round-planner.ts';
+import { siblingModule, workerEntry } from '../runtime/worker-entry.ts';
 import type { Stage } from '../secagg/messages.ts';
 import { defaultThreshold } from '../secagg/params.ts';
 import { dequantizeSum, maxScale } from '../secagg/quantize.ts';
@@ -347,10 +348,9 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
 }
 
 function runWorker(data: ClientsWorkerData, workers: Worker[], events: JobEvents): Promise<void> {
-  const url = new URL('./job-clients.ts', import.meta.url).href;
-  // Workers do not inherit tsx's loader on Node 20: register it, then import the module.
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url)}); });`;
-  const worker = new Worker(bootstrap, { eval: true, workerData: data });
+  // job-clients.js when compiled; from the sources, through a bootstrap that registers tsx.
+  const entry = workerEntry(siblingModule('./job-clients', import.meta.url));
+  const worker = new Worker(entry.filename, { eval: entry.eval, workerData: data });
   workers.push(worker);
   return new Promise((resolve, reject) => {
     worker.on('message', (m: ClientsWorkerMessage) => {

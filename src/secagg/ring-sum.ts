@@ -10,22 +10,13 @@
  * 2-core reference machine (`npm run bench:kernels`). Elsewhere, and for vectors too long for one
  * WebAssembly memory (4 GiB), the sum is a plain Uint32Array and ring.ts does the work.
  *
- * The kernel (memory imported, scratch at [0, 64 KiB), the sum from 64 KiB):
- *
- *   (func (export "add") (param $acc i32) (param $src i32) (param $n i32) (result i32)
- *     (local $i i32) (local $any v128) (local $v v128)
- *     (loop
- *       (local.set $v (v128.load (i32.add (local.get $src) (local.get $i))))
- *       (local.set $any (v128.or (local.get $any) (local.get $v)))
- *       (v128.store (i32.add (local.get $acc) (local.get $i))
- *         (i32x4.add (v128.load (i32.add (local.get $acc) (local.get $i))) (local.get $v)))
- *       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $n))))
- *     (i32.or (i32.or (i32x4.extract_lane 0 $any) (i32x4.extract_lane 1 $any))
- *             (i32.or (i32x4.extract_lane 2 $any) (i32x4.extract_lane 3 $any))))
+ * The kernel's source is WebAssembly text, src/secagg/wasm/ring-sum.wat (memory imported, scratch at
+ * [0, 64 KiB), the sum from 64 KiB), assembled by `npm run gen` with wabt into ring-sum.wasm.ts.
  * @module
  */
 import { addInRange, assertBits, assertLength, firstOutOfRange, subInto } from './ring.ts';
-import { compileWasm, WASM_HEADER, wasmApi, wasmBody, wasmSection } from './wasm.ts';
+import { ringSumWasm } from './wasm/ring-sum.wasm.ts';
+import { compileWasm, wasmApi } from './wasm.ts';
 
 const PAGE_BYTES = 65536;
 /** The scratch area a chunk of the input is copied to: the first page. */
@@ -34,35 +25,6 @@ const SCRATCH_BYTES = PAGE_BYTES;
 const MAX_KERNEL_WORDS = (65536 * PAGE_BYTES - SCRATCH_BYTES) / 4;
 
 type AddKernel = (accOffset: number, srcOffset: number, bytes: number) => number;
-
-function kernelBytes(): Uint8Array {
-  // biome-ignore format: one instruction per line
-  const code = [
-    0x02, 0x01, 0x7f, 0x02, 0x7b, // locals: $i (3) i32; $any (4), $v (5) v128
-    0x03, 0x40, // loop
-    0x20, 0x01, 0x20, 0x03, 0x6a, 0xfd, 0x00, 0x04, 0x00, 0x21, 0x05, // $v = v128.load($src + $i)
-    0x20, 0x04, 0x20, 0x05, 0xfd, 0x50, 0x21, 0x04, // $any = v128.or($any, $v)
-    0x20, 0x00, 0x20, 0x03, 0x6a, // store address $acc + $i
-    0x20, 0x00, 0x20, 0x03, 0x6a, 0xfd, 0x00, 0x04, 0x00, // v128.load($acc + $i)
-    0x20, 0x05, 0xfd, 0xae, 0x01, // i32x4.add $v
-    0xfd, 0x0b, 0x04, 0x00, // v128.store
-    0x20, 0x03, 0x41, 0x10, 0x6a, 0x22, 0x03, // $i += 16 (local.tee)
-    0x20, 0x02, 0x49, 0x0d, 0x00, // br_if 0 ($i < $n)
-    0x0b, // end loop
-    0x20, 0x04, 0xfd, 0x1b, 0x00, 0x20, 0x04, 0xfd, 0x1b, 0x01, 0x72, // lane 0 | lane 1
-    0x20, 0x04, 0xfd, 0x1b, 0x02, 0x72, 0x20, 0x04, 0xfd, 0x1b, 0x03, 0x72, // | lane 2 | lane 3
-    0x0b, // end func
-  ];
-  // biome-ignore format: one section per line
-  return Uint8Array.from([
-    ...WASM_HEADER,
-    ...wasmSection(1, [0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f]), // type 0: (i32, i32, i32) -> i32
-    ...wasmSection(2, [0x01, 0x03, 0x65, 0x6e, 0x76, 0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00, 0x01]), // import env.mem, ≥ 1 page
-    ...wasmSection(3, [0x01, 0x00]), // one function of type 0
-    ...wasmSection(7, [0x01, 0x03, 0x61, 0x64, 0x64, 0x00, 0x00]), // export "add": func 0
-    ...wasmSection(10, [0x01, ...wasmBody(code)]),
-  ]);
-}
 
 /** Compiled on first use; `null` once found unavailable. Instantiated once per sum (its memory). */
 let compiled: object | null | undefined;
@@ -113,7 +75,7 @@ export class RingSum {
       throw new RangeError(`length must be an integer in [0, 2^32), got ${length}`);
     }
     const kernel = options.kernel !== false && length > 0 && length <= MAX_KERNEL_WORDS && LITTLE_ENDIAN;
-    if (kernel && compiled === undefined) compiled = compileWasm(kernelBytes()) ?? null;
+    if (kernel && compiled === undefined) compiled = compileWasm(ringSumWasm()) ?? null;
     const memory = kernel && compiled ? kernelMemory(length) : undefined;
     if (memory) {
       const { exports } = new (wasmApi()!.Instance)(compiled!, { env: { mem: memory } });

@@ -1,34 +1,9 @@
 /**
- * The little that the project's hand-assembled WebAssembly kernels share (prg.ts, ring-sum.ts):
- * module framing and loading. The kernels are a few dozen bytes each, written out instruction by
- * instruction beside their text form, so there is no build step and no file to load.
+ * The little that the project's WebAssembly kernels share (crypto/prg.ts, ring-sum.ts): loading. The
+ * kernels are written as WebAssembly text (wasm/*.wat) and assembled by `npm run gen` into byte
+ * literals (wasm/*.wasm.ts), so there is no file to load at run time.
  * @module
  */
-
-/** The module header: magic and version 1. */
-export const WASM_HEADER: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-
-/** An unsigned LEB128 encoding of `n` (a non-negative integer below 2^32). */
-export function leb128(n: number): number[] {
-  const out: number[] = [];
-  for (let rest = n >>> 0; ; rest >>>= 7) {
-    if (rest < 0x80) {
-      out.push(rest);
-      return out;
-    }
-    out.push((rest & 0x7f) | 0x80);
-  }
-}
-
-/** A section: its id, its size (LEB128) and its content. */
-export function wasmSection(id: number, content: readonly number[]): number[] {
-  return [id, ...leb128(content.length), ...content];
-}
-
-/** A function body: its size (LEB128), then locals and code as given. */
-export function wasmBody(code: readonly number[]): number[] {
-  return [...leb128(code.length), ...code];
-}
 
 /** The part of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
 export interface WasmApi {

@@ -18,16 +18,19 @@
  * started on first use and kept for later runs; idle ones are `unref`ed so a forgotten pool never keeps
  * the process alive, and `close()` terminates them all.
  *
- * The workers run the worker module bundled into plain JavaScript (worker-bundle.ts): no TypeScript
- * loader in the threads, ~30 MB less resident memory each. Where it cannot be bundled, a worker starts
- * from a tiny bootstrap that registers tsx's loader in its own thread (`tsx/esm/api` `register()`),
- * then imports the module. Either works the same whether the process was started with
- * `node --import tsx` or through `bin/privagg.js` (which registers tsx with the API, so there is no
- * flag for a worker to inherit).
+ * Compiled (dist/), the workers run unmask-worker.js as it is: plain JavaScript, no loader (~12 MiB of
+ * resident memory per thread, against ~31 MiB for a thread that carries tsx: `npm run
+ * measure:startup`). Run from the
+ * TypeScript sources (tests, benchmarks), they run the worker module bundled into plain JavaScript by
+ * esbuild (worker-bundle.ts, a development dependency loaded only then); where it cannot be bundled,
+ * a worker starts from a bootstrap that registers tsx's loader in its own thread
+ * (runtime/worker-entry.ts). Every path works the same whether the process was started with
+ * `node --import tsx` or through `bin/privagg.js`.
  * @module
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { isTypeScriptModule, siblingModule, workerEntry } from '../runtime/worker-entry.ts';
 import {
   assertCorrection,
   type PackedMaskJobs,
@@ -46,7 +49,7 @@ export interface UnmaskPoolOptions {
   readonly oversubscribe?: boolean;
   /** Jobs per batch; default: each run is cut into about 4 batches per worker. */
   readonly batchSize?: number;
-  /** The worker module (tests point this at faulty workers). Default: `./unmask-worker.ts`. */
+  /** The worker module (tests point this at faulty workers). Default: `./unmask-worker.js` (`.ts` from the sources). */
   readonly workerUrl?: URL;
 }
 
@@ -73,19 +76,7 @@ export type FromWorker =
   | { readonly type: 'partial'; readonly sums: readonly ArrayBuffer[] }
   | { readonly type: 'error'; readonly message: string };
 
-/** Where the bootstrap finds tsx's loader API: resolved here, where the package is reachable. */
-const TSX_API = import.meta.resolve('tsx/esm/api');
-const WORKER_MODULE = new URL('./unmask-worker.ts', import.meta.url);
-
-// An eval'd CommonJS script: registers tsx in this thread, then loads the worker module. A failure
-// to load is an unhandled rejection, which ends the worker with an 'error' event.
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-import(workerData.tsx).then((tsx) => {
-  tsx.register();
-  return import(workerData.module);
-});
-`;
+const WORKER_MODULE = siblingModule('./unmask-worker', import.meta.url);
 
 /** A plan in flight. */
 interface Run {
@@ -143,14 +134,17 @@ export class UnmaskPool {
   }
 
   /**
-   * Starts the threads now rather than on the first run (each takes a few hundred ms to load tsx and
-   * the PRG), e.g. when a round begins. Idle threads do not keep the process alive. No-op once closed.
+   * Builds what the threads start from ahead of time, without blocking the event loop (the esbuild
+   * bundle, when running from the TypeScript sources; nothing to do when compiled).
    */
-  /** Builds what the threads start from ahead of time, without blocking the event loop. */
   prepare(): Promise<void> {
-    return prepareWorkerBundle(this.#workerUrl);
+    return isTypeScriptModule(this.#workerUrl) ? prepareWorkerBundle(this.#workerUrl) : Promise.resolve();
   }
 
+  /**
+   * Starts the threads now rather than on the first run (each takes some ms to load its module and
+   * the PRG), e.g. when a round begins. Idle threads do not keep the process alive. No-op once closed.
+   */
   warm(): void {
     if (this.#closed) return;
     while (this.#workers.length < this.size) this.#workers.push(this.#spawn());
@@ -213,15 +207,11 @@ export class UnmaskPool {
 
   #spawn(): Worker {
     // Not the parent's flags (e.g. `--test`, or an `--import tsx` that would register tsx twice): the
-    // bundle, or the bootstrap, holds all the worker needs.
-    const bundled = bundledWorkerUrl(this.#workerUrl);
-    const worker = bundled
-      ? new Worker(bundled, { execArgv: [] })
-      : new Worker(BOOTSTRAP, {
-          eval: true,
-          workerData: { tsx: TSX_API, module: this.#workerUrl.href },
-          execArgv: [],
-        });
+    // module, its bundle or the bootstrap holds all the worker needs.
+    const url = this.#workerUrl;
+    const bundled = isTypeScriptModule(url) ? bundledWorkerUrl(url) : undefined;
+    const entry = bundled ? { filename: bundled, eval: false } : workerEntry(url);
+    const worker = new Worker(entry.filename, { eval: entry.eval, execArgv: [] });
     worker.unref();
     worker.on('message', (message: FromWorker) => this.#onMessage(worker, message));
     worker.on('error', (error: Error) => {

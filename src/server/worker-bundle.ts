@@ -4,10 +4,32 @@
  * a plain script. The coordinator's unmask workers therefore start from their module bundled into one
  * plain ES module by esbuild (the compiler tsx itself runs on), handed to `new Worker` as a `data:`
  * URL. The bundle is built once per module and process (tens of milliseconds).
+ *
+ * Only for the TypeScript sources (tests, benchmarks, a development checkout): the compiled package
+ * starts its workers from their `.js` files and needs no bundler. esbuild is a development
+ * dependency, so it is loaded here on first use, never by an import that the compiled package would
+ * resolve at start-up; where it is missing, the caller falls back to the tsx bootstrap.
  * @module
  */
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { type BuildOptions, build, buildSync } from 'esbuild';
+import type { BuildOptions } from 'esbuild';
+
+type Esbuild = typeof import('esbuild');
+
+let esbuild: Esbuild | null | undefined;
+
+/** esbuild, loaded on first use (synchronously: its package is CommonJS), or null where it is not installed. */
+function loadEsbuild(): Esbuild | null {
+  if (esbuild === undefined) {
+    try {
+      esbuild = createRequire(import.meta.url)('esbuild') as Esbuild;
+    } catch {
+      esbuild = null;
+    }
+  }
+  return esbuild;
+}
 
 const bundles = new Map<string, URL | null>();
 
@@ -33,7 +55,8 @@ export async function prepareWorkerBundle(moduleUrl: URL): Promise<void> {
   if (bundles.has(key) || moduleUrl.protocol !== 'file:') return;
   let url: URL | null = null;
   try {
-    url = dataUrl((await build(buildOptions(moduleUrl))).outputFiles?.[0]?.text);
+    const build = loadEsbuild()?.build;
+    if (build) url = dataUrl((await build(buildOptions(moduleUrl))).outputFiles?.[0]?.text);
   } catch {
     url = null;
   }
@@ -60,6 +83,8 @@ function dataUrl(code: string | undefined): URL | null {
 
 function bundle(moduleUrl: URL): URL | null {
   if (moduleUrl.protocol !== 'file:') return null;
+  const buildSync = loadEsbuild()?.buildSync;
+  if (!buildSync) return null;
   try {
     return dataUrl(buildSync(buildOptions(moduleUrl)).outputFiles?.[0]?.text);
   } catch {

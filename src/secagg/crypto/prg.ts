@@ -24,7 +24,8 @@ import {
 } from '../encoding.ts';
 import { addInt32Words, subInt32Words } from '../ring.ts';
 import type { ClientId, VectorSpec } from '../types.ts';
-import { compileWasm, WASM_HEADER, wasmApi, wasmBody, wasmSection } from '../wasm.ts';
+import { prgWasm } from '../wasm/prg.wasm.ts';
+import { compileWasm, wasmApi } from '../wasm.ts';
 import { hkdf } from './hash.ts';
 
 /** An AES-128-CTR key and initial counter block, derived per seed and vector (PROTOCOL.md §6.1). */
@@ -117,21 +118,10 @@ function assertMaskKey(mask: MaskKey): void {
 // against ~0.8 ns per word of AES-CTR keystream through node:crypto. A 16-byte-lane WebAssembly SIMD
 // kernel does the addition, including three 64 KiB memcpys per chunk (keystream and accumulator in,
 // accumulator out), in ~0.35 ns per word: a whole 1M-word mask went from ~3.3 ms to ~1.35 ms (and a
-// 100k-word one from ~0.33 ms to ~0.13 ms) on the 2-core reference machine. The module is
-// hand-assembled (two 44-byte function bodies), so there is no build step and no file to load:
-//
-//   (memory (export "mem") 2)                   ;; [0, 64 KiB): keystream, [64 KiB, 128 KiB): acc
-//   (func (export "add") (param $n i32) (local $i i32)   ;; $n: bytes, a positive multiple of 16
-//     (loop
-//       (v128.store offset=65536 (local.get $i)
-//         (i32x4.add (v128.load offset=65536 (local.get $i)) (v128.load (local.get $i))))
-//       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $n)))))
-//   (func (export "sub") ...the same with i32x4.sub)
-//   (func (export "and") (param $n i32) (param $m i32) (local $i i32) (local $v v128)
-//     (local.set $v (i32x4.splat (local.get $m)))          ;; reduce the accumulator mod 2^bits
-//     (loop
-//       (v128.store offset=65536 (local.get $i) (v128.and (v128.load offset=65536 (local.get $i)) (local.get $v)))
-//       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $n)))))
+// 100k-word one from ~0.33 ms to ~0.13 ms) on the 2-core reference machine. The kernel's source is
+// WebAssembly text, src/secagg/wasm/prg.wat (add, sub, and the reduction `and`, over a 2-page memory:
+// keystream chunk at 0, accumulator chunk at 64 KiB), assembled by `npm run gen` with wabt into
+// prg.wasm.ts: a 200-byte module compiled once per isolate, with no file to load.
 //
 // No loop over the vector is left in JavaScript on this path. That matters because a client masks
 // once per round: its JavaScript runs cold (interpreted, then compiled on background threads), and a
@@ -145,40 +135,6 @@ function assertMaskKey(mask: MaskKey): void {
 /** The accumulator half of the kernel's memory starts here; the keystream half starts at 0. */
 const KERNEL_ACC_OFFSET = CHUNK_BYTES;
 
-function kernelBody(laneOp: number): number[] {
-  // biome-ignore format: one instruction per line
-  const code = [
-    0x01, 0x01, 0x7f, // one i32 local ($i)
-    0x03, 0x40, // loop
-    0x20, 0x01, // local.get $i (store address)
-    0x20, 0x01, 0xfd, 0x00, 0x04, 0x80, 0x80, 0x04, // v128.load offset=65536
-    0x20, 0x01, 0xfd, 0x00, 0x04, 0x00, // v128.load offset=0
-    0xfd, laneOp, 0x01, // i32x4.add (0xae) / i32x4.sub (0xb1)
-    0xfd, 0x0b, 0x04, 0x80, 0x80, 0x04, // v128.store offset=65536
-    0x20, 0x01, 0x41, 0x10, 0x6a, 0x22, 0x01, // $i += 16 (local.tee)
-    0x20, 0x00, 0x49, 0x0d, 0x00, // br_if 0 ($i < $n)
-    0x0b, 0x0b, // end loop, end func
-  ];
-  return wasmBody(code);
-}
-
-function andBody(): number[] {
-  // biome-ignore format: one instruction per line
-  const code = [
-    0x02, 0x01, 0x7f, 0x01, 0x7b, // locals: $i (i32), $v (v128)
-    0x20, 0x01, 0xfd, 0x11, 0x21, 0x03, // $v = i32x4.splat($m)
-    0x03, 0x40, // loop
-    0x20, 0x02, // local.get $i (store address)
-    0x20, 0x02, 0xfd, 0x00, 0x04, 0x80, 0x80, 0x04, // v128.load offset=65536
-    0x20, 0x03, 0xfd, 0x4e, // v128.and $v
-    0xfd, 0x0b, 0x04, 0x80, 0x80, 0x04, // v128.store offset=65536
-    0x20, 0x02, 0x41, 0x10, 0x6a, 0x22, 0x02, // $i += 16 (local.tee)
-    0x20, 0x00, 0x49, 0x0d, 0x00, // br_if 0 ($i < $n)
-    0x0b, 0x0b, // end loop, end func
-  ];
-  return wasmBody(code);
-}
-
 interface Kernel {
   /** The kernel's whole memory: keystream at 0, accumulator at {@link KERNEL_ACC_OFFSET}. */
   readonly memory: Uint8Array;
@@ -191,22 +147,7 @@ interface Kernel {
 }
 
 function loadKernel(): Kernel | undefined {
-  // biome-ignore format: one section per line
-  const bytes = Uint8Array.from([
-    ...WASM_HEADER,
-    ...wasmSection(1, [0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x02, 0x7f, 0x7f, 0x00]), // types: (i32) -> (), (i32, i32) -> ()
-    ...wasmSection(3, [0x03, 0x00, 0x00, 0x01]), // add, sub: type 0; and: type 1
-    ...wasmSection(5, [0x01, 0x00, 0x02]), // one memory, 2 pages (128 KiB), no maximum
-    ...wasmSection(7, [
-      0x04,
-      ...[0x03, 0x6d, 0x65, 0x6d, 0x02, 0x00], // "mem": memory 0
-      ...[0x03, 0x61, 0x64, 0x64, 0x00, 0x00], // "add": func 0
-      ...[0x03, 0x73, 0x75, 0x62, 0x00, 0x01], // "sub": func 1
-      ...[0x03, 0x61, 0x6e, 0x64, 0x00, 0x02], // "and": func 2
-    ]),
-    ...wasmSection(10, [0x03, ...kernelBody(0xae), ...kernelBody(0xb1), ...andBody()]),
-  ]);
-  const module = compileWasm(bytes);
+  const module = compileWasm(prgWasm());
   try {
     if (!module) return undefined;
     const { exports } = new (wasmApi()!.Instance)(module);

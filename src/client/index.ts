@@ -1,0 +1,8 @@
+/**
+ * `privagg/client`: the participant SDK. A {@link Participant} checks in with a coordinator over gRPC,
+ * takes part in secure aggregation rounds and hides its input under the protocol's masks.
+ * `credentials` is grpc-js's, re-exported so that an application needs no direct dependency on it.
+ * @module
+ */
+export { credentials } from '@grpc/grpc-js';
+export * from './sdk.ts';

@@ -1,0 +1,14 @@
+/**
+ * `privagg/server`: the coordinator. A {@link Coordinator} serves the participate call of
+ * {@link participateService} on a grpc-js `Server` (re-exported with `ServerCredentials`, so that an
+ * application needs no direct dependency on grpc-js) and yields one {@link RoundOutcome} per round.
+ * `privagg serve` (src/cli/serve.ts) is the same thing with flags, TLS, tokens and a JSON-lines log.
+ * @module
+ */
+export { Server, ServerCredentials } from '@grpc/grpc-js';
+export { participateService } from '../wire/service.ts';
+export * from './config.ts';
+export * from './coordinator.ts';
+export * from './listen.ts';
+export { createLogger, type LogLevel } from './logging.ts';
+export { UnmaskPool, UnmaskPoolError, type UnmaskPoolOptions } from './unmask-pool.ts';
