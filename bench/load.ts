@@ -1,6 +1,6 @@
 /**
  * `npm run bench:load`: the service as users deploy it, under load. For each cell it starts
- * `privagg serve` in its own process and n real SDK participants spread over several client-host
+ * `privagg serve` (the compiled build in dist/, which the npm script rebuilds first) in its own process and n real SDK participants spread over several client-host
  * processes (bench/lib/load-host.ts), each participant with its own TCP connection, runs R rounds,
  * and reads what happened from the coordinator's JSON lines and logs and from the clients.
  *
