@@ -122,7 +122,7 @@ export class SkellamRound implements RdpStep {
     const table = new Float64Array(maxOrder + 1);
     for (const query of this.queries) {
       const curve = skellamQueryRdpTable(query, maxOrder);
-      for (let a = 2; a <= maxOrder; a++) table[a]! += curve[a]!;
+      for (let a = 2; a <= maxOrder; a++) table[a] = table[a]! + curve[a]!;
     }
     return subsampledSymmetricCurve(table, this.q, orders);
   }
