@@ -72,8 +72,9 @@ export function skellamTable(variance: number, minLength: number): SkellamTable 
     throw new RangeError(`variance must be a finite number > 0, got ${variance}`);
   if (!Number.isSafeInteger(minLength) || minLength < 1)
     throw new RangeError(`minLength must be an integer >= 1, got ${minLength}`);
-  // Round the length up so that nearby requests share a table.
-  const length = 2 ** Math.ceil(Math.log2(minLength + 1)) - 1;
+  // Round the length up (to 1/16 of its magnitude) so that nearby requests share a table.
+  const grain = 2 ** Math.max(4, Math.floor(Math.log2(minLength)) - 4);
+  const length = Math.ceil(minLength / grain) * grain;
   const key = `${variance}/${length}`;
   const cached = tables.get(key);
   if (cached) return cached;
