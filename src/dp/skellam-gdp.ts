@@ -43,6 +43,12 @@ const LOG_WINDOW_TAIL = -120;
 /** Safety factor on the computed largest increment. */
 const MARGIN = 1 + 1e-6;
 
+/**
+ * The largest noise variance γ is computed for: the window grows as √μ (about 2·10⁶ points, a second
+ * or two, at this bound). Rounds with more noise than this are accounted by RDP alone.
+ */
+export const MAX_DOMINANCE_VARIANCE = 2 ** 34;
+
 /** The bound γ on the Gaussianised CDF's increments of Sk(μ), and the window and tail it holds on. */
 export interface SkellamIncrementBound {
   /** γ (times the safety margin). */
@@ -122,12 +128,22 @@ export interface GaussianDominance {
   readonly slack: number;
 }
 
+/** Above this variance `estimate` skips the computation (γ·√μ is then within 1.2·10⁻⁶ of 1). */
+const ESTIMATE_FROM = 1e6;
+
 /**
  * The Gaussian mechanism dominating one round of the given Skellam queries (independent noise, one
- * client's contribution to each), and the slack (see the module comment).
+ * client's contribution to each), and the slack (see the module comment); undefined when a query's
+ * variance is above {@link MAX_DOMINANCE_VARIANCE}.
+ * @param options.estimate - for searches only (calibration tries many variances, each costing up to a
+ *   second): above a variance of 10⁶ use γ·√μ = 1 + 2·10⁻⁶ instead of computing it. Not a bound;
+ *   whatever is charged or reported must come from the computed value.
  * @throws RangeError on a bad query
  */
-export function skellamGaussianDominance(queries: readonly SkellamDominanceQuery[]): GaussianDominance {
+export function skellamGaussianDominance(
+  queries: readonly SkellamDominanceQuery[],
+  options: { readonly estimate?: boolean } = {},
+): GaussianDominance | undefined {
   if (!Array.isArray(queries) || queries.length === 0)
     throw new RangeError('queries must be a non-empty array');
   let mu2 = 0;
@@ -137,7 +153,11 @@ export function skellamGaussianDominance(queries: readonly SkellamDominanceQuery
     if (!(s >= 0) || !Number.isFinite(s))
       throw new RangeError(`queries[${i}].squaredL2Sensitivity must be finite >= 0, got ${s}`);
     if (s === 0) continue;
-    const bound = skellamIncrementBound(query.variance);
+    if (query.variance > MAX_DOMINANCE_VARIANCE) return undefined;
+    const bound =
+      options.estimate && query.variance > ESTIMATE_FROM
+        ? { gamma: (1 + 2e-6) / Math.sqrt(query.variance), tailMass: Math.exp(LOG_WINDOW_TAIL) }
+        : skellamIncrementBound(query.variance);
     mu2 += bound.gamma * bound.gamma * s;
     slack += 2 * Math.floor(s + 1e-9) * bound.tailMass;
   }

@@ -260,14 +260,16 @@ describe('Skellam is dominated by a Gaussian', () => {
   it('a distributed round: the dominating σ is z up to 1e-5, with a negligible slack', () => {
     const z = 2.5;
     const s = 1e6;
-    const { sigma, slack } = skellamGaussianDominance([{ squaredL2Sensitivity: s, variance: z * z * s }]);
+    const { sigma, slack } = skellamGaussianDominance([{ squaredL2Sensitivity: s, variance: z * z * s }])!;
     assert.ok(sigma < z && sigma > z * (1 - 1e-5), `${sigma}`);
     assert.ok(slack > 0 && slack < 1e-40);
+    // Beyond the variance γ is computed for, no PLD (RDP alone accounts such rounds).
+    assert.equal(skellamGaussianDominance([{ squaredL2Sensitivity: 1, variance: 2 ** 35 }]), undefined);
     // Two queries combine in ℓ2: z⁻² = z₁⁻² + z₂⁻² (up to the discreteness).
     const both = skellamGaussianDominance([
       { squaredL2Sensitivity: s, variance: z * z * s },
       { squaredL2Sensitivity: 1, variance: 100 },
-    ]);
+    ])!;
     const expected = (z ** -2 + 0.1 ** 2) ** -0.5;
     assert.ok(both.sigma < expected && both.sigma > expected * 0.998, `${both.sigma} vs ${expected}`);
   });
