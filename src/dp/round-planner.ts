@@ -275,34 +275,63 @@ export function plannedEpsilon(
  *   budget, or the ring cannot hold the noise)
  */
 export function calibrateNoiseMultiplier(c: NoiseCalibration): number {
-  const target = c.targetEpsilon * (1 - CALIBRATION_MARGIN);
   // The search may use a 10× coarser PLD grid when the rounds are few: connect-the-dots is then
   // exact to about six digits, and the answer is checked on the ledger's own grid at the end.
   const searchInterval = c.rounds <= 100 ? 10 * DEFAULT_PLD_INTERVAL : DEFAULT_PLD_INTERVAL;
+  const start = calibrateSigma({
+    targetEpsilon: c.targetEpsilon,
+    delta: c.delta,
+    q: c.q,
+    steps: c.rounds,
+  }).sigma;
+  return searchNoiseMultiplier(
+    (z, exact) =>
+      exact ? plannedEpsilon(c, z) : plannedEpsilon(c, z, { estimate: true, interval: searchInterval }),
+    c.targetEpsilon,
+    start,
+    `within ${c.rounds} rounds`,
+  );
+}
+
+/**
+ * The search of {@link calibrateNoiseMultiplier}, for any charge function: the smallest z (to a
+ * relative 10⁻⁴) with charge(z) ≤ target·(1 − 10⁻⁶), found on `charge(z, false)` (which may be an
+ * estimate), then confirmed on `charge(z, true)` (what will really be charged), raising z by 10⁻⁵
+ * steps until it holds. The charge must decrease with z.
+ * @param start - a first guess (e.g. the sampled Gaussian's σ from its RDP)
+ * @param context - for error messages ("within 40 rounds")
+ * @throws RangeError when no z meets the target, naming why (a charge that throws a RangeError at
+ *   some z is reported with that z)
+ */
+export function searchNoiseMultiplier(
+  charge: (z: number, exact: boolean) => number,
+  targetEpsilon: number,
+  start: number,
+  context: string,
+): number {
+  const target = targetEpsilon * (1 - CALIBRATION_MARGIN);
   const at = (z: number, exact = false): number => {
     try {
-      return exact
-        ? plannedEpsilon(c, z)
-        : plannedEpsilon(c, z, { estimate: true, interval: searchInterval });
+      return charge(z, exact);
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
       throw new RangeError(
-        `no noise multiplier meets ε = ${c.targetEpsilon} within ${c.rounds} rounds: at z = ${z.toPrecision(4)} ${error.message}`,
+        `no noise multiplier meets ε = ${targetEpsilon} ${context}: at z = ${z.toPrecision(4)} ${error.message}`,
       );
     }
   };
-  let hi = calibrateSigma({ targetEpsilon: c.targetEpsilon, delta: c.delta, q: c.q, steps: c.rounds }).sigma;
+  let hi = start;
   let fHi = at(hi);
   for (let i = 0; !(fHi <= target); i++) {
     if (i === 40)
-      throw new RangeError(`no noise multiplier up to ${hi.toPrecision(4)} meets ε = ${c.targetEpsilon}`);
+      throw new RangeError(`no noise multiplier up to ${hi.toPrecision(4)} meets ε = ${targetEpsilon}`);
     hi *= 1.25;
     fHi = at(hi);
   }
   let lo = hi / 1.25;
   let fLo = at(lo);
   for (let i = 0; fLo <= target; i++) {
-    if (i === 40) throw new RangeError(`ε = ${c.targetEpsilon} holds at any noise down to ${lo}`);
+    if (i === 40) throw new RangeError(`ε = ${targetEpsilon} holds at any noise down to ${lo}`);
     hi = lo;
     fHi = fLo;
     lo /= 1.25;
@@ -336,7 +365,7 @@ export function calibrateNoiseMultiplier(c: NoiseCalibration): number {
     }
   }
   for (let i = 0; !(at(hi, true) <= target); i++) {
-    if (i === 100) throw new RangeError(`the exact charge at z = ${hi} stays above ε = ${c.targetEpsilon}`);
+    if (i === 100) throw new RangeError(`the exact charge at z = ${hi} stays above ε = ${targetEpsilon}`);
     hi *= 1 + 1e-5;
   }
   return hi;
