@@ -23,7 +23,7 @@ import { DEFAULT_MAX_WRAP_PROBABILITY, minNoisyClients, skellamParams } from './
 import { DEFAULT_RDP_ORDERS } from './orders.ts';
 import { DEFAULT_PLD_INTERVAL } from './pld.ts';
 import { DEFAULT_BETA } from './rounding.ts';
-import { type AccountantChoice, tightEpsilon } from './tightest.ts';
+import { type AccountantChoice, type TightEpsilon, tightEpsilon } from './tightest.ts';
 
 /** Adaptive clipping settings (Andrew et al. 2021; ./adaptive.ts). */
 export interface AdaptiveClipSettings {
@@ -233,6 +233,18 @@ export function plannedEpsilon(
   z: number,
   options: { readonly estimate?: boolean; readonly interval?: number } = {},
 ): number {
+  return plannedAccounting(c, z, options).epsilon;
+}
+
+/**
+ * {@link plannedEpsilon} with the details: which accountant's bound it is, RDP's ε and order, PLD's ε.
+ * @throws RangeError as {@link plannedEpsilon}
+ */
+export function plannedAccounting(
+  c: NoiseCalibration,
+  z: number,
+  options: { readonly estimate?: boolean; readonly interval?: number } = {},
+): TightEpsilon {
   const orders = c.orders ?? DEFAULT_RDP_ORDERS;
   const planner = new PrivacyRounds(
     {
@@ -259,7 +271,7 @@ export function plannedEpsilon(
   return tightEpsilon({ orders, rdp: cost.rdp.map((r) => r * c.rounds), pld }, c.delta, {
     accountant: c.accountant === 'pld' && pld === undefined ? 'rdp' : (c.accountant ?? 'tightest'),
     ...(options.interval !== undefined && { interval: options.interval }),
-  }).epsilon;
+  });
 }
 
 /**
