@@ -156,8 +156,29 @@ export function checkPldEvent(event: unknown, name = 'event'): PldEvent {
   }
 }
 
-/** The dominating PLD of one round of `event` for one order of the pair, on grid `interval`. */
+const eventPlds = new Map<string, PldPmf>();
+
+/** Forgets the memoised single-round PLDs (for benchmarks that time a cold computation). */
+export function clearPldCache(): void {
+  eventPlds.clear();
+}
+
+/**
+ * The dominating PLD of one round of `event` for one order of the pair, on grid `interval`. Memoised
+ * (a ledger or a benchmark asks for the same round's PLD at every round); the result is frozen.
+ */
 export function eventPld(event: PldEvent, direction: PldDirection, interval: number): PldPmf {
+  const key = `${JSON.stringify(event)}/${direction}/${interval}`;
+  let pmf = eventPlds.get(key);
+  if (pmf === undefined) {
+    pmf = buildEventPld(event, direction, interval);
+    if (eventPlds.size > 64) eventPlds.clear();
+    eventPlds.set(key, pmf);
+  }
+  return pmf;
+}
+
+function buildEventPld(event: PldEvent, direction: PldDirection, interval: number): PldPmf {
   switch (event.kind) {
     case 'gaussian':
       return gaussianPld(event.sigma, event.q, direction, interval);
