@@ -189,8 +189,10 @@ export function selfCompose(pmf: PldPmf, count: number, maxLength = 2 ** 24): Pl
     im[k] = magnitude * Math.sin(angle);
   }
   fft(re, im, true);
-  const out = new Float64Array(length);
-  for (let j = 0; j < length; j++) {
+  // Read all n positions as the losses lo … lo + n − 1: every residue class is kept, mass from below lo
+  // lands higher (pessimistic) and only mass above hi (≤ TAIL_MASS, added below) can land lower.
+  const out = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
     const v = re[(lo + j) % n]! / n;
     out[j] = v > 0 ? v : 0;
   }
