@@ -16,8 +16,10 @@ import {
   quickBenchConfig,
   resultsTable,
   runPrivacyBench,
+  seedsTable,
   spentLines,
   writeBenchFiles,
+  writeSeedFiles,
 } from '../fl/bench-privacy.ts';
 import type { ServerOptimizerConfig } from '../fl/fedavg.ts';
 import { Progress } from '../fl/progress.ts';
@@ -63,6 +65,8 @@ options (defaults in parentheses):
                         tuning without looking at the test set (off)
   --workers W           worker threads for local training, 0 for none (${defaults.workers})
   --seed S              seed of the partition, cohorts and local training (${defaults.seed})
+  --seeds LIST          run once per seed (comma-separated, e.g. 1,2) and report each cell's mean
+                        and ± half the range over the seeds; each seed's files go to seed-<S>/
   --quick               a small configuration for smoke tests: ${quick.clients} clients, cohort ${quick.cohort},
                         ${quick.rounds} rounds, ${quick.trainExamples} training and ${quick.evalExamples} test images
   --out DIR             where to write (a new folder privagg-bench/privacy-<timestamp>)`;
@@ -116,12 +120,17 @@ const OPTIONS = {
   validation: { type: 'string' },
   workers: { type: 'string' },
   seed: { type: 'string' },
+  seeds: { type: 'string' },
   quick: { type: 'boolean' },
   out: { type: 'string' },
 } as const;
 
-/** Turns the flags into a configuration. Exported for tests. */
-export function parseBenchArgs(argv: readonly string[]): { config: PrivacyBenchConfig; out?: string } {
+/** Turns the flags into a configuration (and the seeds of --seeds). Exported for tests. */
+export function parseBenchArgs(argv: readonly string[]): {
+  config: PrivacyBenchConfig;
+  out?: string;
+  seeds?: readonly number[];
+} {
   const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
   const [sub, ...extra] = positionals;
   if (sub !== 'privacy') {
@@ -224,6 +233,14 @@ export function parseBenchArgs(argv: readonly string[]): { config: PrivacyBenchC
   raw('validation', (v) => set({ validation: integer('validation', v, 0, 1_000_000) }));
   raw('workers', (v) => set({ workers: integer('workers', v, 0, 64) }));
   raw('seed', (v) => set({ seed: integer('seed', v, 0, 2 ** 32 - 1) }));
+  let seeds: number[] | undefined;
+  raw('seeds', (v) => {
+    if (str('seed') !== undefined) throw new CliError('give either --seed or --seeds, not both');
+    seeds = v.split(',').map((x) => integer('seeds', x.trim(), 0, 2 ** 32 - 1));
+    if (new Set(seeds).size !== seeds.length)
+      throw new CliError(`--seeds must not repeat a seed, got '${v}'`);
+    set({ seed: seeds[0]! });
+  });
   if (config.finalRounds > config.rounds) set({ finalRounds: config.rounds });
   try {
     config = checkBenchConfig(config);
@@ -232,7 +249,7 @@ export function parseBenchArgs(argv: readonly string[]): { config: PrivacyBenchC
     throw error;
   }
   const out = str('out');
-  return out === undefined ? { config } : { config, out };
+  return { config, ...(out !== undefined && { out }), ...(seeds !== undefined && { seeds }) };
 }
 
 /** A fresh folder name under privagg-bench/, from the time (suffixed if it exists). */
@@ -247,39 +264,57 @@ export function defaultOutDir(now = new Date()): string {
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  const { config, out } = parseBenchArgs(argv);
+  const { config, out, seeds } = parseBenchArgs(argv);
   const dir = out ?? defaultOutDir();
-  let result: Awaited<ReturnType<typeof runPrivacyBench>>;
-  try {
-    result = await runPrivacyBench(config, {
-      progress: (total) => new Progress({ total, label: 'bench privacy', stream: process.stderr }),
-    });
-  } catch (error) {
-    if (error instanceof BenchConfigError) throw new CliError(error.message);
-    throw error;
+  const results: Awaited<ReturnType<typeof runPrivacyBench>>[] = [];
+  for (const seed of seeds ?? [config.seed]) {
+    try {
+      results.push(
+        await runPrivacyBench(
+          { ...config, seed },
+          {
+            progress: (total) =>
+              new Progress({
+                total,
+                label: seeds ? `bench privacy (seed ${seed})` : 'bench privacy',
+                stream: process.stderr,
+              }),
+          },
+        ),
+      );
+    } catch (error) {
+      if (error instanceof BenchConfigError) throw new CliError(error.message);
+      throw error;
+    }
   }
-  const files = await writeBenchFiles(dir, result);
-  const c = result.secaggCheck;
+  const files = seeds ? await writeSeedFiles(dir, results) : await writeBenchFiles(dir, results[0]!);
   const lines = [
     `privagg bench privacy: test accuracy vs ε (δ = ${formatDelta(config.delta)}), mean of the last ${config.finalRounds} rounds`,
-    '',
-    resultsTable(result),
-    '',
-    ...(c
-      ? [
-          `SecAgg alone vs plain FedAvg: ${(100 * c.accuracyGap).toFixed(2)} points; largest per-coordinate error of ` +
-            `the SecAgg mean ${c.maxAbsError.toExponential(2)} (quantization bound ${c.bound.toExponential(2)})`,
-        ]
-      : []),
-    ...spentLines(result),
-    '',
-    result.note,
-    '',
-    `runtime ${(result.timings.total / 1000).toFixed(0)} s (training ${(result.timings.train / 1000).toFixed(0)} s, ` +
-      `secure aggregation ${((result.timings.secureEncode + result.timings.secureProtocol + result.timings.secureDecode) / 1000).toFixed(0)} s, ` +
-      `evaluation ${(result.timings.evaluate / 1000).toFixed(0)} s), backend ${result.derived.backend}, ${config.workers} training worker(s)`,
-    `wrote ${files.join(', ')}`,
   ];
+  for (const result of results) {
+    const c = result.secaggCheck;
+    lines.push(
+      '',
+      ...(seeds ? [`seed ${result.config.seed}:`] : []),
+      resultsTable(result),
+      '',
+      ...(c
+        ? [
+            `SecAgg alone vs plain FedAvg: ${(100 * c.accuracyGap).toFixed(2)} points; largest per-coordinate error of ` +
+              `the SecAgg mean ${c.maxAbsError.toExponential(2)} (quantization bound ${c.bound.toExponential(2)})`,
+          ]
+        : []),
+      ...spentLines(result),
+      '',
+      `runtime ${(result.timings.total / 1000).toFixed(0)} s (training ${(result.timings.train / 1000).toFixed(0)} s, ` +
+        `secure aggregation ${((result.timings.secureEncode + result.timings.secureProtocol + result.timings.secureDecode) / 1000).toFixed(0)} s, ` +
+        `evaluation ${(result.timings.evaluate / 1000).toFixed(0)} s), backend ${result.derived.backend}, ${config.workers} training worker(s)`,
+    );
+  }
+  if (seeds) {
+    lines.push('', `over seeds ${seeds.join(', ')}: mean ± half the range`, '', seedsTable(results));
+  }
+  lines.push('', results[0]!.note, '', `wrote ${files.join(', ')}`);
   console.log(lines.join('\n'));
   return 0;
 }

@@ -41,6 +41,7 @@ import { assertIntegerIn, assertObject, assertPositive, kind } from './checks.ts
 import { clipCopy } from './clip.ts';
 import { decodeSum, encodeUpdate, type SkellamParams, skellamParams, skellamQuery } from './distributed.ts';
 import { type RandomSource, withStream } from './sampling.ts';
+import { skellamGaussianDominance } from './skellam-gdp.ts';
 import { SkellamRound } from './skellam-rdp.ts';
 import { flatten, type NamedTensors } from './tensors.ts';
 
@@ -443,15 +444,31 @@ export function decodeRelease(
 }
 
 /**
- * The round's mechanism for the ledger.
+ * The round's mechanism for the ledger: its RDP curve and its privacy loss distribution.
+ *
+ * Distributed: the exact RDP of the (subsampled) Skellam round, update and clip count together
+ * (./skellam-rdp.ts), and as PLD the Gaussian mechanism that dominates the round (./skellam-gdp.ts;
+ * omitted when the noise variance is beyond what that is computed for). Neighbouring relation: one
+ * client's update zeroed while its noise share stays (zero-out; see ./distributed.ts for why the
+ * relation that also removes the share is not one client noise can cover); recorded in the params.
+ * Central: the Gaussian mechanism of the round's effective noise multiplier (update and count
+ * together, ./adaptive.ts), add/remove.
  * @param q - the client sampling rate the round may claim for amplification (1 claims none)
  * @param orders - the ledger's RDP orders (for the distributed mechanism's precomputed curve)
+ * @param options.estimate - calibration searches only: estimate the dominating Gaussian of a very
+ *   noisy round instead of computing it (./skellam-gdp.ts). Never for what a ledger is charged.
  */
-export function planMechanism(plan: PrivacyPlan, q: number, orders: readonly number[]): RoundMechanism {
+export function planMechanism(
+  plan: PrivacyPlan,
+  q: number,
+  orders: readonly number[],
+  options: { readonly estimate?: boolean } = {},
+): RoundMechanism {
   const a = plan.announced;
   if (a.mechanism === 'distributed-skellam') {
     const queries = [skellamQuery(plan.skellam!)];
     if (plan.clipCount) queries.push(clipCountQuery(plan.clipCount));
+    const dominance = skellamGaussianDominance(queries, options);
     return {
       kind: 'precomputed',
       name: 'distributed-skellam',
@@ -464,9 +481,21 @@ export function planMechanism(plan: PrivacyPlan, q: number, orders: readonly num
         scale: a.scale,
         minNoisyClients: a.minNoisyClients,
         ...(a.clipCount && { bitNoiseStddev: a.clipCount.bitNoiseStddev }),
+        relation: 'zero-out',
       },
       orders,
       rdp: new SkellamRound(queries, q).rdp(orders),
+      ...(dominance && {
+        pld: {
+          event: {
+            kind: 'gaussian',
+            sigma: dominance.sigma,
+            q,
+            ...(dominance.slack > 0 && { slack: dominance.slack }),
+          },
+          count: 1,
+        },
+      }),
     };
   }
   const sensitivity = quantizedSensitivity(a.clip, { dimension: a.dimension, scale: a.scale });

@@ -8,10 +8,17 @@
  * tested on the (ε, δ) conversion of the composed curve (./conversion.ts). Adding the rounds' own ε
  * values instead would also be a valid bound (basic composition), but a much looser one: it is
  * never used for the decision, only the composed curve is.
+ *
+ * A round's cost may also carry its privacy loss distribution (a {@link PldEvent}, ./pld-accountant.ts):
+ * the built-in Gaussian kinds always do, a precomputed mechanism may. When every counted round has
+ * one, the budget is tested on the smaller of the two valid bounds, RDP's and the PLD accountant's
+ * (./tightest.ts); otherwise on RDP's.
  * @module
  */
-import { type Conversion, epsilonFromRdp } from './conversion.ts';
+import type { Conversion } from './conversion.ts';
+import { checkPldEvent } from './pld-accountant.ts';
 import { computeRdp } from './rdp.ts';
+import { type AccountantChoice, type PldRounds, tightEpsilon } from './tightest.ts';
 import { assertCount, assertInRange, assertNonNegative, assertOrders } from './validate.ts';
 
 /** A JSON value, as stored in a round's parameters. */
@@ -74,6 +81,11 @@ export interface PrecomputedMechanism {
   readonly orders: readonly number[];
   /** RDP of the whole round at each order, each ≥ 0 or +∞ (no finite bound at that order). */
   readonly rdp: readonly number[];
+  /**
+   * Optionally, the round's privacy loss distribution: `count` releases of `event`, which must
+   * dominate the round (./pld-accountant.ts). Omit it when no such event is known.
+   */
+  readonly pld?: PldRounds;
 }
 
 /** The mechanism a round runs, as handed to {@link roundCost} and the ledger. */
@@ -95,6 +107,8 @@ export interface RoundCost {
   readonly params: { readonly [key: string]: JsonValue };
   /** RDP of the round at each order, each ≥ 0 or +∞. */
   readonly rdp: readonly number[];
+  /** The round's PLD event and count, when known (always for the built-in kinds). */
+  readonly pld?: PldRounds;
 }
 
 const NAME = /^[a-z][a-z0-9.-]{0,63}$/;
@@ -173,7 +187,10 @@ export function roundCost(mechanism: RoundMechanism, orders: readonly number[]):
       const sensitivity = assertNonNegative('mechanism.sensitivity', m['sensitivity'], true);
       const steps = optionalSteps('mechanism.steps', m['steps']);
       const rdp = computeRdp({ q: 1, sigma, steps, orders: checkedOrders });
-      return freezeCost(kind, { sigma, sensitivity, steps }, rdp);
+      return freezeCost(kind, { sigma, sensitivity, steps }, rdp, {
+        event: { kind: 'gaussian', sigma, q: 1 },
+        count: steps,
+      });
     }
     case 'subsampled-gaussian': {
       onlyKeys('a subsampled-gaussian mechanism', m, ['kind', 'q', 'sigma', 'sensitivity', 'steps']);
@@ -183,7 +200,10 @@ export function roundCost(mechanism: RoundMechanism, orders: readonly number[]):
       const sensitivity = assertNonNegative('mechanism.sensitivity', m['sensitivity'], true);
       const steps = optionalSteps('mechanism.steps', m['steps']);
       const rdp = computeRdp({ q, sigma, steps, orders: checkedOrders });
-      return freezeCost(kind, { q, sigma, sensitivity, steps }, rdp);
+      return freezeCost(kind, { q, sigma, sensitivity, steps }, rdp, {
+        event: { kind: 'gaussian', sigma, q },
+        count: steps,
+      });
     }
     case 'precomputed':
       return precomputedCost(m, checkedOrders);
@@ -195,7 +215,7 @@ export function roundCost(mechanism: RoundMechanism, orders: readonly number[]):
 }
 
 function precomputedCost(m: Record<string, unknown>, orders: readonly number[]): RoundCost {
-  onlyKeys('a precomputed mechanism', m, ['kind', 'name', 'params', 'orders', 'rdp']);
+  onlyKeys('a precomputed mechanism', m, ['kind', 'name', 'params', 'orders', 'rdp', 'pld']);
   const name = m['name'];
   if (typeof name !== 'string') throw new TypeError(`mechanism.name must be a string, got ${show(name)}`);
   if (!NAME.test(name) || RESERVED_NAMES.includes(name)) {
@@ -224,11 +244,34 @@ function precomputedCost(m: Record<string, unknown>, orders: readonly number[]):
   const curve = rdp.map((v: unknown, k) =>
     v === Infinity ? v : assertNonNegative(`mechanism.rdp[${k}]`, v),
   );
-  return freezeCost(name, params, curve);
+  return freezeCost(name, params, curve, m['pld'] === undefined ? undefined : checkPldRounds(m['pld']));
 }
 
-function freezeCost(kind: string, params: { readonly [key: string]: JsonValue }, rdp: number[]): RoundCost {
-  return Object.freeze({ kind, params: Object.freeze(params), rdp: Object.freeze(rdp) });
+/**
+ * Validates a round's PLD: `{ event, count }` with a valid event and a count ≥ 1.
+ * @throws TypeError / RangeError naming the field
+ */
+export function checkPldRounds(value: unknown, name = 'mechanism.pld'): PldRounds {
+  if (!isPlainObject(value)) throw new TypeError(`${name} must be an object, got ${show(value)}`);
+  onlyKeys(name, value, ['event', 'count']);
+  const event = checkPldEvent(value['event'], `${name}.event`);
+  const count = assertCount(`${name}.count`, value['count']);
+  if (count === 0) throw new RangeError(`${name}.count must be at least 1, got 0`);
+  return Object.freeze({ event, count });
+}
+
+function freezeCost(
+  kind: string,
+  params: { readonly [key: string]: JsonValue },
+  rdp: number[],
+  pld?: PldRounds,
+): RoundCost {
+  return Object.freeze({
+    kind,
+    params: Object.freeze(params),
+    rdp: Object.freeze(rdp),
+    ...(pld && { pld: Object.freeze({ event: pld.event, count: pld.count }) }),
+  });
 }
 
 /** Arguments of {@link checkBudget}. */
@@ -243,6 +286,13 @@ export interface BudgetQuery {
   readonly delta: number;
   readonly targetEpsilon: number;
   readonly conversion: Conversion;
+  /**
+   * The PLD events of every counted round, or undefined if some counted round has none (then only
+   * RDP can bound the composition). Absent: undefined.
+   */
+  readonly spentPld?: readonly PldRounds[] | undefined;
+  /** Which bound decides; default 'tightest' (the smaller valid one). */
+  readonly accountant?: AccountantChoice;
 }
 
 /** The outcome of a budget check that passed. */
@@ -250,9 +300,11 @@ export interface BudgetCheck {
   readonly round: number;
   /** ε of what was counted before the round. */
   readonly epsilonBefore: number;
-  /** ε once the round is counted too (≤ the target), and the order that achieves it. */
+  /** ε once the round is counted too (≤ the target), and the RDP order that achieves RDP's bound. */
   readonly epsilonAfter: number;
   readonly order: number;
+  /** Which accountant gave `epsilonAfter`. */
+  readonly accountant: 'rdp' | 'pld';
   /** ε of the round on its own. */
   readonly roundEpsilon: number;
   /** The composed RDP curve after the round. */
@@ -314,19 +366,27 @@ export function checkBudget(query: BudgetQuery): BudgetCheck {
   if (spentRdp.length !== orders.length || cost.rdp.length !== orders.length) {
     throw new RangeError(`RDP curves must have one value per order (${orders.length})`);
   }
+  const options = { conversion, accountant: query.accountant ?? 'tightest' } as const;
+  // 'pld' alone cannot decide without every round's event: fall back to RDP rather than refuse.
+  const usable = (pld: readonly PldRounds[] | undefined) =>
+    options.accountant === 'pld' && pld === undefined ? { ...options, accountant: 'rdp' as const } : options;
   const rdpAfter = Object.freeze(spentRdp.map((r, k) => r + cost.rdp[k]!));
-  const before = epsilonFromRdp(orders, spentRdp, delta, conversion).epsilon;
-  const after = epsilonFromRdp(orders, rdpAfter, delta, conversion);
+  const spentPld = query.spentPld;
+  const pldAfter = spentPld !== undefined && cost.pld !== undefined ? [...spentPld, cost.pld] : undefined;
+  const before = tightEpsilon({ orders, rdp: spentRdp, pld: spentPld }, delta, usable(spentPld)).epsilon;
+  const after = tightEpsilon({ orders, rdp: rdpAfter, pld: pldAfter }, delta, usable(pldAfter));
   // `!(≤)` rather than `>`: a NaN must refuse, not pass.
   if (!(after.epsilon <= targetEpsilon)) {
     throw new BudgetExceededError(query.round, before, after.epsilon, targetEpsilon, delta);
   }
-  const own = epsilonFromRdp(orders, cost.rdp, delta, conversion).epsilon;
+  const ownPld = cost.pld === undefined ? undefined : [cost.pld];
+  const own = tightEpsilon({ orders, rdp: cost.rdp, pld: ownPld }, delta, usable(ownPld)).epsilon;
   return {
     round: query.round,
     epsilonBefore: before,
     epsilonAfter: after.epsilon,
     order: after.order,
+    accountant: after.accountant,
     roundEpsilon: own,
     rdpAfter,
   };

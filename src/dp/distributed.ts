@@ -31,11 +31,29 @@
  * relative to Δ₂, the L2 sensitivity *after rounding* (Δ₂ ≥ s·C), so rounding can never leave less
  * noise than promised: in model units the noise standard deviation is z·Δ₂/s ≥ z·C.
  *
- * Neighbouring relation: one client's contribution replaced by zero (zero-out) or added/removed;
- * either way the integer vector it sends changes by at most Δ₂ in L2 and Δ₁ = min(Δ₂², √n·Δ₂) in L1
- * (integer coordinates: |x| ≤ x²). Noise is Skellam of variance ≥ z²Δ₂², so per round the RDP is that
- * of ./skellam-rdp.ts, with Poisson client sampling at rate q if the deployment samples clients that
- * way ({@link skellamQuery}, {@link SkellamRound}).
+ * Neighbouring relation — what the accounting covers, and what no accounting of client-side noise
+ * can. The party distributed DP guards against is the coordinator (with up to n_C colluding clients).
+ * It sees which clients take part — it talks to each of them — so no noise hides *whether* a client
+ * participates; what is protected is the content of its update. The relation accounted is therefore
+ * zero-out: one client's update replaced by zero while the client still takes part, so its noise
+ * share stays in the sum. Any unmasked sum holds the shares of at least h honest survivors, the
+ * client's own among them, so the pair is (Y + x, Y) with Y Skellam of variance ≥ h·v = z²Δ₂²: a shift
+ * by the rounded update, at most Δ₂ in L2 and Δ₁ = min(Δ₂², √n·Δ₂) in L1 (integer coordinates:
+ * |x| ≤ x²). Per round the RDP is that of ./skellam-rdp.ts and the PLD that of ./skellam-gdp.ts.
+ *
+ * Add/remove — the client and its noise share both absent — is not covered, and accounting it as the
+ * same shift with the h − 1 remaining honest shares would under-count: the two sums then differ by one
+ * share of noise as well, and over n coordinates the noise energy tells them apart. For Gaussian shares
+ * the variance difference alone has D_α = n·[½·log(h_−/h) + log(h_−/σ²_α)/(2(α−1))] with h_− = h − 1,
+ * σ²_α = α·h_− + (1 − α)·h (in units of one share), e.g. D₂ ≈ 0.94 at n = 8,192 and h = 67, several
+ * times the shift's 1/z² (test/dp/relation.test.ts). Participation is hidden only from a party that
+ * does not know who else took part and cannot count the shares, e.g. an observer of the released model
+ * under Poisson sampling, and then by the cohort's randomness, which this accounting does not quantify.
+ *
+ * Sampling. Amplification by Poisson sampling (q < 1, as `privagg bench privacy` claims) needs the
+ * coordinator not to learn who was sampled. With zero-out that is a deployment in which every client
+ * takes part each round and one that was not sampled sends a zero update with its noise share — the
+ * accounted pair exactly. `privagg serve` takes whoever checks in and claims no amplification (q = 1).
  *
  * Fail closed: every parameter is validated when the configuration is built, and a configuration
  * whose ring cannot hold the sum (wrap-around bound above `maxWrapProbability`), whose scale is above

@@ -1,8 +1,11 @@
 /**
  * Differential privacy for privagg. Accounting: Rényi DP of the Poisson-subsampled Gaussian
  * mechanism (./rdp.ts), conversion to (ε, δ) (./conversion.ts), an accountant that composes
- * heterogeneous steps and calibrates σ (./accountant.ts), the Skellam mechanism's RDP with
- * Zhu–Wang subsampling (./skellam-rdp.ts, ./subsampling.ts). Mechanisms: clipping and bounded FedAvg
+ * heterogeneous steps and calibrates σ (./accountant.ts), the Skellam mechanism's exact (subsampled)
+ * RDP (./skellam-rdp.ts, ./skellam-exact.ts, ./subsampled-rdp.ts; Zhu–Wang's general bound in
+ * ./subsampling.ts), privacy loss distributions (./pld.ts, ./pld-mechanisms.ts, ./pld-accountant.ts)
+ * with the Skellam mechanism's dominating Gaussian (./skellam-gdp.ts), and the smaller of the two
+ * valid bounds (./tightest.ts). Mechanisms: clipping and bounded FedAvg
  * weights (./clip.ts), noise samplers (./sampling.ts), central Gaussian noise (./central.ts), the
  * distributed Skellam mechanism (./distributed.ts, with ./hadamard.ts, ./rounding.ts, ./wrap.ts) and
  * adaptive clipping (./adaptive.ts). Public exports only.
@@ -101,6 +104,14 @@ export {
   type Spent,
 } from './ledger.ts';
 export { DEFAULT_RDP_ORDERS } from './orders.ts';
+export { DEFAULT_PLD_INTERVAL, type PldPmf } from './pld.ts';
+export {
+  checkPldEvent,
+  PldAccountant,
+  type PldEpsilon,
+  type PldEvent,
+} from './pld-accountant.ts';
+export { gaussianPld, type IntegerNoise, integerNoisePld, type PldDirection } from './pld-mechanisms.ts';
 export { computeRdp, type RdpQuery, type SampledGaussian } from './rdp.ts';
 export { DEFAULT_BETA, roundedSquaredBound } from './rounding.ts';
 export {
@@ -113,7 +124,10 @@ export {
   skellamPmf,
   withStream,
 } from './sampling.ts';
+export { skellamQueryRdpTable, skellamShiftRdp } from './skellam-exact.ts';
+export { type GaussianDominance, skellamGaussianDominance, skellamIncrementBound } from './skellam-gdp.ts';
 export { type SkellamQuery, SkellamRound, skellamRdp } from './skellam-rdp.ts';
+export { subsampledSymmetricCurve, subsampledSymmetricRdp } from './subsampled-rdp.ts';
 export { poissonSubsampledRdp } from './subsampling.ts';
 export {
   type FloatTensor,
@@ -124,4 +138,11 @@ export {
   type TensorShape,
   unflatten,
 } from './tensors.ts';
+export {
+  type AccountantChoice,
+  type Composition,
+  type PldRounds,
+  type TightEpsilon,
+  tightEpsilon,
+} from './tightest.ts';
 export { type WrapQuery, wrapProbability } from './wrap.ts';

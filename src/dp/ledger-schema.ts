@@ -3,25 +3,33 @@
  * strict decoding of what is read back. A row that does not decode is corruption, never a default.
  *
  * The file identifies itself by `PRAGMA application_id` (ASCII "PRVL") and carries its schema
- * version twice, in `PRAGMA user_version` and in the `meta` row; a reader accepts only the version
- * it was written for. Triggers make the database itself refuse what the ledger never does: deleting
- * a round, changing a round's mechanism, curve or ε after it was reserved, leaving a round's
- * terminal state, and changing the configuration.
+ * version in `PRAGMA user_version` (the version of its schema now) and in the `meta` row (the version
+ * it was created with; the configuration is immutable). Triggers make the database itself refuse
+ * what the ledger never does: deleting a round, changing a round's mechanism, curve, PLD or ε after
+ * it was reserved, leaving a round's terminal state, and changing the configuration.
+ *
+ * Versions. 1: RDP curves only. 2: each round may also record its privacy loss distribution (the
+ * `pld` column: a {@link PldRounds} as JSON), so that ε can be recomputed by the PLD accountant too;
+ * and a `migrations` table. A version-1 file is migrated in place when opened ({@link MIGRATE_V1_TO_V2}):
+ * its rounds keep no PLD (the triggers forbid adding one later), so while they are counted ε stays
+ * RDP's, exactly as before. A new file is created as version 1 and migrated in the same
+ * transaction, so old and new files end with the same schema.
  * @module
  */
-import type { JsonValue } from './budget.ts';
+import { checkPldRounds, type JsonValue } from './budget.ts';
+import type { PldRounds } from './tightest.ts';
 
 /** `PRAGMA application_id` of a ledger file: the bytes "PRVL". */
 export const APPLICATION_ID = 0x5052564c;
 
-/** The schema version this build writes and reads. */
-export const SCHEMA_VERSION = 1;
+/** The schema version this build writes and reads (older versions are migrated when opened). */
+export const SCHEMA_VERSION = 2;
 
 /** The status of a round in the ledger. See ./ledger.ts for the transitions and the counting rule. */
 export type RoundStatus = 'reserved' | 'released' | 'aborted';
 
 /** The schema, version 1. Applied once, in the transaction that creates the file. */
-export const SCHEMA_SQL = `
+export const SCHEMA_V1_SQL = `
 CREATE TABLE meta (
   id             INTEGER PRIMARY KEY CHECK (id = 1),
   schema_version INTEGER NOT NULL,
@@ -68,6 +76,39 @@ WHEN OLD.status <> 'reserved' OR NEW.status = 'reserved'
 BEGIN SELECT RAISE(ABORT, 'illegal privacy ledger transition'); END;
 `;
 
+/**
+ * Version 1 → 2: the `pld` column (NULL for every existing round, and immutable like the rest of a
+ * reserved round: the transition trigger is recreated to cover it) and the `migrations` record.
+ * Applied in one transaction together with `PRAGMA user_version = 2`.
+ */
+export const MIGRATE_V1_TO_V2 = `
+ALTER TABLE rounds ADD COLUMN pld TEXT
+  CHECK (pld IS NULL OR (json_valid(pld) AND json_type(pld) = 'object'));
+
+DROP TRIGGER rounds_only_leave_reserved;
+CREATE TRIGGER rounds_only_leave_reserved BEFORE UPDATE ON rounds
+WHEN OLD.status <> 'reserved' OR NEW.status = 'reserved'
+  OR NEW.round IS NOT OLD.round OR NEW.mechanism IS NOT OLD.mechanism
+  OR NEW.params IS NOT OLD.params OR NEW.rdp IS NOT OLD.rdp OR NEW.pld IS NOT OLD.pld
+  OR NEW.epsilon IS NOT OLD.epsilon OR NEW.cumulative_epsilon IS NOT OLD.cumulative_epsilon
+  OR NEW.session IS NOT OLD.session OR NEW.reserved_at IS NOT OLD.reserved_at
+  OR (NEW.status = 'released' AND NEW.counted <> 1)
+BEGIN SELECT RAISE(ABORT, 'illegal privacy ledger transition'); END;
+
+CREATE TABLE migrations (
+  from_version INTEGER NOT NULL,
+  to_version   INTEGER NOT NULL,
+  migrated_at  TEXT    NOT NULL,
+  PRIMARY KEY (from_version, to_version)
+) STRICT;
+
+CREATE TRIGGER migrations_are_kept BEFORE DELETE ON migrations
+BEGIN SELECT RAISE(ABORT, 'the privacy ledger migration record is never deleted'); END;
+
+CREATE TRIGGER migrations_are_immutable BEFORE UPDATE ON migrations
+BEGIN SELECT RAISE(ABORT, 'the privacy ledger migration record is immutable'); END;
+`;
+
 /** The `meta` row as stored. */
 export interface MetaRow {
   readonly schema_version: number;
@@ -94,6 +135,8 @@ export interface RoundRow {
   readonly released_at: string | null;
   readonly aborted_at: string | null;
   readonly abort_reason: string | null;
+  /** Version 2: the round's PLD as JSON, or NULL. */
+  readonly pld: string | null;
 }
 
 /** One round of the ledger, decoded. */
@@ -106,6 +149,8 @@ export interface LedgerRound {
   readonly params: { readonly [key: string]: JsonValue };
   /** The round's RDP curve, one value per order of the ledger (+∞ where no finite bound holds). */
   readonly rdp: readonly number[];
+  /** The round's privacy loss distribution, when it was recorded (version 2 rounds that had one). */
+  readonly pld: PldRounds | null;
   /** ε of this round alone, at the ledger's δ. */
   readonly epsilon: number;
   /**
@@ -191,6 +236,14 @@ export function decodeRound(row: RoundRow, orderCount: number): LedgerRound {
   } catch (error) {
     throw new Error(`${at}: ${(error as Error).message}`);
   }
+  let pld: PldRounds | null = null;
+  if (row.pld !== null && row.pld !== undefined) {
+    try {
+      pld = checkPldRounds(JSON.parse(row.pld), 'pld');
+    } catch (error) {
+      throw new Error(`${at}: its PLD does not decode: ${(error as Error).message}`);
+    }
+  }
   const epsilon = finite(`${at}: epsilon`, row.epsilon);
   const cumulativeEpsilon = finite(`${at}: cumulative epsilon`, row.cumulative_epsilon);
   const releasedAt = nullableText(`${at}: released_at`, row.released_at);
@@ -204,6 +257,7 @@ export function decodeRound(row: RoundRow, orderCount: number): LedgerRound {
     mechanism: text(`${at}: mechanism`, row.mechanism),
     params: Object.freeze(params as { [key: string]: JsonValue }),
     rdp: Object.freeze(rdp),
+    pld,
     epsilon,
     cumulativeEpsilon,
     status,

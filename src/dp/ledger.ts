@@ -31,15 +31,19 @@
  *   abort itself: if whether a round aborts depends on the data (say, on which clients drop out),
  *   the fact that it aborted is an output. Callers who cannot rule that out should pass
  *   `nothingReleased: false`.
- * Cumulative ε is always recomputed by adding the counted rounds' RDP curves order by order and
- * converting once at δ (./budget.ts); each row also stores its own ε and the cumulative ε at its
- * reservation, for the record.
+ * Cumulative ε is always recomputed from what the rows store: by adding the counted rounds' RDP
+ * curves order by order and converting once at δ, and — when every counted round also stored its
+ * privacy loss distribution (schema version 2) — by composing those with the PLD accountant; the
+ * smaller of the two valid bounds counts (./budget.ts, ./tightest.ts; the `accountant` option can
+ * pin one). Each row also stores its own ε and the cumulative ε at its reservation, for the record.
+ * The PLD computation is deterministic, so a restarted process recomputes the same ε.
  *
  * Durability: WAL journal with `synchronous = FULL` (each commit is fsynced before it returns), and
  * a new file is created complete or not at all (built under a temporary name, then hard-linked into
- * place, which fails if the name exists). A file that is not a complete ledger of this version, or
- * whose δ, target, orders or conversion differ from the configuration given, is refused: the ledger
- * never starts afresh silently.
+ * place, which fails if the name exists). A version-1 file (RDP curves only) is migrated to version 2
+ * in one transaction when opened (./ledger-schema.ts); its old rounds keep RDP accounting. A file
+ * that is not a complete ledger of a known version, or whose δ, target, orders or conversion differ
+ * from the configuration given, is refused: the ledger never starts afresh silently.
  *
  * Errors: {@link BudgetExceededError} and {@link LedgerStateError} (a call that is illegal in the
  * round's state) change nothing and leave the handle usable. Any other failure during an operation
@@ -60,18 +64,20 @@ import {
   type RoundMechanism,
   roundCost,
 } from './budget.ts';
-import { type Conversion, epsilonFromRdp } from './conversion.ts';
+import type { Conversion } from './conversion.ts';
 import {
   APPLICATION_ID,
   decodeRound,
   encodeCurve,
   type LedgerRound,
   type MetaRow,
+  MIGRATE_V1_TO_V2,
   type RoundRow,
-  SCHEMA_SQL,
+  SCHEMA_V1_SQL,
   SCHEMA_VERSION,
 } from './ledger-schema.ts';
 import { DEFAULT_RDP_ORDERS } from './orders.ts';
+import { type AccountantChoice, groupPld, type PldRounds, tightEpsilon } from './tightest.ts';
 import { assertCount, assertInRange, assertNonNegative, assertOrders } from './validate.ts';
 
 export type { LedgerRound, RoundStatus } from './ledger-schema.ts';
@@ -100,6 +106,12 @@ export interface LedgerOptions {
   /** The clock for timestamps; default `() => new Date()`. */
   readonly now?: () => Date;
   /**
+   * Which bound ε is computed with: 'rdp', 'pld' (falls back to RDP while some counted round has no
+   * PLD) or 'tightest', the smaller valid one (default). Not part of the file's configuration: every
+   * choice is a valid upper bound.
+   */
+  readonly accountant?: AccountantChoice;
+  /**
    * For crash tests only: called inside each write transaction after the row is written and before
    * the commit. Whatever it throws rolls the transaction back and closes the handle.
    */
@@ -110,10 +122,12 @@ export interface LedgerOptions {
 export interface Spent {
   /** ε of every counted round composed, at the ledger's δ; 0 when nothing is counted. */
   readonly epsilon: number;
-  /** The order achieving it. */
+  /** The RDP order achieving RDP's bound. */
   readonly order: number;
   /** How many rounds are counted. */
   readonly rounds: number;
+  /** Which accountant's bound `epsilon` is. */
+  readonly accountant: 'rdp' | 'pld';
 }
 
 /** How a round ended without a result: see the counting rule in the module documentation. */
@@ -137,7 +151,12 @@ export interface LedgerReport {
   readonly delta: number;
   readonly targetEpsilon: number;
   readonly orders: readonly number[];
-  readonly spent: { readonly epsilon: number; readonly order: number | null; readonly rounds: number };
+  readonly spent: {
+    readonly epsilon: number;
+    readonly order: number | null;
+    readonly rounds: number;
+    readonly accountant: 'rdp' | 'pld';
+  };
   /** targetEpsilon − spent ε, for display only: ε does not compose additively. */
   readonly headroom: number;
   readonly nextRound: number;
@@ -176,6 +195,8 @@ interface Snapshot {
   readonly version: number;
   /** Sum of the counted rounds' curves, per order. */
   readonly spentRdp: readonly number[];
+  /** The counted rounds' PLDs, grouped; undefined if some counted round has none. */
+  readonly spentPld: readonly PldRounds[] | undefined;
   readonly counted: number;
   /** The highest round number in the ledger (counted or not); 0 when empty. */
   readonly lastRound: number;
@@ -242,7 +263,8 @@ function createFile(path: string, config: Checked, createdAt: string): void {
       db.pragma('journal_mode = DELETE');
       db.pragma('synchronous = FULL');
       db.transaction(() => {
-        db.exec(SCHEMA_SQL);
+        db.exec(SCHEMA_V1_SQL);
+        db.exec(MIGRATE_V1_TO_V2);
         db.pragma(`application_id = ${APPLICATION_ID}`);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
         db.prepare(
@@ -310,6 +332,7 @@ export class PrivacyLedger {
   readonly #db: Database.Database;
   readonly #now: () => Date;
   readonly #beforeCommit: LedgerOptions['beforeCommit'];
+  readonly #accountant: AccountantChoice;
   /** The rounds this handle reserved: the only ones it may refund (see the counting rule). */
   readonly #reservedHere = new Set<number>();
   #snapshot: Snapshot | undefined;
@@ -331,6 +354,7 @@ export class PrivacyLedger {
     this.createdAt = createdAt;
     this.#now = options.now ?? (() => new Date());
     this.#beforeCommit = options.beforeCommit;
+    this.#accountant = options.accountant ?? 'tightest';
   }
 
   /**
@@ -359,6 +383,10 @@ export class PrivacyLedger {
       }
     }
     const now = options.now ?? (() => new Date());
+    const accountant = options.accountant ?? 'tightest';
+    if (accountant !== 'rdp' && accountant !== 'pld' && accountant !== 'tightest') {
+      throw new RangeError(`accountant must be 'rdp', 'pld' or 'tightest', got ${String(accountant)}`);
+    }
 
     if (!existsSync(path)) {
       if (options.mustExist) {
@@ -378,7 +406,7 @@ export class PrivacyLedger {
       });
     }
     try {
-      const createdAt = PrivacyLedger.#prepare(db, path, checked);
+      const createdAt = PrivacyLedger.#prepare(db, path, checked, now);
       const ledger = new PrivacyLedger(db, path, checked, createdAt, options);
       ledger.#read(() => ledger.#current()); // decodes every row: a malformed one fails the open
       return ledger;
@@ -392,7 +420,7 @@ export class PrivacyLedger {
   }
 
   /** Identifies the file, checks it, sets the connection up and compares the configuration. */
-  static #prepare(db: Database.Database, path: string, config: Checked): string {
+  static #prepare(db: Database.Database, path: string, config: Checked, now: () => Date): string {
     // Identify before writing anything: switching to WAL writes the header of whatever this is.
     const applicationId = db.pragma('application_id', { simple: true });
     if (applicationId !== APPLICATION_ID) {
@@ -402,10 +430,10 @@ export class PrivacyLedger {
       );
     }
     const version = db.pragma('user_version', { simple: true });
-    if (version !== SCHEMA_VERSION) {
+    if (version !== SCHEMA_VERSION && version !== 1) {
       throw new LedgerCorruptError(
         `the privacy ledger at ${path} has schema version ${String(version)}; ` +
-          `this build reads version ${SCHEMA_VERSION} only`,
+          `this build reads versions 1 (migrating it) and ${SCHEMA_VERSION}`,
       );
     }
     const check = db.pragma('quick_check', { simple: true });
@@ -417,6 +445,7 @@ export class PrivacyLedger {
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (mode !== 'wal') throw new LedgerConfigError(`cannot put ${path} in WAL mode (got '${String(mode)}')`);
     db.pragma('synchronous = FULL');
+    if (version === 1) PrivacyLedger.#migrate(db, path, now);
 
     const rows = db.prepare('SELECT * FROM meta').all() as MetaRow[];
     const meta = rows[0];
@@ -425,10 +454,10 @@ export class PrivacyLedger {
         `the privacy ledger at ${path} has ${rows.length} configuration rows, not 1`,
       );
     }
-    if (meta.schema_version !== SCHEMA_VERSION || meta.accounting !== 'rdp') {
+    if ((meta.schema_version !== 1 && meta.schema_version !== SCHEMA_VERSION) || meta.accounting !== 'rdp') {
       throw new LedgerCorruptError(
         `the privacy ledger at ${path} records schema ${String(meta.schema_version)} and accounting ` +
-          `'${meta.accounting}'; expected ${SCHEMA_VERSION} and 'rdp'`,
+          `'${meta.accounting}'; expected 1 or ${SCHEMA_VERSION} and 'rdp'`,
       );
     }
     let storedOrders: readonly number[];
@@ -464,6 +493,31 @@ export class PrivacyLedger {
     return meta.created_at;
   }
 
+  /**
+   * Version 1 → 2, in one immediate transaction (a concurrent opener migrating first is fine: the
+   * version is checked again inside it). Old rounds get no PLD, so their accounting is unchanged.
+   * @throws LedgerConfigError naming the reason if the file cannot be migrated (e.g. read-only)
+   */
+  static #migrate(db: Database.Database, path: string, now: () => Date): void {
+    try {
+      db.transaction(() => {
+        if (db.pragma('user_version', { simple: true }) !== 1) return;
+        db.exec(MIGRATE_V1_TO_V2);
+        db.prepare('INSERT INTO migrations (from_version, to_version, migrated_at) VALUES (1, ?, ?)').run(
+          SCHEMA_VERSION,
+          now().toISOString(),
+        );
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    } catch (error) {
+      throw new LedgerConfigError(
+        `the privacy ledger at ${path} has schema version 1 and could not be migrated to version ` +
+          `${SCHEMA_VERSION} (${message(error)}); refusing to open it. Its rounds are intact.`,
+        { cause: error },
+      );
+    }
+  }
+
   // ---- getters -------------------------------------------------------------------------------
 
   /** The number the next round should have: one more than the highest round in the ledger. */
@@ -475,8 +529,8 @@ export class PrivacyLedger {
   spent(): Spent {
     return this.#read(() => {
       const snapshot = this.#current();
-      const { epsilon, order } = epsilonFromRdp(this.orders, snapshot.spentRdp, this.delta, this.conversion);
-      return { epsilon, order, rounds: snapshot.counted };
+      const { epsilon, order, accountant } = this.#epsilon(snapshot);
+      return { epsilon, order, rounds: snapshot.counted, accountant };
     });
   }
 
@@ -516,7 +570,7 @@ export class PrivacyLedger {
         const { rdp: _rdp, ...rest } = this.#decode(row);
         return rest;
       });
-      const { epsilon, order } = epsilonFromRdp(this.orders, snapshot.spentRdp, this.delta, this.conversion);
+      const { epsilon, order, accountant } = this.#epsilon(snapshot);
       return {
         path: this.path,
         schemaVersion: SCHEMA_VERSION,
@@ -526,7 +580,12 @@ export class PrivacyLedger {
         delta: this.delta,
         targetEpsilon: this.targetEpsilon,
         orders: this.orders,
-        spent: { epsilon, order: Number.isFinite(order) ? order : null, rounds: snapshot.counted },
+        spent: {
+          epsilon,
+          order: Number.isFinite(order) ? order : null,
+          rounds: snapshot.counted,
+          accountant,
+        },
         headroom: this.targetEpsilon - epsilon,
         nextRound: snapshot.lastRound + 1,
         unsettled: rounds.filter((r) => r.status === 'reserved').map((r) => r.round),
@@ -617,6 +676,17 @@ export class PrivacyLedger {
   // ---- internals -----------------------------------------------------------------------------
 
   #reserve(round: number | undefined, cost: RoundCost): LedgerRound {
+    // Compute the check once outside the write lock: the PLD composition can take a second, and the
+    // identical computation inside the transaction then comes from ./tightest.ts's memo (unless
+    // another handle wrote in between, when it is recomputed there, as it must be).
+    try {
+      this.#read(() => {
+        const snapshot = this.#current();
+        checkBudget({ ...this.#budget(snapshot), round: round ?? snapshot.lastRound + 1, cost });
+      });
+    } catch (error) {
+      if (!(error instanceof BudgetExceededError)) throw error;
+    }
     const { record, snapshot } = this.#guard(() =>
       this.#db
         .transaction(() => {
@@ -633,15 +703,16 @@ export class PrivacyLedger {
           const check = checkBudget({ ...this.#budget(before), round: r, cost });
           this.#db
             .prepare(
-              `INSERT INTO rounds (round, mechanism, params, rdp, epsilon, cumulative_epsilon, status, counted,
-                                   session, reserved_at)
-               VALUES (?, ?, ?, ?, ?, ?, 'reserved', 1, ?, ?)`,
+              `INSERT INTO rounds (round, mechanism, params, rdp, pld, epsilon, cumulative_epsilon, status,
+                                   counted, session, reserved_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', 1, ?, ?)`,
             )
             .run(
               r,
               cost.kind,
               JSON.stringify(cost.params),
               encodeCurve(cost.rdp),
+              cost.pld === undefined ? null : JSON.stringify(cost.pld),
               check.roundEpsilon,
               check.epsilonAfter,
               this.sessionId,
@@ -651,6 +722,10 @@ export class PrivacyLedger {
           const after: Snapshot = {
             version: before.version,
             spentRdp: check.rdpAfter,
+            spentPld:
+              before.spentPld === undefined || cost.pld === undefined
+                ? undefined
+                : groupPld([...before.spentPld, cost.pld]),
             counted: before.counted + 1,
             lastRound: r,
           };
@@ -734,6 +809,7 @@ export class PrivacyLedger {
     if (this.#snapshot?.version === version) return this.#snapshot;
     // Every row is decoded in full on a reload, so a malformed one is found now, not when read.
     const spentRdp = this.orders.map(() => 0);
+    let spentPld: PldRounds[] | undefined = [];
     let counted = 0;
     let lastRound = 0;
     for (const row of this.#allRows()) {
@@ -743,9 +819,17 @@ export class PrivacyLedger {
       round.rdp.forEach((r, k) => {
         spentRdp[k]! += r;
       });
+      if (round.pld === null) spentPld = undefined;
+      else spentPld?.push(round.pld);
       counted++;
     }
-    this.#snapshot = { version, spentRdp: Object.freeze(spentRdp), counted, lastRound };
+    this.#snapshot = {
+      version,
+      spentRdp: Object.freeze(spentRdp),
+      spentPld: spentPld && Object.freeze(groupPld(spentPld)),
+      counted,
+      lastRound,
+    };
     return this.#snapshot;
   }
 
@@ -753,10 +837,22 @@ export class PrivacyLedger {
     return {
       orders: this.orders,
       spentRdp: snapshot.spentRdp,
+      spentPld: snapshot.spentPld,
       delta: this.delta,
       targetEpsilon: this.targetEpsilon,
       conversion: this.conversion,
+      accountant: this.#accountant,
     };
+  }
+
+  /** ε of a snapshot by the ledger's accountant ('pld' falls back to RDP without every PLD). */
+  #epsilon(snapshot: Snapshot) {
+    const accountant =
+      this.#accountant === 'pld' && snapshot.spentPld === undefined ? 'rdp' : this.#accountant;
+    return tightEpsilon({ orders: this.orders, rdp: snapshot.spentRdp, pld: snapshot.spentPld }, this.delta, {
+      conversion: this.conversion,
+      accountant,
+    });
   }
 
   #allRows(): RoundRow[] {

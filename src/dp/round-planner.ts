@@ -8,14 +8,22 @@ import { readRandom } from '../secagg/encoding.ts';
 import { maxScale } from '../secagg/quantize.ts';
 import { systemRng } from '../secagg/rng.ts';
 import type { Rng } from '../secagg/types.ts';
-import { calibrateSigma, RdpAccountant } from './accountant.ts';
+import { calibrateSigma } from './accountant.ts';
 import { splitNoiseMultiplier, updateClipNorm } from './adaptive.ts';
-import { type AnnouncedPrivacy, privacyPlan, type Release, ROTATION_SEED_BYTES } from './announced.ts';
+import {
+  type AnnouncedPrivacy,
+  planMechanism,
+  privacyPlan,
+  type Release,
+  ROTATION_SEED_BYTES,
+} from './announced.ts';
+import { roundCost } from './budget.ts';
 import { assertIntegerIn, assertObject, assertPositive } from './checks.ts';
-import { DEFAULT_MAX_WRAP_PROBABILITY, minNoisyClients, skellamParams, skellamQuery } from './distributed.ts';
+import { DEFAULT_MAX_WRAP_PROBABILITY, minNoisyClients, skellamParams } from './distributed.ts';
 import { DEFAULT_RDP_ORDERS } from './orders.ts';
+import { DEFAULT_PLD_INTERVAL } from './pld.ts';
 import { DEFAULT_BETA } from './rounding.ts';
-import { SkellamRound } from './skellam-rdp.ts';
+import { type AccountantChoice, type TightEpsilon, tightEpsilon } from './tightest.ts';
 
 /** Adaptive clipping settings (Andrew et al. 2021; ./adaptive.ts). */
 export interface AdaptiveClipSettings {
@@ -174,7 +182,7 @@ function largestScale(input: {
   }).scale;
 }
 
-/** What {@link calibrateNoiseMultiplier} needs. */
+/** What {@link calibrateNoiseMultiplier} needs: the round as the coordinator will announce it. */
 export interface NoiseCalibration {
   readonly mechanism: AnnouncedPrivacy['mechanism'];
   readonly targetEpsilon: number;
@@ -183,44 +191,194 @@ export interface NoiseCalibration {
   readonly rounds: number;
   /** Client sampling rate claimed per round (1: none). */
   readonly q: number;
-  /** For the distributed mechanism: the round's shape and update, to evaluate its exact RDP. */
+  /** The round's shape and update, to evaluate the mechanism the ledger will be charged for. */
   readonly dimension: number;
   readonly clients: number;
   readonly threshold: number;
   readonly maxCorruptClients: number;
   readonly clip: number;
   readonly bits?: number;
+  /** Adaptive clipping: its clip-count query is part of every round's charge. */
+  readonly adaptive?: AdaptiveClipSettings;
+  readonly maxWrapProbability?: number;
+  /** Which bound the ledger decides with; default 'tightest' (the ledger's default). */
+  readonly accountant?: AccountantChoice;
+  /** The ledger's Rényi orders; default {@link DEFAULT_RDP_ORDERS}. */
+  readonly orders?: readonly number[];
 }
 
 /**
- * The smallest effective noise multiplier z (to within 1%) for which `rounds` rounds stay within
- * (ε, δ). Central rounds are subsampled Gaussian steps ({@link calibrateSigma}); distributed rounds
- * start from the Gaussian answer and step z up until the Skellam mechanism's own RDP
- * (./skellam-rdp.ts), with the real rounding and scale, is within the target.
- * @throws RangeError when no z in range meets the target
+ * The calibration aims this much below the target: the ring scale is chosen per round from the clip
+ * norm, and with adaptive clipping a different clip norm can move the rounded sensitivity Δ₂² by one
+ * integer unit, a relative 10⁻⁹ or so of the cost; the margin keeps every later round inside.
+ */
+const CALIBRATION_MARGIN = 1e-6;
+
+/** Relative tolerance on z: the answer is at most this much above the least admissible one. */
+const CALIBRATION_TOLERANCE = 1e-4;
+
+/** The rotation seed does not change a round's cost; calibration announces with a fixed one. */
+const CALIBRATION_RNG: Rng = { randomBytes: (n: number) => new Uint8Array(n) };
+
+/**
+ * The ε the ledger will have charged after `rounds` rounds at effective noise multiplier z: each round
+ * announced exactly as {@link PrivacyRounds} will announce it (scale, h, rounding, the clip count
+ * with adaptive clipping), turned into the ledger's mechanism by `planMechanism`, composed `rounds`
+ * times, and converted by the ledger's accountant.
+ * @throws RangeError if no round can be announced at z (e.g. the ring is too narrow, or with adaptive
+ *   clipping 2σ_b ≤ z)
+ */
+export function plannedEpsilon(
+  c: NoiseCalibration,
+  z: number,
+  options: { readonly estimate?: boolean; readonly interval?: number } = {},
+): number {
+  return plannedAccounting(c, z, options).epsilon;
+}
+
+/**
+ * {@link plannedEpsilon} with the details: which accountant's bound it is, RDP's ε and order, PLD's ε.
+ * @throws RangeError as {@link plannedEpsilon}
+ */
+export function plannedAccounting(
+  c: NoiseCalibration,
+  z: number,
+  options: { readonly estimate?: boolean; readonly interval?: number } = {},
+): TightEpsilon {
+  const orders = c.orders ?? DEFAULT_RDP_ORDERS;
+  const planner = new PrivacyRounds(
+    {
+      mechanism: c.mechanism,
+      dimension: c.dimension,
+      clip: c.clip,
+      noiseMultiplier: z,
+      ...(c.bits !== undefined && { bits: c.bits }),
+      ...(c.adaptive && { adaptive: c.adaptive }),
+      ...(c.maxWrapProbability !== undefined && { maxWrapProbability: c.maxWrapProbability }),
+    },
+    CALIBRATION_RNG,
+  );
+  const announced = planner.announce({
+    clients: c.clients,
+    threshold: c.threshold,
+    maxCorruptClients: c.maxCorruptClients,
+  });
+  const cost = roundCost(
+    planMechanism(privacyPlan(announced, c.clients), c.q, orders, { estimate: options.estimate ?? false }),
+    orders,
+  );
+  const pld = cost.pld && [{ event: cost.pld.event, count: cost.pld.count * c.rounds }];
+  return tightEpsilon({ orders, rdp: cost.rdp.map((r) => r * c.rounds), pld }, c.delta, {
+    accountant: c.accountant === 'pld' && pld === undefined ? 'rdp' : (c.accountant ?? 'tightest'),
+    ...(options.interval !== undefined && { interval: options.interval }),
+  });
+}
+
+/**
+ * The smallest effective noise multiplier z (to a relative 10⁻⁴) for which `rounds` rounds of the
+ * round the coordinator will announce stay within (ε, δ) as the ledger charges them
+ * ({@link plannedEpsilon}): the update and, with adaptive clipping, the clip count, by the ledger's
+ * accountant. It brackets z from the sampled Gaussian's RDP answer, then runs a safeguarded secant
+ * (Illinois) search on log ε against log z — with the distributed mechanism's dominating Gaussian
+ * estimated rather than computed for very noisy rounds (`planMechanism`'s `estimate`), which saves a
+ * second per step — and finally computes the exact charge at the answer, raising z by 10⁻⁵ steps
+ * until it is within the target. It returns a z whose exact charge was computed and found within.
+ * @throws RangeError when no z meets the target (naming why: e.g. the clip count alone spends the
+ *   budget, or the ring cannot hold the noise)
  */
 export function calibrateNoiseMultiplier(c: NoiseCalibration): number {
-  const gaussian = calibrateSigma({
+  // The search may use a 10× coarser PLD grid when the rounds are few: connect-the-dots is then
+  // exact to about six digits, and the answer is checked on the ledger's own grid at the end.
+  const searchInterval = c.rounds <= 100 ? 10 * DEFAULT_PLD_INTERVAL : DEFAULT_PLD_INTERVAL;
+  const start = calibrateSigma({
     targetEpsilon: c.targetEpsilon,
     delta: c.delta,
     q: c.q,
     steps: c.rounds,
   }).sigma;
-  if (c.mechanism === 'central-gaussian') return gaussian;
-  const bits = c.bits ?? DEFAULT_PRIVATE_BITS;
-  const h = minNoisyClients(c.threshold, c.maxCorruptClients);
-  for (let z = gaussian, i = 0; i < 200; i++, z *= 1.01) {
-    const params = skellamParams({
-      dimension: c.dimension,
-      clip: c.clip,
-      noiseMultiplier: z,
-      bits,
-      maxClients: c.clients,
-      minNoisyClients: h,
-    });
-    const accountant = new RdpAccountant(DEFAULT_RDP_ORDERS);
-    accountant.composeRdp(new SkellamRound([skellamQuery(params)], c.q), c.rounds);
-    if (accountant.epsilon(c.delta).epsilon <= c.targetEpsilon) return z;
+  return searchNoiseMultiplier(
+    (z, exact) =>
+      exact ? plannedEpsilon(c, z) : plannedEpsilon(c, z, { estimate: true, interval: searchInterval }),
+    c.targetEpsilon,
+    start,
+    `within ${c.rounds} rounds`,
+  );
+}
+
+/**
+ * The search of {@link calibrateNoiseMultiplier}, for any charge function: the smallest z (to a
+ * relative 10⁻⁴) with charge(z) ≤ target·(1 − 10⁻⁶), found on `charge(z, false)` (which may be an
+ * estimate), then confirmed on `charge(z, true)` (what will really be charged), raising z by 10⁻⁵
+ * steps until it holds. The charge must decrease with z.
+ * @param start - a first guess (e.g. the sampled Gaussian's σ from its RDP)
+ * @param context - for error messages ("within 40 rounds")
+ * @throws RangeError when no z meets the target, naming why (a charge that throws a RangeError at
+ *   some z is reported with that z)
+ */
+export function searchNoiseMultiplier(
+  charge: (z: number, exact: boolean) => number,
+  targetEpsilon: number,
+  start: number,
+  context: string,
+): number {
+  const target = targetEpsilon * (1 - CALIBRATION_MARGIN);
+  const at = (z: number, exact = false): number => {
+    try {
+      return charge(z, exact);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new RangeError(
+        `no noise multiplier meets ε = ${targetEpsilon} ${context}: at z = ${z.toPrecision(4)} ${error.message}`,
+      );
+    }
+  };
+  let hi = start;
+  let fHi = at(hi);
+  for (let i = 0; !(fHi <= target); i++) {
+    if (i === 40)
+      throw new RangeError(`no noise multiplier up to ${hi.toPrecision(4)} meets ε = ${targetEpsilon}`);
+    hi *= 1.25;
+    fHi = at(hi);
   }
-  throw new RangeError(`no noise multiplier up to 7x the Gaussian one meets ε = ${c.targetEpsilon}`);
+  let lo = hi / 1.25;
+  let fLo = at(lo);
+  for (let i = 0; fLo <= target; i++) {
+    if (i === 40) throw new RangeError(`ε = ${targetEpsilon} holds at any noise down to ${lo}`);
+    hi = lo;
+    fHi = fLo;
+    lo /= 1.25;
+    fLo = at(lo);
+  }
+  // Secant on g(x) = log ε − log target, x = log z; g(lo) > 0 ≥ g(hi). Illinois: halve the value
+  // kept at an endpoint that survives twice, so the bracket shrinks from both sides.
+  const g = (e: number) => Math.log(e) - Math.log(target);
+  let gLo = g(fLo);
+  let gHi = g(fHi);
+  let side = 0;
+  while (hi / lo - 1 > CALIBRATION_TOLERANCE) {
+    const xLo = Math.log(lo);
+    const xHi = Math.log(hi);
+    let x = Number.isFinite(gLo) ? (xLo * gHi - xHi * gLo) / (gHi - gLo) : (xLo + xHi) / 2;
+    // Keep clear of the ends, so the bracket always shrinks by a useful fraction.
+    const width = xHi - xLo;
+    x = Math.min(xHi - 0.05 * width, Math.max(xLo + 0.05 * width, x));
+    const z = Math.exp(x);
+    const e = at(z);
+    if (e <= target) {
+      hi = z;
+      gHi = g(e);
+      if (side === 1) gLo /= 2;
+      side = 1;
+    } else {
+      lo = z;
+      gLo = g(e);
+      if (side === -1) gHi /= 2;
+      side = -1;
+    }
+  }
+  for (let i = 0; !(at(hi, true) <= target); i++) {
+    if (i === 100) throw new RangeError(`the exact charge at z = ${hi} stays above ε = ${targetEpsilon}`);
+    hi *= 1 + 1e-5;
+  }
+  return hi;
 }

@@ -49,12 +49,15 @@ import {
   privacyPlan,
   ROTATION_SEED_BYTES,
 } from '../dp/announced.ts';
-import { type RoundMechanism, roundCost } from '../dp/budget.ts';
+import { type RoundCost, type RoundMechanism, roundCost } from '../dp/budget.ts';
 import { assertIntegerIn, assertPositive } from '../dp/checks.ts';
 import { DEFAULT_MAX_WRAP_PROBABILITY, maxSkellamScale, skellamParams } from '../dp/distributed.ts';
 import { DEFAULT_RDP_ORDERS } from '../dp/orders.ts';
+import { DEFAULT_PLD_INTERVAL } from '../dp/pld.ts';
+import { searchNoiseMultiplier } from '../dp/round-planner.ts';
 import { DEFAULT_BETA } from '../dp/rounding.ts';
 import { fillGaussian } from '../dp/sampling.ts';
+import { groupPld, type PldRounds, tightEpsilon } from '../dp/tightest.ts';
 import { roundParams } from '../secagg/params.ts';
 import { dequantizeSum, maxScale, quantize } from '../secagg/quantize.ts';
 import { type ClientId, clientId, type Rng } from '../secagg/types.ts';
@@ -244,7 +247,9 @@ export interface DpAccount {
   readonly rounds: number;
   /** The RDP accountant holding every composed round. */
   readonly accountant: RdpAccountant;
-  /** The ε spent so far at δ. */
+  /** Every composed round's PLD, grouped (undefined once a round without one was composed). */
+  readonly pld: readonly PldRounds[] | undefined;
+  /** The ε spent so far at δ: the smaller of RDP's and the PLD accountant's bound, as a ledger computes it. */
   epsilon(delta: number): number;
   /**
    * Accounts a round in which nothing was released (a cohort too small to aggregate): composing it
@@ -281,15 +286,16 @@ export function updateNoiseMultiplier(s: Pick<DpSettings, 'noiseMultiplier' | 'a
   return s.adaptive ? splitNoiseMultiplier(s.noiseMultiplier, s.adaptive.bitNoiseStddev) : s.noiseMultiplier;
 }
 
-/** Shared state of a DP aggregator: the clip norm, the accountant. */
+/** Shared state of a DP aggregator: the clip norm, the accountants. */
 class Account implements DpAccount {
   readonly settings: DpSettings;
   readonly accountant: RdpAccountant;
   clip: number;
   rounds = 0;
-  readonly #reference: readonly number[];
+  #pld: PldRounds[] | undefined = [];
+  readonly #reference: RoundCost;
 
-  constructor(settings: DpSettings, reference: (clip: number) => readonly number[]) {
+  constructor(settings: DpSettings, reference: (clip: number) => RoundCost) {
     checkDpSettings(settings);
     this.settings = settings;
     this.accountant = new RdpAccountant(settings.orders ?? DEFAULT_RDP_ORDERS);
@@ -297,13 +303,19 @@ class Account implements DpAccount {
     this.#reference = reference(settings.clip);
   }
 
-  compose(rdp: readonly number[]): void {
-    this.accountant.composeRdp({ rdp: () => rdp });
+  get pld(): readonly PldRounds[] | undefined {
+    return this.#pld;
+  }
+
+  compose(cost: RoundCost): void {
+    this.accountant.composeRdp({ rdp: () => cost.rdp });
+    this.#pld = cost.pld && this.#pld ? groupPld([...this.#pld, cost.pld]) : undefined;
     this.rounds++;
   }
 
   epsilon(delta: number): number {
-    return this.accountant.epsilon(delta).epsilon;
+    return tightEpsilon({ orders: this.accountant.orders, rdp: this.accountant.rdp, pld: this.#pld }, delta)
+      .epsilon;
   }
 
   skip(): void {
@@ -316,8 +328,8 @@ class Account implements DpAccount {
   }
 }
 
-function rdpOf(mechanism: RoundMechanism, orders: readonly number[]): readonly number[] {
-  return roundCost(mechanism, orders).rdp;
+function costOf(mechanism: RoundMechanism, orders: readonly number[]): RoundCost {
+  return roundCost(mechanism, orders);
 }
 
 /** The Gaussian round the float kinds are accounted as: subsampled at q with multiplier z. */
@@ -336,7 +348,7 @@ function gaussianRound(s: DpSettings, clip: number): RoundMechanism {
  */
 export function dpFloatAggregator(settings: DpSettings): DpFloatAggregator {
   const orders = settings.orders ?? DEFAULT_RDP_ORDERS;
-  const account = new Account(settings, (clip) => rdpOf(gaussianRound(settings, clip), orders));
+  const account = new Account(settings, (clip) => costOf(gaussianRound(settings, clip), orders));
   const s = settings;
   const d = s.dimension;
   const zUpdate = updateNoiseMultiplier(s);
@@ -379,7 +391,7 @@ export function dpFloatAggregator(settings: DpSettings): DpFloatAggregator {
           unclippedFraction = (e + n) / (2 * n);
         }
       }
-      account.compose(rdpOf(gaussianRound(s, clip), orders));
+      account.compose(costOf(gaussianRound(s, clip), orders));
       account.observe(unclippedFraction);
       return unclippedFraction === undefined ? { mean, clipped } : { mean, clipped, unclippedFraction };
     },
@@ -461,8 +473,15 @@ export function distributedScale(s: DpSettings, clip: number): number {
   return scale;
 }
 
-/** One round's RDP curve of the secure DP pipeline at clip C (any n gives the same curve). */
-export function secureRoundRdp(s: DpSettings, clip: number): readonly number[] {
+/**
+ * One round's cost (RDP curve and PLD) of the secure DP pipeline at clip C (any n gives the same).
+ * `estimate`: for calibration searches only (src/dp/announced.ts `planMechanism`).
+ */
+export function secureRoundCost(
+  s: DpSettings,
+  clip: number,
+  options: { readonly estimate?: boolean } = {},
+): RoundCost {
   const round: CohortRound = {
     round: 1,
     clients: s.maxClients,
@@ -471,7 +490,7 @@ export function secureRoundRdp(s: DpSettings, clip: number): readonly number[] {
   };
   const plan = privacyPlan(announceRound(s, clip, round, new Uint8Array(ROTATION_SEED_BYTES)), s.maxClients);
   const orders = s.orders ?? DEFAULT_RDP_ORDERS;
-  return rdpOf(planMechanism(plan, s.q, orders), orders);
+  return costOf(planMechanism(plan, s.q, orders, options), orders);
 }
 
 /**
@@ -482,7 +501,7 @@ export function secureRoundRdp(s: DpSettings, clip: number): readonly number[] {
  */
 export function dpSecureAggregator(settings: DpSettings): DpSecureAggregator {
   const orders = settings.orders ?? DEFAULT_RDP_ORDERS;
-  const account = new Account(settings, (clip) => secureRoundRdp(settings, clip));
+  const account = new Account(settings, (clip) => secureRoundCost(settings, clip));
   const s = settings;
   return {
     kind: s.mechanism === 'central' ? 'central-secagg' : 'distributed-secagg',
@@ -507,7 +526,7 @@ export function dpSecureAggregator(settings: DpSettings): DpSecureAggregator {
           const release = decodeRelease(plan, sums, survivors, s.rngFor(`r${round.round}/release`));
           const mean = release.sum;
           for (let i = 0; i < mean.length; i++) mean[i]! /= s.denominator;
-          account.compose(rdpOf(planMechanism(plan, s.q, orders), orders));
+          account.compose(costOf(planMechanism(plan, s.q, orders), orders));
           account.observe(release.unclippedFraction);
           return release.unclippedFraction === undefined
             ? { mean, clipped }
@@ -518,14 +537,16 @@ export function dpSecureAggregator(settings: DpSettings): DpSecureAggregator {
   };
 }
 
-/** The ε of `rounds` rounds of a per-round RDP curve, at δ. */
+/** The ε of `rounds` rounds of one round's cost at δ, by the tighter valid bound (as a ledger). */
 export function composedEpsilon(
-  rdp: readonly number[],
+  cost: RoundCost,
   rounds: number,
   delta: number,
   orders: readonly number[] = DEFAULT_RDP_ORDERS,
+  interval: number = DEFAULT_PLD_INTERVAL,
 ): number {
-  return new RdpAccountant(orders).composeRdp({ rdp: () => rdp }, rounds).epsilon(delta).epsilon;
+  const pld = cost.pld && [{ event: cost.pld.event, count: cost.pld.count * rounds }];
+  return tightEpsilon({ orders, rdp: cost.rdp.map((r) => r * rounds), pld }, delta, { interval }).epsilon;
 }
 
 /** What {@link calibrate} needs: the settings without z, and the budget. */
@@ -536,15 +557,13 @@ export interface CalibrationTarget {
 }
 
 /**
- * The noise multiplier z for `rounds` rounds within (ε, δ), for the settings' mechanism, checked on
- * the exact per-round curve the secure aggregator will compose. Starts from `calibrateSigma` (the
- * Poisson-subsampled Gaussian; for central DP that is the answer up to the quantization of the
- * sensitivity, which does not change the curve) or, for distributed DP, from the Gaussian answer
- * stepped up until the Skellam mechanism's own subsampled RDP (Zhu–Wang bound, src/dp/skellam-rdp.ts)
- * meets the target — the search `calibrateNoiseMultiplier` (src/dp/round-planner.ts) does, here on the
- * benchmark's fixed-scale plan and with the adaptive-clipping count included.
+ * The noise multiplier z for `rounds` rounds within (ε, δ), for the settings' mechanism, as the
+ * secure aggregator will charge them: the round's exact RDP and PLD (src/dp/announced.ts
+ * `planMechanism`, the update and the adaptive-clipping count together) composed and converted by the
+ * tighter valid bound — the search of src/dp/round-planner.ts `searchNoiseMultiplier`, here on the
+ * benchmark's fixed-scale plan.
  * @returns z and the ε it gives over all rounds
- * @throws RangeError if no z up to 20× the Gaussian one meets the target
+ * @throws RangeError if no z meets the target
  */
 export function calibrate(
   settings: Omit<DpSettings, 'noiseMultiplier'>,
@@ -558,23 +577,26 @@ export function calibrate(
     steps: target.rounds,
     orders,
   }).sigma;
-  const epsilonAt = (z: number): number => {
+  const searchInterval = target.rounds <= 100 ? 10 * DEFAULT_PLD_INTERVAL : DEFAULT_PLD_INTERVAL;
+  const epsilonAt = (z: number, exact: boolean): number => {
     const s: DpSettings = { ...settings, noiseMultiplier: z };
-    return composedEpsilon(secureRoundRdp(s, s.clip), target.rounds, target.delta, orders);
+    const cost = secureRoundCost(s, s.clip, { estimate: !exact });
+    return composedEpsilon(
+      cost,
+      target.rounds,
+      target.delta,
+      orders,
+      exact ? DEFAULT_PLD_INTERVAL : searchInterval,
+    );
   };
   // With adaptive clipping 2σ_b must exceed z (src/dp/adaptive.ts): splitNoiseMultiplier throws if not.
-  let z = gaussian;
-  // Central: ε(z) on the Gaussian curve is within the target up to the float error of splitting and
-  // recombining z; distributed: a coarse 2% search, then a fine 0.25% one from the step below.
-  for (const step of [1.02, 1.0025]) {
-    while (epsilonAt(z) > target.targetEpsilon) {
-      z *= step;
-      if (z > 20 * gaussian)
-        throw new RangeError(`no noise multiplier up to 20× ${gaussian} meets ε = ${target.targetEpsilon}`);
-    }
-    if (step === 1.02 && z > gaussian) z = Math.max(gaussian, z / 1.02);
-  }
-  return { noiseMultiplier: z, epsilon: epsilonAt(z) };
+  const z = searchNoiseMultiplier(
+    epsilonAt,
+    target.targetEpsilon,
+    gaussian,
+    `within ${target.rounds} rounds`,
+  );
+  return { noiseMultiplier: z, epsilon: epsilonAt(z, true) };
 }
 
 // ---- secure aggregation of a round ---------------------------------------------------------------

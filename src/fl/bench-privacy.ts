@@ -1,15 +1,16 @@
 /**
  * The privacy benchmark (`privagg bench privacy`, issue 5): test accuracy of federated training on
  * Fashion-MNIST against ε ∈ {1, 2, 4, 8, ∞} at δ = 10⁻⁵, for central and distributed differential
- * privacy, each with and without secure aggregation, all from the same seeds.
+ * privacy, each with and without secure aggregation, all from the same seeds (and, with several
+ * seeds, their mean and spread: {@link seedsTable}).
  *
  * Setting. A population of N simulated clients (1,000 by default) holds the 60,000 training images,
  * split with Dirichlet(0.5) label skew (Hsu et al. 2019; ./partition.ts): realistic non-IID clients,
  * the usual choice of federated benchmarks, and harder than IID, which would flatter every number
  * here. Each round samples a cohort by Poisson sampling (every client independently with probability
  * q = m/N, m the expected cohort), the sampling the accountants' amplification bounds assume — the
- * RDP accountant's Poisson-subsampled Gaussian for central DP, Zhu–Wang's Poisson subsampling of the
- * Skellam mechanism for distributed DP. Every sampled client trains locally (./trainer.ts) from its
+ * Poisson-subsampled Gaussian for central DP, the exact Poisson-subsampled Skellam RDP and its
+ * dominating Gaussian's PLD for distributed DP (src/dp/skellam-rdp.ts, skellam-gdp.ts). Every sampled client trains locally (./trainer.ts) from its
  * run's global model; the runs differ only in how the updates are aggregated (./aggregators.ts):
  *
  * - ε = ∞: plain FedAvg (float mean), and secure aggregation alone (updates quantized to the ring and
@@ -21,9 +22,9 @@
  * All runs advance in lockstep, round by round, so that they share cohorts, client seeds and one
  * secure-aggregation protocol execution per round (./aggregators.ts `aggregateSecurely`: each run's
  * vector is a segment of the round's vector; the protocol's sum is exact, so this equals a round per
- * run). Noise multipliers are calibrated per ε for the number of rounds and q, and checked on the
- * exact per-round RDP curve each run composes into its accountant; the ε each run actually spent is
- * read back from its accountant at the end.
+ * run). Noise multipliers are calibrated per ε for the number of rounds and q on exactly what each
+ * run composes into its accountant (RDP curve and PLD, the tighter bound counting, as in the ledger);
+ * the ε each run actually spent is read back from its accountant at the end.
  *
  * Reported accuracy: the mean test accuracy (10,000 held-out images) over the last `finalRounds`
  * rounds, which evens out the round-to-round wobble that noise adds.
@@ -798,7 +799,7 @@ export function hyperParameterNote(result: Omit<PrivacyBenchResult, 'note'>): st
     `Local: ${c.local.epochs ?? 1} epoch(s) of ${c.local.optimizer ?? 'sgd'}, batch ${c.local.batchSize ?? 20}, lr ${c.local.learningRate ?? 0.1}. Server: ${server}${
       c.serverDecay === 1 ? '' : `, step decayed by a cosine schedule to ${c.serverDecay}× in the last round`
     }, the same for every run.`,
-    `DP: ${clip}; the noised sum is divided by the fixed m = qN (DP-FedAvg's fixed denominator); δ = ${formatDelta(c.delta)}; z calibrated per ε for T rounds at q (central: subsampled Gaussian RDP; distributed: Skellam RDP with Zhu–Wang subsampling), the distributed no-SecAgg run uses the distributed z.`,
+    `DP: ${clip}; the noised sum is divided by the fixed m = qN (DP-FedAvg's fixed denominator); δ = ${formatDelta(c.delta)}; z calibrated per ε for T rounds at q by the tighter of RDP and PLD accounting, as the ledger charges them (central: the subsampled Gaussian, add/remove; distributed: the exact subsampled Skellam RDP and the Gaussian that dominates it, zero-out), the distributed no-SecAgg run uses the distributed z.`,
     `Secure aggregation: the real protocol in memory, semi-honest, t = ⌊2n/3⌋+1, n_C = ${c.maxCorruptClients} so h = t − n_C; ${c.bits}-bit ring; SecAgg-only quantizes with coordinate clip ${c.secaggClip}.`,
     `Accuracy: mean over the last ${c.finalRounds} rounds on ${d.evalExamples} ${d.evalSet} examples.`,
   ].join('\n');
@@ -869,6 +870,139 @@ export async function writeBenchFiles(dir: string, result: PrivacyBenchResult): 
     ['table.md', `${resultsTable(result)}\n\n${result.note}\n`],
   ];
   const paths: string[] = [];
+  for (const [name, text] of files) {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    paths.push(path);
+  }
+  return paths;
+}
+
+// ---- several seeds -------------------------------------------------------------------------------
+
+/** The mean and the spread (half the range) of a cell over seeds; undefined if a seed lacks it. */
+function cellStats(
+  results: readonly PrivacyBenchResult[],
+  epsilon: number,
+  family: MechanismFamily,
+  secure: boolean,
+): { mean: number; spread: number; values: number[] } | undefined {
+  const values: number[] = [];
+  for (const r of results) {
+    const run = cellRun(r, epsilon, family, secure);
+    if (run === undefined) return undefined;
+    values.push(run.finalAccuracy);
+  }
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { mean, spread: (Math.max(...values) - Math.min(...values)) / 2, values };
+}
+
+/**
+ * The results table over several seeds (runs of the same configuration but for `seed`): each cell
+ * the mean accuracy over the seeds and ± half the range between them. The noise multipliers do not
+ * depend on the seed.
+ * @throws RangeError if the results are not of one configuration up to the seed
+ */
+export function seedsTable(results: readonly PrivacyBenchResult[]): string {
+  checkSameConfig(results);
+  const first = results[0]!;
+  const families = first.config.mechanisms;
+  const columns = COLUMNS.filter((c) => families.includes(c.family));
+  const epsilons = [...first.config.epsilons].sort((a, b) => a - b);
+  const header = ['ε', ...columns.map((c) => c.title), ...families.map((f) => `z (${f})`)];
+  const rows: string[][] = [];
+  for (const epsilon of [...epsilons, Infinity]) {
+    const z = families.map((f) => {
+      const run = first.runs.find((r) => r.family === f && r.targetEpsilon === epsilon);
+      return run?.noiseMultiplier === undefined ? '—' : run.noiseMultiplier.toFixed(3);
+    });
+    rows.push([
+      formatEpsilon(epsilon),
+      ...columns.map((c) => {
+        const stats = cellStats(results, epsilon, c.family, c.secure);
+        return stats === undefined
+          ? '—'
+          : `${(100 * stats.mean).toFixed(1)}% ±${(100 * stats.spread).toFixed(1)}`;
+      }),
+      ...z,
+    ]);
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 2)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+function checkSameConfig(results: readonly PrivacyBenchResult[]): void {
+  if (results.length === 0) throw new RangeError('no results');
+  const strip = (r: PrivacyBenchResult) => JSON.stringify({ ...r.config, seed: 0 });
+  const reference = strip(results[0]!);
+  for (const r of results) {
+    if (strip(r) !== reference) throw new RangeError('the results differ in more than the seed');
+  }
+}
+
+/** The accuracy-vs-ε chart of the means over seeds. */
+export function seedsSvg(results: readonly PrivacyBenchResult[]): string {
+  checkSameConfig(results);
+  const first = results[0]!;
+  const epsilons = [...[...first.config.epsilons].sort((a, b) => a - b), Infinity];
+  const series = COLUMNS.filter((c) => first.config.mechanisms.includes(c.family)).map((c) => ({
+    name: c.title,
+    points: epsilons.flatMap((e): [number, number][] => {
+      const stats = cellStats(results, e, c.family, c.secure);
+      return stats === undefined ? [] : [[e, stats.mean]];
+    }),
+  }));
+  const ys = series.flatMap((s) => s.points.map(([, y]) => y));
+  const lo = Math.max(0, Math.floor((Math.min(...ys) - 0.02) * 20) / 20);
+  const hi = Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 20) / 20);
+  const c = first.config;
+  return lineChartSvg({
+    title: `${c.dataset}: test accuracy vs ε (δ = ${formatDelta(c.delta)}), ${c.clients} clients, ${c.rounds} rounds, mean of ${results.length} seeds`,
+    xLabel: `ε (∞: no DP — plain FedAvg, or SecAgg alone)`,
+    yLabel: `test accuracy (mean of last ${c.finalRounds} rounds, mean over seeds)`,
+    xScale: 'category',
+    yRange: ys.length > 0 ? [lo, hi] : [0, 1],
+    series,
+  });
+}
+
+/**
+ * Writes each seed's files into `dir/seed-<s>/` and the combined ones into `dir`: `results.json`
+ * (every seed's table and the per-cell mean, spread and values), `accuracy-vs-epsilon.svg` (means) and
+ * `table.md`.
+ * @returns the paths written
+ */
+export async function writeSeedFiles(dir: string, results: readonly PrivacyBenchResult[]): Promise<string[]> {
+  checkSameConfig(results);
+  const paths: string[] = [];
+  for (const r of results) paths.push(...(await writeBenchFiles(join(dir, `seed-${r.config.seed}`), r)));
+  const first = results[0]!;
+  const epsilons = [...[...first.config.epsilons].sort((a, b) => a - b), Infinity];
+  const cells = epsilons.map((epsilon) => ({
+    epsilon: epsilon === Infinity ? null : epsilon,
+    ...Object.fromEntries(
+      COLUMNS.filter((c) => first.config.mechanisms.includes(c.family)).map((c) => [
+        c.title,
+        cellStats(results, epsilon, c.family, c.secure) ?? null,
+      ]),
+    ),
+  }));
+  const json = {
+    generatedBy: 'privagg bench privacy --seeds',
+    seeds: results.map((r) => r.config.seed),
+    note: first.note,
+    cells,
+    perSeed: results.map((r) => ({ seed: r.config.seed, table: tableRows(r), timingsMs: r.timings.total })),
+  };
+  const files: [string, string][] = [
+    ['results.json', `${JSON.stringify(json, null, 2)}\n`],
+    ['accuracy-vs-epsilon.svg', seedsSvg(results)],
+    ['table.md', `${seedsTable(results)}\n\n${first.note}\n`],
+  ];
+  await mkdir(dir, { recursive: true });
   for (const [name, text] of files) {
     const path = join(dir, name);
     await writeFile(path, text);

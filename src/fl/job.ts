@@ -141,6 +141,11 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
     0,
   );
   const dp = config.privacy;
+  const adaptive = dp?.adaptiveQuantile !== undefined && {
+    targetQuantile: dp.adaptiveQuantile,
+    learningRate: 0.2,
+    bitNoiseStddev: Math.max(1, config.clients / 20),
+  };
   const noiseMultiplier =
     dp &&
     calibrateNoiseMultiplier({
@@ -152,6 +157,7 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
       dimension: parameters,
       ...shape,
       clip: dp.clip,
+      ...(adaptive && { adaptive }),
     });
   const privacy =
     dp &&
@@ -160,13 +166,7 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
       dimension: parameters,
       clip: dp.clip,
       noiseMultiplier: noiseMultiplier!,
-      ...(dp.adaptiveQuantile !== undefined && {
-        adaptive: {
-          targetQuantile: dp.adaptiveQuantile,
-          learningRate: 0.2,
-          bitNoiseStddev: Math.max(1, config.clients / 20),
-        },
-      }),
+      ...(adaptive && { adaptive }),
     });
   // Without privacy the update is only clipped (so the quantized sum cannot wrap) and quantized.
   const plainClip = config.plainClip ?? 10;

@@ -60,6 +60,8 @@ export function setUpPrivacy(settings: ServeSettings, privacy: ServePrivacySetti
       threshold: settings.threshold,
       maxCorruptClients: settings.maxCorruptClients,
       clip: privacy.clip,
+      // The clip count's share of every round is charged by the ledger, so calibrated for too.
+      ...(adaptive && { adaptive }),
     });
   const rounds = new PrivacyRounds({
     mechanism: privacy.mechanism,

@@ -8,18 +8,21 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { RdpAccountant } from '../../src/dp/accountant.ts';
 import { planMechanism, privacyPlan } from '../../src/dp/announced.ts';
 import { formatUp, roundCost } from '../../src/dp/budget.ts';
 import { DEFAULT_RDP_ORDERS } from '../../src/dp/orders.ts';
 import { PrivacyRounds } from '../../src/dp/round-planner.ts';
+import { tightEpsilon } from '../../src/dp/tightest.ts';
 import { lines, Proc, privagg, readRounds, Serve, scratch } from './procs.ts';
 
 const DIM = 16;
 const CLIENTS = 4;
 const Z = 0.7;
 
-/** ε after `rounds` rounds as the coordinator accounts them (same parameters, δ = 1e-5). */
+/**
+ * ε after `rounds` rounds as the coordinator accounts them (same parameters, δ = 1e-5): the smaller
+ * of RDP's and the PLD accountant's bound, as the ledger computes it.
+ */
 function epsilonAfter(rounds: number): number {
   const shape = { clients: CLIENTS, threshold: 3, maxCorruptClients: 0 };
   const announced = new PrivacyRounds({
@@ -29,8 +32,9 @@ function epsilonAfter(rounds: number): number {
     noiseMultiplier: Z,
   }).announce(shape);
   const mechanism = planMechanism(privacyPlan(announced, CLIENTS), 1, DEFAULT_RDP_ORDERS);
-  const rdp = roundCost(mechanism, DEFAULT_RDP_ORDERS).rdp;
-  return new RdpAccountant(DEFAULT_RDP_ORDERS).composeRdp({ rdp: () => [...rdp] }, rounds).epsilon(1e-5)
+  const cost = roundCost(mechanism, DEFAULT_RDP_ORDERS);
+  const pld = cost.pld && [{ event: cost.pld.event, count: rounds * cost.pld.count }];
+  return tightEpsilon({ orders: DEFAULT_RDP_ORDERS, rdp: cost.rdp.map((r) => rounds * r), pld }, 1e-5)
     .epsilon;
 }
 
@@ -38,14 +42,27 @@ describe('privagg serve --dp', () => {
   const tmp = scratch();
   after(() => tmp.cleanup());
 
-  const serveArgs = (ledger: string, out: string, target: string, rounds: number) => [
+  const serveArgs = (
+    ledger: string,
+    out: string,
+    target: string,
+    rounds: number,
+    noise: readonly string[] = ['--noise-multiplier', String(Z)],
+  ) => [
     ...['--port', '0', '--clients', String(CLIENTS), '--threshold', '3', '--dim', String(DIM)],
     ...['--rounds', String(rounds), '--out', out, '--dp', 'distributed', '--clip', '1'],
-    ...['--noise-multiplier', String(Z), '--target-epsilon', target, '--ledger', ledger],
+    ...noise,
+    ...['--target-epsilon', target, '--ledger', ledger],
   ];
 
-  async function serveRounds(ledger: string, out: string, target: string, rounds: number) {
-    const serve = new Serve(serveArgs(ledger, out, target, rounds));
+  async function serveRounds(
+    ledger: string,
+    out: string,
+    target: string,
+    rounds: number,
+    noise: readonly string[] = ['--noise-multiplier', String(Z)],
+  ) {
+    const serve = new Serve(serveArgs(ledger, out, target, rounds, noise));
     const port = await serve.port;
     const clients = Array.from({ length: CLIENTS }, (_, i) => {
       // Client i sends 0.1·(i+1) in every coordinate: norm 0.4·(i+1), so clients 2 and 3 are clipped.
@@ -136,6 +153,21 @@ describe('privagg serve --dp', () => {
     const served = await serve.exited;
     assert.equal(served.status, 0, served.stderr);
     assert.equal(readRounds(out)[0]!['status'], 'aborted');
+  });
+
+  it('calibrated with adaptive clipping, runs every round it planned within the budget', async () => {
+    // The reported bug: without --noise-multiplier, calibration ignored the clip count's share and
+    // the ledger refused round 1 ("would raise ε from 0 to 8.113, above the budget 8").
+    const ledger = `${tmp.dir}/adaptive.db`;
+    const out = `${tmp.dir}/adaptive.jsonl`;
+    const run = await serveRounds(ledger, out, '8', 2, ['--adaptive-clip-quantile', '0.5']);
+    assert.equal(run.served.status, 0, run.served.stderr);
+    assert.doesNotMatch(run.served.stdout, /stopped/);
+    const rounds = readRounds(out);
+    assert.equal(rounds.length, 2);
+    for (const r of rounds) assert.equal(r['status'], 'ok');
+    const epsilon = rounds.at(-1)!['epsilon'] as number;
+    assert.ok(epsilon <= 8 && epsilon > 7.9, `ε ${epsilon}`);
   });
 
   it('fails closed on incomplete privacy settings', async () => {

@@ -5,7 +5,6 @@
 // calibration meets its target and no less noise would.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { calibrateSigma, RdpAccountant } from '../../src/dp/accountant.ts';
 import {
   type AnnouncedPrivacy,
   checkAnnouncedPrivacy,
@@ -17,7 +16,7 @@ import {
 } from '../../src/dp/announced.ts';
 import { roundCost } from '../../src/dp/budget.ts';
 import { DEFAULT_RDP_ORDERS } from '../../src/dp/orders.ts';
-import { calibrateNoiseMultiplier, PrivacyRounds } from '../../src/dp/round-planner.ts';
+import { PrivacyRounds } from '../../src/dp/round-planner.ts';
 import { DeterministicRng } from '../../src/secagg/rng.ts';
 import { roundContext } from '../../src/wire/context.ts';
 
@@ -229,47 +228,28 @@ describe('announced privacy', () => {
     });
   }
 
+  // Calibration against what the ledger charges: test/dp/calibration.test.ts.
   it('gives the ledger the round RDP: Skellam for distributed, Gaussian for central', () => {
     const orders = DEFAULT_RDP_ORDERS;
     const d = planMechanism(privacyPlan(announce('distributed-skellam'), 10), 1, orders);
     assert.equal(d.kind, 'precomputed');
     const cost = roundCost(d, orders);
     const gaussian = roundCost({ kind: 'gaussian-central', sigma: 1, sensitivity: 1 }, orders);
-    // Skellam costs at least the Gaussian of the same multiplier, and not much more at this scale.
-    // (At integer orders: fractional orders use the Skellam bound at ⌈α⌉.)
+    // Skellam costs about the Gaussian of the same multiplier at this scale (exactly computed, it can
+    // be a hair below it). At integer orders: fractional ones interpolate.
     let compared = 0;
     cost.rdp.forEach((r, i) => {
       if (!Number.isInteger(orders[i]) || orders[i]! > 64) return;
       compared++;
       const g = gaussian.rdp[i]!;
-      assert.ok(r >= g * 0.999 && r <= g * 1.1, `order ${orders[i]}: Skellam ${r}, Gaussian ${g}`);
+      assert.ok(r >= g * 0.99 && r <= g * 1.1, `order ${orders[i]}: Skellam ${r}, Gaussian ${g}`);
     });
     assert.ok(compared > 10, `compared ${compared} orders`);
+    // …and a PLD: the dominating Gaussian mechanism, σ within 1% of z = 1 at this scale.
+    assert.ok(cost.pld && cost.pld.event.kind === 'gaussian' && Math.abs(cost.pld.event.sigma - 1) < 0.01);
+    assert.equal(d.kind === 'precomputed' && d.params['relation'], 'zero-out');
     const c = planMechanism(privacyPlan(announce('central-gaussian'), 10), 0.1, orders);
     assert.equal(c.kind, 'subsampled-gaussian');
-  });
-
-  it('calibrates the noise to a budget: within target, and 2% less noise would exceed it', () => {
-    const common = { targetEpsilon: 4, delta: 1e-5, rounds: 50, q: 1, dimension: D, clip: 1, ...SHAPE };
-    const central = calibrateNoiseMultiplier({ ...common, mechanism: 'central-gaussian' });
-    assert.equal(central, calibrateSigma({ targetEpsilon: 4, delta: 1e-5, q: 1, steps: 50 }).sigma);
-    const z = calibrateNoiseMultiplier({ ...common, mechanism: 'distributed-skellam' });
-    assert.ok(z >= central, 'Skellam needs at least the Gaussian noise');
-    const epsilonAt = (multiplier: number) => {
-      const plan = privacyPlan(
-        new PrivacyRounds(
-          { mechanism: 'distributed-skellam', dimension: D, clip: 1, noiseMultiplier: multiplier },
-          rng('cal'),
-        ).announce(SHAPE),
-        SHAPE.clients,
-      );
-      const m = planMechanism(plan, 1, DEFAULT_RDP_ORDERS);
-      const accountant = new RdpAccountant(DEFAULT_RDP_ORDERS);
-      accountant.composeRdp({ rdp: () => [...roundCost(m, DEFAULT_RDP_ORDERS).rdp] }, 50);
-      return accountant.epsilon(1e-5).epsilon;
-    };
-    assert.ok(epsilonAt(z) <= 4, `ε at the calibrated z = ${epsilonAt(z)}`);
-    assert.ok(epsilonAt(z / 1.02) > 4, `ε at z/1.02 = ${epsilonAt(z / 1.02)} should exceed the target`);
   });
 
   it('adaptive clipping moves the clip norm toward the target quantile', () => {

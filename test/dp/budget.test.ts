@@ -141,6 +141,8 @@ describe('checkBudget', () => {
     delta: 1e-5,
     targetEpsilon,
     conversion: 'improved' as const,
+    // The RDP arithmetic; the tighter-of-two decision is checked in ledger-pld.test.ts.
+    accountant: 'rdp' as const,
   });
 
   it('composes by adding curves, which is tighter than adding the rounds’ ε', () => {
@@ -201,9 +203,12 @@ describe('checkBudget', () => {
 });
 
 describe('the budget stop of the ledger', () => {
+  // The stop itself, with ε as RDP alone so that it can be checked against the composed curves; the
+  // PLD path is ledger-pld.test.ts.
+  const RDP = { accountant: 'rdp' } as const;
   it('refuses the round that would exceed the target, says so, writes nothing, and still takes a round that fits', () => {
     const path = fresh();
-    const ledger = PrivacyLedger.open(path, { delta: 1e-5, targetEpsilon: 3, orders: ORDERS });
+    const ledger = PrivacyLedger.open(path, { delta: 1e-5, targetEpsilon: 3, orders: ORDERS }, RDP);
     let refusal: BudgetExceededError | undefined;
     let round = 0;
     while (!refusal) {
@@ -243,7 +248,7 @@ describe('the budget stop of the ledger', () => {
   it('resumes after a restart: the same ε, the next number, and the same refusal', () => {
     const path = fresh();
     const config = { delta: 1e-5, targetEpsilon: 2.5, orders: ORDERS };
-    const first = PrivacyLedger.open(path, config);
+    const first = PrivacyLedger.open(path, config, RDP);
     for (;;) {
       try {
         first.release(first.reserve(first.nextRound(), SUB).round);
@@ -256,7 +261,7 @@ describe('the budget stop of the ledger', () => {
     const next = first.nextRound();
     first.close();
 
-    const second = PrivacyLedger.open(path, config, { mustExist: true });
+    const second = PrivacyLedger.open(path, config, { mustExist: true, ...RDP });
     assert.deepEqual(second.spent(), spent);
     assert.equal(second.nextRound(), next);
     const expected = new RdpAccountant(ORDERS)
@@ -272,7 +277,7 @@ describe('the budget stop of the ledger', () => {
   });
 
   it('counts a reserved round before it is released: the budget sees it at once', () => {
-    const ledger = PrivacyLedger.open(fresh(), { delta: 1e-5, targetEpsilon: 3, orders: ORDERS });
+    const ledger = PrivacyLedger.open(fresh(), { delta: 1e-5, targetEpsilon: 3, orders: ORDERS }, RDP);
     const before = ledger.spent().epsilon;
     const reserved = ledger.reserve(1, SUB);
     assert.equal(reserved.status, 'reserved');
@@ -284,8 +289,8 @@ describe('the budget stop of the ledger', () => {
   it('two handles on one file cannot both reserve past the budget', () => {
     const path = fresh();
     const config = { delta: 1e-5, targetEpsilon: 3, orders: ORDERS };
-    const a = PrivacyLedger.open(path, config);
-    const b = PrivacyLedger.open(path, config);
+    const a = PrivacyLedger.open(path, config, RDP);
+    const b = PrivacyLedger.open(path, config, RDP);
     // Each handle checks first against what it has seen; both would fit if the other did not exist.
     let turn = 0;
     const refused = new Set<string>();

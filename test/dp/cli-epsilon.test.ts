@@ -5,6 +5,8 @@ import { execFile } from 'node:child_process';
 import { describe, it, type TestContext } from 'node:test';
 import { epsilonCommand } from '../../src/cli/epsilon.ts';
 import { calibrateSigma, RdpAccountant } from '../../src/dp/index.ts';
+import { PldAccountant } from '../../src/dp/pld-accountant.ts';
+import { plannedEpsilon } from '../../src/dp/round-planner.ts';
 
 interface Run {
   readonly status: number | null;
@@ -41,7 +43,7 @@ async function runInProcess(t: TestContext, ...args: string[]): Promise<string[]
 const CASE_1 = ['--q', '0.004266666666666667', '--sigma', '1.1', '--steps', '14063', '--delta', '1e-5'];
 
 describe('privagg epsilon (spawned)', { concurrency: true }, () => {
-  it('--json prints exactly one line with the accountant’s ε and order', async () => {
+  it('--json prints exactly one line: by default the smaller of the RDP and PLD bounds, with both', async () => {
     const out = await privagg(
       '--q',
       '0.01',
@@ -55,16 +57,32 @@ describe('privagg epsilon (spawned)', { concurrency: true }, () => {
     );
     assert.equal(out.status, 0, out.stderr);
     assert.equal(lines(out.stdout).length, 1);
-    const expected = new RdpAccountant().compose({ q: 0.01, sigma: 4 }, 10000).epsilon(1e-5);
-    assert.deepEqual(JSON.parse(out.stdout), { epsilon: expected.epsilon, order: expected.order });
+    const rdp = new RdpAccountant().compose({ q: 0.01, sigma: 4 }, 10000).epsilon(1e-5);
+    const pld = new PldAccountant()
+      .compose({ kind: 'gaussian', sigma: 4, q: 0.01 }, 10000)
+      .epsilon(1e-5).epsilon;
+    assert.deepEqual(JSON.parse(out.stdout), {
+      epsilon: pld,
+      accountant: 'pld',
+      order: rdp.order,
+      rdpEpsilon: rdp.epsilon,
+      pldEpsilon: pld,
+    });
+    // dp_accounting's PLD accountant: 0.947 (RDP 1.036).
+    assert.ok(Math.abs(pld - 0.947) < 0.001);
   });
 
-  it('prints a human line naming ε, the order and the inputs', async () => {
-    const out = await privagg(...CASE_1);
-    assert.equal(out.status, 0, out.stderr);
-    assert.deepEqual(lines(out.stdout), [
+  it('prints a human line naming ε, how it was bounded and the inputs', async () => {
+    const [rdp, pld] = await Promise.all([privagg(...CASE_1, '--accountant', 'rdp'), privagg(...CASE_1)]);
+    assert.equal(rdp.status, 0, rdp.stderr);
+    assert.deepEqual(lines(rdp.stdout), [
       'epsilon = 2.5967 (order 8.1) for q=0.004266666666666667, sigma=1.1, steps=14063, delta=0.00001',
     ]);
+    assert.equal(pld.status, 0, pld.stderr);
+    assert.match(
+      lines(pld.stdout)[0]!,
+      /^epsilon = 2\.\d+ \(PLD\) for q=0\.004266666666666667, sigma=1\.1, steps=14063, delta=0\.00001$/,
+    );
   });
 
   it('--target-epsilon --json prints the calibrated σ', async () => {
@@ -78,11 +96,16 @@ describe('privagg epsilon (spawned)', { concurrency: true }, () => {
       '--delta',
       '1e-5',
       '--json',
+      '--accountant',
+      'rdp',
     );
     assert.equal(out.status, 0, out.stderr);
     assert.equal(lines(out.stdout).length, 1);
     const parsed = JSON.parse(out.stdout) as { sigma: number; epsilon: number; order: number };
-    assert.deepEqual(parsed, calibrateSigma({ targetEpsilon: 1, delta: 1e-5, q: 0.01, steps: 10000 }));
+    assert.deepEqual(parsed, {
+      ...calibrateSigma({ targetEpsilon: 1, delta: 1e-5, q: 0.01, steps: 10000 }),
+      accountant: 'rdp',
+    });
     assert.ok(parsed.epsilon <= 1);
   });
 
@@ -112,6 +135,8 @@ describe('privagg epsilon (in-process)', () => {
       '10000',
       '--delta',
       '1e-5',
+      '--accountant',
+      'rdp',
     );
     assert.equal(printed.length, 1);
     const exact = calibrateSigma({ targetEpsilon: 1, delta: 1e-5, q: 0.01, steps: 10000 });
@@ -122,6 +147,79 @@ describe('privagg epsilon (in-process)', () => {
     const [sigma, epsilon] = [Number(match[1]), Number(match[2])];
     assert.ok(sigma >= exact.sigma && sigma <= exact.sigma * 1.0001, `${sigma} vs ${exact.sigma}`);
     assert.ok(epsilon >= exact.epsilon, `${epsilon} vs ${exact.epsilon}`);
+  });
+
+  it('--target-epsilon by default calibrates on the tighter bound: less noise than RDP, still within', async (t) => {
+    const args = ['--q', '0.01', '--target-epsilon', '1', '--steps', '10000', '--delta', '1e-5', '--json'];
+    const [line] = await runInProcess(t, ...args);
+    const { sigma, epsilon, accountant } = JSON.parse(line!) as {
+      sigma: number;
+      epsilon: number;
+      accountant: string;
+    };
+    assert.equal(accountant, 'pld');
+    const rdp = calibrateSigma({ targetEpsilon: 1, delta: 1e-5, q: 0.01, steps: 10000 }).sigma;
+    assert.ok(sigma < rdp * 0.95, `${sigma} vs RDP's ${rdp}`);
+    const check = new PldAccountant()
+      .compose({ kind: 'gaussian', sigma, q: 0.01 }, 10000)
+      .epsilon(1e-5).epsilon;
+    assert.ok(epsilon <= 1 && check <= 1 && Math.abs(check - epsilon) < 1e-12);
+    const lower = new PldAccountant().compose({ kind: 'gaussian', sigma: sigma / 1.002, q: 0.01 }, 10000);
+    assert.ok(lower.epsilon(1e-5).epsilon > 1, 'not minimal');
+  });
+
+  it('--mechanism skellam accounts the distributed round as the ledger charges it', async (t) => {
+    const flags = [
+      '--mechanism',
+      'skellam',
+      '--dimension',
+      '64',
+      '--clients',
+      '8',
+      '--q',
+      '0.5',
+      '--steps',
+      '20',
+    ];
+    const [line] = await runInProcess(t, ...flags, '--sigma', '1.5', '--delta', '1e-5', '--json');
+    const got = JSON.parse(line!) as {
+      epsilon: number;
+      accountant: string;
+      rdpEpsilon: number;
+      pldEpsilon: number;
+    };
+    const c = {
+      mechanism: 'distributed-skellam',
+      targetEpsilon: 1,
+      delta: 1e-5,
+      rounds: 20,
+      q: 0.5,
+      dimension: 64,
+      clients: 8,
+      threshold: 6,
+      maxCorruptClients: 0,
+      clip: 1,
+      bits: 20,
+    } as const;
+    assert.equal(got.epsilon, plannedEpsilon(c, 1.5));
+    assert.ok(got.epsilon === Math.min(got.rdpEpsilon, got.pldEpsilon));
+    const [rdp] = await runInProcess(
+      t,
+      ...flags,
+      '--sigma',
+      '1.5',
+      '--delta',
+      '1e-5',
+      '--json',
+      '--accountant',
+      'rdp',
+    );
+    assert.equal(JSON.parse(rdp!).accountant, 'rdp');
+    const [human] = await runInProcess(t, ...flags, '--target-epsilon', '3', '--delta', '1e-5');
+    assert.match(
+      human!,
+      /^sigma = [\d.]+ for epsilon <= 3 \(epsilon [\d.]+, PLD\) with mechanism=skellam.*h=6, relation=zero-out$/,
+    );
   });
 
   it('accepts steps = 0 (nothing spent)', async (t) => {
@@ -195,6 +293,52 @@ describe('privagg epsilon (in-process)', () => {
       'an unknown conversion',
       ['--q', '0.1', '--sigma', '1', ...base, '--conversion', 'loose'],
       /^--conversion must be/,
+    ],
+    [
+      'an unknown accountant',
+      ['--q', '0.1', '--sigma', '1', ...base, '--accountant', 'moments'],
+      /^--accountant must be/,
+    ],
+    [
+      'the classic conversion with the PLD accountant',
+      ['--q', '0.1', '--sigma', '1', ...base, '--accountant', 'pld', '--conversion', 'classic'],
+      /^--conversion applies to the RDP accountant/,
+    ],
+    [
+      'an unknown mechanism',
+      ['--q', '0.1', '--sigma', '1', ...base, '--mechanism', 'laplace'],
+      /^--mechanism must be/,
+    ],
+    [
+      'a skellam flag without skellam',
+      ['--q', '0.1', '--sigma', '1', ...base, '--bits', '16'],
+      /^--bits needs --mechanism skellam$/,
+    ],
+    [
+      'skellam without --dimension',
+      ['--mechanism', 'skellam', '--q', '0.1', '--sigma', '1', ...base],
+      /^missing --dimension/,
+    ],
+    [
+      'a threshold not above the colluders',
+      [
+        '--mechanism',
+        'skellam',
+        '--dimension',
+        '4',
+        '--clients',
+        '5',
+        '--max-corrupt',
+        '2',
+        '--threshold',
+        '2',
+        '--q',
+        '1',
+        '--sigma',
+        '1',
+        ...base,
+      ],
+      /^--threshold must be an integer in \[3, 5\]/,
     ],
   ];
   for (const [what, args, message] of bad) {

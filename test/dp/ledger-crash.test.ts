@@ -134,7 +134,7 @@ class Witness {
 
 /** Reopens the ledger and checks everything the witness knows, plus the file's own consistency. */
 function verify(path: string, witness: Witness, absent: readonly number[] = []): number {
-  const ledger = PrivacyLedger.open(path, CONFIG, { mustExist: witness.opened });
+  const ledger = PrivacyLedger.open(path, CONFIG, { mustExist: witness.opened, accountant: 'rdp' });
   let epsilon: number;
   try {
     const rounds = ledger.rounds();
@@ -273,7 +273,7 @@ describe('ledger crash: SIGKILL at any point', () => {
     verify(path, witness);
 
     // The orphaned reservation is still counted, and still reported as unsettled.
-    const ledger = PrivacyLedger.open(path, CONFIG, { mustExist: true });
+    const ledger = PrivacyLedger.open(path, CONFIG, { mustExist: true, accountant: 'rdp' });
     try {
       assert.ok(ledger.report().unsettled.includes(stuck[0]!));
     } finally {
@@ -296,7 +296,7 @@ describe('ledger crash: SIGKILL at any point', () => {
     const rb = numbers(b!.lines, 'reserved');
     assert.equal(new Set([...ra, ...rb]).size, ra.length + rb.length, 'no round reserved twice');
 
-    const ledger = PrivacyLedger.open(path, CONFIG, { mustExist: true });
+    const ledger = PrivacyLedger.open(path, CONFIG, { mustExist: true, accountant: 'rdp' });
     try {
       const rounds = ledger.rounds();
       assert.deepEqual(

@@ -1,7 +1,9 @@
 // The privacy ledger (src/dp/ledger.ts): the file it creates, resuming it, failing closed on a
 // misconfiguration or a damaged file (and leaving that file alone), the round transitions, the
 // counting rule for aborted rounds, the report, and what a failure does to the handle.
-// The real-kill crash test is ledger-crash.test.ts; the budget stop is budget.test.ts.
+// The real-kill crash test is ledger-crash.test.ts; the budget stop is budget.test.ts; accounting by
+// the tighter of RDP and PLD, and the migration of version-1 files, ledger-pld.test.ts. Here the
+// ledgers account with RDP alone (accountant 'rdp') so that ε can be checked against the RDP curves.
 import assert from 'node:assert/strict';
 import {
   existsSync,
@@ -50,7 +52,7 @@ function clock(): () => Date {
 }
 
 function open(path: string, config: LedgerConfig = CONFIG, options = {}): PrivacyLedger {
-  return PrivacyLedger.open(path, config, { now: clock(), ...options });
+  return PrivacyLedger.open(path, config, { now: clock(), accountant: 'rdp', ...options });
 }
 
 /** A ledger with rounds 1 (released), 2 (released), 3 (reserved). */
@@ -74,7 +76,7 @@ describe('creating and resuming', () => {
     const path = fresh();
     const ledger = open(path);
     assert.equal(ledger.nextRound(), 1);
-    assert.deepEqual(ledger.spent(), { epsilon: 0, order: 1.5, rounds: 0 });
+    assert.deepEqual(ledger.spent(), { epsilon: 0, order: 1.5, rounds: 0, accountant: 'rdp' });
     assert.equal(ledger.createdAt, '2025-01-01T00:00:01.000Z');
     ledger.close();
     const db = raw(path);
@@ -85,7 +87,7 @@ describe('creating and resuming', () => {
       assert.deepEqual(db.prepare('SELECT * FROM meta').all(), [
         {
           id: 1,
-          schema_version: 1,
+          schema_version: 2,
           accounting: 'rdp',
           conversion: 'improved',
           delta: 1e-5,
@@ -272,9 +274,9 @@ describe('a damaged or foreign file fails closed and is left alone', () => {
     const { path, ledger } = populated();
     ledger.close();
     const db = raw(path);
-    db.pragma('user_version = 2');
+    db.pragma('user_version = 3');
     db.close();
-    refuses(path, /schema version 2; this build reads version 1 only/);
+    refuses(path, /schema version 3; this build reads versions 1 \(migrating it\) and 2/);
   });
 
   it('refuses a ledger holding a malformed row', () => {
@@ -431,7 +433,7 @@ describe('report', () => {
     const parsed = JSON.parse(JSON.stringify(report));
     assert.deepEqual(parsed, report);
     assert.equal(report.path, path);
-    assert.equal(report.schemaVersion, 1);
+    assert.equal(report.schemaVersion, 2);
     assert.equal(report.accounting, 'rdp');
     assert.equal(report.delta, 1e-5);
     assert.equal(report.targetEpsilon, 10);
@@ -453,9 +455,9 @@ describe('report', () => {
   });
 
   it('reports an empty ledger', () => {
-    const ledger = PrivacyLedger.open(fresh(), { delta: 1e-6, targetEpsilon: 1 });
+    const ledger = PrivacyLedger.open(fresh(), { delta: 1e-6, targetEpsilon: 1 }, { accountant: 'rdp' });
     const report = ledger.report();
-    assert.deepEqual(report.spent, { epsilon: 0, order: 1.1, rounds: 0 });
+    assert.deepEqual(report.spent, { epsilon: 0, order: 1.1, rounds: 0, accountant: 'rdp' });
     assert.deepEqual(report.orders, DEFAULT_RDP_ORDERS);
     assert.deepEqual(report.rounds, []);
     ledger.close();

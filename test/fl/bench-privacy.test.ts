@@ -111,6 +111,47 @@ describe('privagg bench privacy --quick', () => {
     }
   });
 
+  it('--seeds runs once per seed and reports each cell’s mean and spread', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'privagg-bench-seeds-'));
+    try {
+      const printed: string[] = [];
+      t.mock.method(console, 'log', (text: string) => printed.push(text));
+      const args = ['privacy', '--quick', '--out', dir, '--epsilons', '8', '--rounds', '2', '--seeds', '3,4'];
+      assert.equal(await benchCommand.run(args), 0);
+      t.mock.restoreAll();
+      const stdout = printed.join('\n');
+      assert.match(stdout, /seed 3:/);
+      assert.match(stdout, /seed 4:/);
+      assert.match(stdout, /over seeds 3, 4: mean ± half the range/);
+      const json = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8'));
+      assert.deepEqual(json.seeds, [3, 4]);
+      const cell = json.cells.find((c: { epsilon: number | null }) => c.epsilon === 8)[
+        'distributed + SecAgg'
+      ];
+      assert.equal(cell.values.length, 2);
+      const [a, b] = cell.values as number[];
+      assert.ok(
+        Math.abs(cell.mean - (a! + b!) / 2) < 1e-12 && Math.abs(cell.spread - Math.abs(a! - b!) / 2) < 1e-12,
+      );
+      // Each seed's own files, and its own partition: the two seeds' results differ.
+      const one = JSON.parse(await readFile(join(dir, 'seed-3', 'results.json'), 'utf8'));
+      const two = JSON.parse(await readFile(join(dir, 'seed-4', 'results.json'), 'utf8'));
+      assert.equal(one.config.seed, 3);
+      assert.equal(two.config.seed, 4);
+      assert.notDeepEqual(one.table, two.table);
+      const table = await readFile(join(dir, 'table.md'), 'utf8');
+      assert.match(table, /\d+\.\d% ±\d+\.\d/);
+      assert.throws(
+        () => parseBenchArgs(['privacy', '--seed', '1', '--seeds', '1,2']),
+        /either --seed or --seeds/,
+      );
+      assert.throws(() => parseBenchArgs(['privacy', '--seeds', '1,1']), /must not repeat/);
+      assert.deepEqual(parseBenchArgs(['privacy', '--seeds', '5,6']).seeds, [5, 6]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('parses flags and refuses bad ones', () => {
     const { config, out } = parseBenchArgs([
       'privacy',
