@@ -6,27 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { inputVector, Proc, privagg, readRounds, Serve, scratch } from './procs.ts';
+import { httpPort, inputVector, Proc, privagg, readRounds, Serve, sample, scratch } from './procs.ts';
 
 const DIM = 8;
 const CLIENTS = 5;
-
-/** The value of one sample in Prometheus text, e.g. `sample(t, 'privagg_clients{state="waiting"}')`. */
-export function sample(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  }
-  return undefined;
-}
-
-/** The `http on HOST:PORT` line's port (the second stdout line). */
-export async function httpPort(serve: Serve): Promise<number> {
-  await serve.until((p) => /\nhttp on [^\n]+:\d+\n/.test(p.stdout), 'the http line');
-  const line = serve.stdout.split('\n')[1]!;
-  const match = /^http on 127\.0\.0\.1:(\d+)$/.exec(line);
-  if (!match) throw new Error(`unexpected second line: ${line}`);
-  return Number(match[1]);
-}
 
 async function get(port: number, path: string, token?: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
