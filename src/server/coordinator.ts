@@ -441,8 +441,8 @@ export class Coordinator implements CoordinatorGauges {
       const raw = await this.#runRound(prepared);
       const outcome = this.#released(prepared, raw);
       const accounted = privacy ? this.#account(privacy, outcome) : outcome;
-      await this.#env.planner?.complete?.(accounted);
       this.#env.observer?.roundEnded?.(accounted);
+      await this.#env.planner?.complete?.(accounted);
       this.#publish(accounted);
     }
     this.close();

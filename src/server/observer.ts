@@ -3,7 +3,8 @@
  * listens: the coordinator imports no HTTP or Prometheus code, only this interface.
  *
  * Call order per round: `roundStarted`, then `stage` once per stage as it opens, then `roundEnded`
- * with the outcome (after the ledger has recorded it, before it is published). `refused` may come at
+ * with the outcome (after the ledger has recorded it, before the planner's `complete` and before it
+ * is published, so a planner may add to what an observer recorded: the training job's accuracy). `refused` may come at
  * any time. Byte counts and the clients' states are not events: they change on every frame, so the
  * coordinator keeps them as plain counters ({@link CoordinatorGauges}) that an observer reads when it
  * needs them (a scrape, a dashboard tick), and a frame costs one addition.
