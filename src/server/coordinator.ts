@@ -18,6 +18,10 @@
  * expansions, secagg/unmask-plan.ts) and the coordinator runs it on a pool of worker threads
  * (unmask-pool.ts; `unmaskWorkers`), so the event loop keeps serving other sessions meanwhile; each
  * thread holds one vector-length accumulator. A worker failure aborts the round: nothing is released.
+ *
+ * Monitoring: an optional observer (observer.ts) hears of each round's start, stages and end and of
+ * refused sessions; bytes in and out are counted in place and clients by state are counted when
+ * asked, so metrics (metrics.ts) and the dashboard cost a frame one addition. No HTTP here.
  * @module
  */
 import { availableParallelism } from 'node:os';
@@ -320,8 +324,8 @@ export class Coordinator implements CoordinatorGauges {
   readonly #eventLoop = new EventLoopMonitor();
   readonly #writer = new FrameWriter();
   /** Counted in place per frame (read by observers on demand: server/observer.ts). */
-  bytesReceived = 0;
-  bytesSent = 0;
+  #bytesReceived = 0;
+  #bytesSent = 0;
 
   constructor(config: CoordinatorConfig, env: CoordinatorEnvironment) {
     if (config.minClients > config.cohortSize) {
@@ -392,6 +396,16 @@ export class Coordinator implements CoordinatorGauges {
     call.on('cancelled', () => this.#onGone(session, 'cancelled'));
     call.on('close', () => this.#onGone(session, 'closed'));
   };
+
+  /** Bytes of client frames received so far (protobuf-encoded). */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  /** Bytes of server frames written so far (protobuf-encoded). */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
 
   /** How many checked-in clients are waiting for a round. */
   get waitingClients(): number {
@@ -547,7 +561,7 @@ export class Coordinator implements CoordinatorGauges {
   #onFrame(session: Session, bytes: Uint8Array): void {
     // A session the coordinator is ending may still send (a late answer to a stage it was dropped
     // from): it is told why once its queued frames are out, so what it sends meanwhile is ignored.
-    this.bytesReceived += bytes.byteLength;
+    this.#bytesReceived += bytes.byteLength;
     if (session.closed || session.ending) return;
     let frame: InboundClientFrame;
     try {
@@ -1044,7 +1058,7 @@ export class Coordinator implements CoordinatorGauges {
    */
   #write(session: Session, frame: ServerFrame | Uint8Array): void {
     const bytes = frame instanceof Uint8Array ? frame : ServerFrameCodec.encode(frame).finish();
-    this.bytesSent += bytes.byteLength;
+    this.#bytesSent += bytes.byteLength;
     session.call.write(bytes);
   }
 
