@@ -119,7 +119,7 @@ differential privacy (each round's noise is announced to the clients and bound i
   A private round's JSON line has "sum" as the noisy sum of the clipped updates (real numbers),
   "epsilon" (cumulative), "clip" and, with adaptive clipping, "unclippedFraction".
 
-monitoring (read-only HTTP: Prometheus metrics and a live dashboard; never keys, shares, inputs or sums):
+monitoring (read-only HTTP: metrics and a live dashboard; never keys, shares, inputs or sums):
   --http-port P             serve / (the dashboard), /metrics, /state and /healthz on this port; 0
                             picks a free one, printed as "http on HOST:PORT" after "listening on"
   --http-host HOST          address to bind (default 127.0.0.1); another address needs
