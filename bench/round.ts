@@ -5,7 +5,8 @@
  *
  * Options: `--n 10,100`, `--d 100000,1000000`, `--input-bits 16`, `--uploads 4` (the coordinator's
  * maxConcurrentUploads, the CLI default), `--budget-s 480` (cells whose projected time would not fit
- * in what is left are skipped, with the reason printed).
+ * in what is left are skipped, with the reason printed), `--http-port 0` (the secure rounds' coordinator
+ * serves its metrics and dashboard, server/monitor.ts: what monitoring costs).
  * @module
  */
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'input-bits': { type: 'string', default: '16' },
     uploads: { type: 'string', default: '4' },
     'budget-s': { type: 'string', default: '480' },
+    'http-port': { type: 'string' },
   },
 });
 
@@ -44,6 +46,10 @@ const ds = positiveList(values.d, 'd');
 const [inputBits] = positiveList(values['input-bits'], 'input-bits');
 const [uploads] = positiveList(values.uploads, 'uploads');
 const [budgetS] = positiveList(values['budget-s'], 'budget-s');
+const httpPort = values['http-port'] === undefined ? undefined : Number(values['http-port']);
+if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && httpPort <= 65_535)) {
+  throw new RangeError(`--http-port must be a port number (0: a free one), got '${values['http-port']}'`);
+}
 if (inputBits! > 32) throw new RangeError('--input-bits must be at most 32');
 
 const STAGES: readonly Stage[] = ['advertise', 'share', 'masked', 'unmask'];
@@ -141,7 +147,15 @@ async function main(): Promise<void> {
   const cells: Cell[] = [];
   for (const n of ns)
     for (const d of ds)
-      cells.push({ spec: { clients: n, length: d, inputBits: inputBits!, maxConcurrentUploads: uploads! } });
+      cells.push({
+        spec: {
+          clients: n,
+          length: d,
+          inputBits: inputBits!,
+          maxConcurrentUploads: uploads!,
+          ...(httpPort !== undefined && { httpPort }),
+        },
+      });
   cells.sort((a, b) => a.spec.clients * a.spec.length - b.spec.clients * b.spec.length);
 
   for (const cell of cells) {

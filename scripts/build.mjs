@@ -2,12 +2,13 @@
 // .d.ts declarations and source maps, with tsconfig.build.json. tsc rewrites the `.ts` extensions of
 // relative imports to `.js` in the JavaScript it emits (rewriteRelativeImportExtensions) but not in
 // the declarations, whose `import … from './x.ts'` would then name files the package does not ship:
-// this script rewrites those to `.js` as well (a declaration's `.js` import resolves to its `.d.ts`).
+// this script rewrites those to `.js` as well (a declaration's `.js` import resolves to its `.d.ts`),
+// and copies the non-TypeScript files the code loads at run time (the dashboard page).
 //
 // The build is incremental (dist/.tsbuildinfo): a rebuild with nothing changed takes a few seconds,
 // a first build ~20 s on 2 cores.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,4 +43,9 @@ for (const file of declarations(DIST)) {
     rewritten++;
   }
 }
+// Files the compiled code reads at run time beside itself (new URL('./…', import.meta.url)); tsc
+// copies only what it compiles.
+const ASSETS = ['server/dashboard/index.html'];
+for (const asset of ASSETS) cpSync(join(ROOT, 'src', asset), join(DIST, asset));
+
 console.log(`build: dist/ is up to date (${rewritten} declaration file(s) had .ts imports rewritten)`);

@@ -15,7 +15,7 @@
 // prints a version notice). Too slow for `npm test`, so CI runs it as its own step.
 //
 //   node scripts/test-package.mjs [--keep]   --keep leaves the folder for inspection and names it
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -111,6 +111,54 @@ if (!help.includes('usage: privagg')) fail(`npx privagg --help printed:\n${help}
 copyFileSync(join(ROOT, 'test', 'package', 'consumer.mjs'), join(app, 'consumer.mjs'));
 const consumer = run(process.execPath, ['consumer.mjs'], app);
 if (!consumer.includes('consumer: ok')) fail(`consumer.mjs printed:\n${consumer}`);
+
+await dashboardServed();
+
+/**
+ * The installed `privagg serve --http-port 0` serves its dashboard page: a file the compiled code
+ * reads beside itself, which only the build's asset copy puts into dist/.
+ */
+async function dashboardServed() {
+  console.log('test-package: (in app) npx privagg serve … --http-port 0, then GET /');
+  const out = join(work, 'rounds.jsonl');
+  const args = ['serve', '--port', '0', '--clients', '2', '--dim', '4', '--rounds', '1'];
+  args.push('--out', out, '--http-port', '0');
+  const serve = spawn('npx', ['--no-install', 'privagg', ...args], {
+    cwd: app,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  serve.stdout.setEncoding('utf8');
+  const stop = () => {
+    try {
+      process.kill(-serve.pid, 'SIGTERM');
+    } catch {}
+  };
+  try {
+    const address = await new Promise((resolvePort, reject) => {
+      let seen = '';
+      const timer = setTimeout(() => reject(new Error(`no "http on" line in 30 s: ${seen}`)), 30_000);
+      serve.stdout.on('data', (chunk) => {
+        seen += chunk;
+        const match = /^http on (\S+)$/m.exec(seen);
+        if (match) {
+          clearTimeout(timer);
+          resolvePort(match[1]);
+        }
+      });
+      serve.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${seen}`)));
+    });
+    const page = await fetch(`http://${address}/`);
+    const text = await page.text();
+    if (page.status !== 200 || !text.includes('<html')) {
+      fail(`GET / of the installed dashboard gave ${page.status}: ${text.slice(0, 200)}`);
+    }
+  } catch (error) {
+    stop();
+    fail(error.message);
+  }
+  stop();
+}
 
 console.log(
   `test-package: ok: ${packed.filename} installed and used in ${((Date.now() - started) / 1000).toFixed(1)} s`,

@@ -15,6 +15,7 @@ import type { Stage } from '../../src/secagg/messages.ts';
 import { roundParams } from '../../src/secagg/params.ts';
 import type { VectorSpec } from '../../src/secagg/types.ts';
 import { Coordinator, type CoordinatorConfig } from '../../src/server/coordinator.ts';
+import { Monitor } from '../../src/server/monitor.ts';
 import { participateService } from '../../src/wire/service.ts';
 import { PlainAggregator } from './round-plain.ts';
 
@@ -27,6 +28,8 @@ export interface ServerJob {
   readonly maxConcurrentUploads: number;
   readonly maxFramesPerStage: number;
   readonly maxReceiveMessageBytes: number;
+  /** Secure mode: serve metrics and the dashboard (server/monitor.ts) on this loopback port. */
+  readonly httpPort?: number;
 }
 
 /** Sent once the server listens. */
@@ -68,6 +71,12 @@ async function serve(job: ServerJob): Promise<void> {
   const calls: { bytes: number; frames: number }[] = [];
   let handler: (call: ServerDuplexStream<Uint8Array, ServerFrame>) => void;
   let outcome: Promise<Omit<ServerDone, 'type' | 'calls' | 'peakRssKiB' | 'cpuMs'>>;
+  let monitor: Monitor | undefined;
+  let httpPort: number | undefined;
+  if (job.mode === 'secure' && job.httpPort !== undefined) {
+    monitor = new Monitor();
+    httpPort = await monitor.listen('127.0.0.1', job.httpPort);
+  }
   if (job.mode === 'secure') {
     const config: CoordinatorConfig = {
       cohortSize: job.clients,
@@ -85,7 +94,9 @@ async function serve(job: ServerJob): Promise<void> {
     const coordinator = new Coordinator(config, {
       logger: pino({ level: 'silent' }),
       authenticate: () => ({ ok: true, name: undefined }),
+      ...(monitor && { observer: monitor.observer }),
     });
+    monitor?.attach(coordinator);
     handler = coordinator.handleParticipate;
     void coordinator.run();
     outcome = (async () => {
@@ -141,6 +152,12 @@ async function serve(job: ServerJob): Promise<void> {
   process.send!({ type: 'ready', port, idleRssKiB: procStatusKiB('VmRSS') } satisfies ServerReady);
   const result = await outcome;
   const cpu = process.cpuUsage(cpu0);
+  if (httpPort !== undefined) {
+    // Outside the measured CPU time: check the metrics really were on and counted the round.
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    if (!text.includes('privagg_rounds_total{status="ok"} 1'))
+      throw new Error('the metrics missed the round');
+  }
   const done: ServerDone = {
     type: 'done',
     ...result,
@@ -151,6 +168,7 @@ async function serve(job: ServerJob): Promise<void> {
   // Stay up until the parent says every client has its final status, then go.
   process.once('message', () => {
     server.forceShutdown();
+    void monitor?.close();
     process.exit(0);
   });
   process.send!(done);

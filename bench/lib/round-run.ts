@@ -24,6 +24,8 @@ export interface RoundSpec {
   readonly length: number;
   readonly inputBits: number;
   readonly maxConcurrentUploads: number;
+  /** Serve the coordinator's metrics and dashboard on this loopback port (0: a free one). */
+  readonly httpPort?: number;
 }
 
 /** The measurements of one round. */
@@ -117,6 +119,7 @@ export async function runRound(
     maxFramesPerStage: maxFramesPerStage(vector),
     // As the CLI: 2 MiB, or more for a cohort whose share messages need it.
     maxReceiveMessageBytes: Math.max(2 << 20, spec.clients * 128 + (64 << 10)),
+    ...(spec.httpPort !== undefined && { httpPort: spec.httpPort }),
   });
   const done = new Promise<ServerDone>((resolve, reject) => {
     child.on('message', (m: ServerDone) => {

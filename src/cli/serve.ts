@@ -8,7 +8,7 @@
  * file have been checked, so a bad setting fails fast and `privagg --help` does not load them.
  * @module
  */
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
 import { format } from 'node:util';
@@ -119,6 +119,14 @@ differential privacy (each round's noise is announced to the clients and bound i
   A private round's JSON line has "sum" as the noisy sum of the clipped updates (real numbers),
   "epsilon" (cumulative), "clip" and, with adaptive clipping, "unclippedFraction".
 
+monitoring (read-only HTTP: metrics and a live dashboard; never keys, shares, inputs or sums):
+  --http-port P             serve / (the dashboard), /metrics, /state and /healthz on this port; 0
+                            picks a free one, printed as "http on HOST:PORT" after "listening on"
+  --http-host HOST          address to bind (default 127.0.0.1); another address needs
+                            --http-token-file (the pages name clients and time their rounds)
+  --http-token-file FILE    a file holding a token: /metrics and /state then need
+                            "authorization: Bearer <token>"; open the dashboard as /#token=<token>
+
 other:
   --config FILE             JSON settings: the flags' names in camelCase ("minClients", ...), plus
                             "vectors": [{"name","length","bits"}] instead of dim, and
@@ -171,7 +179,7 @@ function parseFlags(argv: readonly string[]): Record<string, string | boolean | 
 
 /** The server modules, imported once the settings are known to be usable. */
 async function loadModules() {
-  const [grpc, auth, coordinator, health, listen, logging, tls, privacy] = await Promise.all([
+  const [grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor] = await Promise.all([
     import('@grpc/grpc-js'),
     import('../server/auth.ts'),
     import('../server/coordinator.ts'),
@@ -180,8 +188,9 @@ async function loadModules() {
     import('../server/logging.ts'),
     import('../server/tls.ts'),
     import('../server/privacy-setup.ts'),
+    import('../server/monitor.ts'),
   ]);
-  return { grpc, auth, coordinator, health, listen, logging, tls, privacy };
+  return { grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor };
 }
 
 type Modules = Awaited<ReturnType<typeof loadModules>>;
@@ -204,13 +213,50 @@ function asCliError<T>(f: () => T, m?: Modules): T {
   }
 }
 
-function checkHost(host: string): void {
+function checkHost(host: string, flag = '--host'): void {
   if (
     isIP(host) === 0 &&
     !/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)
   ) {
-    throw new CliError(`--host must be an IP address or a host name, got '${echo(host)}'`);
+    throw new CliError(`${flag} must be an IP address or a host name, got '${echo(host)}'`);
   }
+}
+
+/**
+ * The monitoring server's token, read and checked before anything binds. A non-loopback
+ * `--http-host` without one is refused, not warned about: the dashboard and /metrics name clients,
+ * the stages they were lost at and how long rounds take, which is the coordinator's view of its
+ * participants; as with the gRPC port (server/tls.ts), exposing it must be a deliberate choice.
+ */
+function httpToken(settings: ServeSettings): string | undefined {
+  const http = settings.http!;
+  checkHost(http.host, '--http-host');
+  if (http.tokenFile === undefined) {
+    if (!isLoopbackHost(http.host)) {
+      throw new CliError(
+        `--http-host ${echo(http.host)} is not a loopback address: give --http-token-file too (the ` +
+          'dashboard and metrics name clients and time their rounds)',
+      );
+    }
+    return undefined;
+  }
+  const shownPath = echo(http.tokenFile, ECHO_PATH_CHARS);
+  let text: string;
+  try {
+    text = readFileSync(http.tokenFile, 'utf8');
+  } catch (error) {
+    throw new CliError(
+      `cannot read --http-token-file ${shownPath}: ${(error as NodeJS.ErrnoException).code}`,
+    );
+  }
+  // One trailing newline is what editors and `echo` add; anything else is part of the token or wrong.
+  const token = text.endsWith('\n') ? text.slice(0, -1) : text;
+  if (!/^[\x21-\x7e]{16,4096}$/.test(token)) {
+    throw new CliError(
+      `--http-token-file ${shownPath} must hold one token of 16 to 4096 printable ASCII characters without spaces`,
+    );
+  }
+  return token;
 }
 
 /** Everything checked and loaded before the server binds. */
@@ -266,7 +312,15 @@ async function run(argv: readonly string[]): Promise<number> {
   const settings = asCliError(() => resolveServeSettings(parseFlags(argv)));
   checkHost(settings.host);
   const m = await loadModules();
-  const { tokens, tls, warnings } = prepare(settings, m);
+  const prepared = prepare(settings, m);
+  const { tokens, tls } = prepared;
+  const warnings = [...prepared.warnings];
+  const httpTokenValue = settings.http && httpToken(settings);
+  if (settings.http && !isLoopbackHost(settings.http.host)) {
+    warnings.push(
+      `the monitoring server on ${settings.http.host} is plain HTTP: its bearer token crosses the network in clear`,
+    );
+  }
   const logger = m.logging.createLogger(settings.logLevel);
   // grpc-js writes its own errors to the console; route them into the logs (what matters is
   // reported by privagg itself, e.g. a port in use), so stderr stays JSON lines and one-line reasons.
@@ -282,15 +336,24 @@ async function run(argv: readonly string[]): Promise<number> {
     privacy!.ledger.close();
     return 0;
   }
+  const monitor =
+    settings.http &&
+    new m.monitor.Monitor(
+      privacy
+        ? { privacy: { budget: settings.privacy!.targetEpsilon, spent: privacy.ledger.spent().epsilon } }
+        : {},
+    );
   const coordinator = asCliError(
     () =>
       new m.coordinator.Coordinator(coordinatorConfig(settings), {
         logger,
         authenticate: m.auth.makeAuthenticate({ tokens, clientCertificates: tls?.mutual ?? false }),
         ...(privacy && { planner: privacy.planner, privacy: privacy.accounting }),
+        ...(monitor && { observer: monitor.observer }),
       }),
     m,
   );
+  monitor?.attach(coordinator);
   let out: number;
   try {
     out = openSync(settings.out, 'a');
@@ -321,6 +384,22 @@ async function run(argv: readonly string[]): Promise<number> {
   const { server, port } = listening;
   const address = formatHostPort(settings.host, port);
   console.log(`listening on ${address}`);
+  if (monitor) {
+    const http = settings.http!;
+    try {
+      const httpPort = await monitor.listen(http.host, http.port, httpTokenValue);
+      console.log(`http on ${formatHostPort(http.host, httpPort)}`);
+    } catch (error) {
+      console.error(
+        `privagg: cannot serve http on ${formatHostPort(http.host, http.port)}: ${(error as NodeJS.ErrnoException).code ?? oneLine(String(error))}`,
+      );
+      coordinator.close();
+      server.forceShutdown();
+      await monitor.close();
+      closeSync(out);
+      return 1;
+    }
+  }
 
   for (const warning of warnings) logger.warn(warning);
   logger.info(
@@ -384,6 +463,7 @@ async function run(argv: readonly string[]): Promise<number> {
   health.setAll('NOT_SERVING');
   health.shutdown();
   await (stopping ?? m.listen.shutdown(server, 2_000));
+  await monitor?.close();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   closeSync(out);

@@ -24,6 +24,7 @@ import type { Stage } from '../secagg/messages.ts';
 import { defaultThreshold } from '../secagg/params.ts';
 import { dequantizeSum, maxScale } from '../secagg/quantize.ts';
 import { Coordinator, type RoundOutcome } from '../server/coordinator.ts';
+import { Monitor } from '../server/monitor.ts';
 import { participateService } from '../wire/service.ts';
 import { initBackend } from './backend.ts';
 import { type DatasetName, head, loadDataset } from './data.ts';
@@ -77,6 +78,11 @@ export interface JobConfig {
   readonly ledgerPath?: string;
   /** Clients' privacy floor (their policy), with differential privacy. */
   readonly minNoiseMultiplier: number;
+  /**
+   * Serve the coordinator's live dashboard and metrics (server/monitor.ts) here while the job runs,
+   * with each round's test accuracy in its timeline; port 0 picks a free one.
+   */
+  readonly dashboard?: { readonly host: string; readonly port: number };
 }
 
 /** What the job reports as it goes. */
@@ -87,7 +93,10 @@ export interface JobEvents {
   onTrained?(): void;
   /** A client's round ended other than by completing or dropping out as scheduled (e.g. a refusal). */
   onClientProblem?(name: string, round: number, outcome: string, detail: string): void;
-  onRound?(record: JobRoundRecord): void;
+  /** A round ended; the next round starts once a returned promise settles. */
+  onRound?(record: JobRoundRecord): void | Promise<void>;
+  /** The dashboard is being served at `url` (with `config.dashboard`). */
+  onDashboard?(url: string): void;
 }
 
 /** The setup a job settled on. */
@@ -200,6 +209,9 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
   const records: JobRoundRecord[] = [];
   let clipOfRound = privacy?.clip ?? plainClip;
 
+  const monitor =
+    config.dashboard &&
+    new Monitor(ledger && dp ? { privacy: { budget: dp.targetEpsilon, spent: ledger.spent().epsilon } } : {});
   const coordinator = new Coordinator(
     {
       cohortSize: config.clients,
@@ -218,6 +230,7 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
     {
       logger: pino({ level: 'silent' }),
       authenticate: () => ({ ok: true, name: undefined }),
+      ...(monitor && { observer: monitor.observer }),
       ...(ledger && {
         privacy: {
           ledger,
@@ -247,7 +260,9 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
         complete: async (outcome) => {
           const record = await finishRound(outcome);
           records.push(record);
-          events.onRound?.(record);
+          // Accuracy is the model owner's own figure (on its test set): published on the page too.
+          monitor?.dashboard.annotate(record.round, { accuracy: record.accuracy });
+          await events.onRound?.(record);
         },
       },
     },
@@ -299,8 +314,14 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
       e ? reject(e) : resolve(p),
     ),
   );
+  monitor?.attach(coordinator);
   const workers: Worker[] = [];
   try {
+    if (monitor) {
+      const { host, port: wanted } = config.dashboard!;
+      const bound = await monitor.listen(host, wanted);
+      events.onDashboard?.(`http://${host.includes(':') ? `[${host}]` : host}:${bound}/`);
+    }
     const rng = new SimRandom(config.seed, 'job/clients');
     const clients: SimulatedClient[] = partition.map((examples, i) => ({
       name: `client-${String(i + 1).padStart(3, '0')}`,
@@ -333,6 +354,7 @@ export async function runFederatedJob(config: JobConfig, events: JobEvents = {})
     await Promise.all(workers.map((w) => w.terminate()));
     server.forceShutdown();
     ledger?.close();
+    await monitor?.close();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
   const last = records.at(-1);

@@ -35,6 +35,8 @@ export const MAIN_JOB: JobConfig = {
   seed: 1,
   evalExamples: 2_000,
   minNoiseMultiplier: 0.3,
+  // The live dashboard on a free loopback port, named on stdout.
+  dashboard: { host: '127.0.0.1', port: 0 },
 };
 
 /**
@@ -82,6 +84,11 @@ export async function runMainJob(config: JobConfig, reportDir: string, title: st
   const progress = new Progress({ total: config.clients * config.rounds, label: 'training' });
   const dp = config.privacy;
   const reported = new Set<string>();
+  let first: JobRoundRecord | undefined;
+  const firstRecord = (record: JobRoundRecord) => {
+    first ??= record;
+    return first;
+  };
   console.log(title);
   const result = await runFederatedJob(config, {
     onStart: (info) => {
@@ -105,8 +112,8 @@ export async function runMainJob(config: JobConfig, reportDir: string, title: st
               `${dp.targetEpsilon}, delta ${dp.delta})`
           : 'differential privacy: none (secure aggregation only)',
       );
-      console.log(HEADER);
     },
+    onDashboard: (url) => console.log(`dashboard: ${url} (live while training)`),
     onTrained: () => progress.tick(),
     onClientProblem: (name, round, outcome, detail) => {
       // Each distinct reason once: a hundred clients refusing alike is one message.
@@ -118,6 +125,8 @@ export async function runMainJob(config: JobConfig, reportDir: string, title: st
     },
     onRound: (record) => {
       progress.clear();
+      // The header with the first row: the dashboard's line comes once the coordinator listens.
+      if (record === firstRecord(record)) console.log(HEADER);
       console.log(row(record));
     },
   });

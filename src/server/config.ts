@@ -38,6 +38,15 @@ export class ConfigError extends Error {
 /** The stages a per-stage deadline can be set for (the network coordinator is semi-honest only). */
 export const DEADLINE_STAGES = ['advertise', 'share', 'masked', 'unmask'] as const satisfies readonly Stage[];
 
+/** The monitoring HTTP server's settings (server/http.ts). */
+export interface ServeHttpSettings {
+  readonly host: string;
+  /** 0 picks a free one (printed as `http on HOST:PORT`). */
+  readonly port: number;
+  /** A file holding the bearer token the data routes require. */
+  readonly tokenFile?: string;
+}
+
 /** Everything `privagg serve` runs with, after defaults. */
 export interface ServeSettings {
   readonly host: string;
@@ -83,6 +92,8 @@ export interface ServeSettings {
   readonly graph: CoordinatorGraph;
   /** With `--graph auto|harary`: the plans for `clients` and, if smaller, `minClients` clients. */
   readonly graphPlans?: readonly GraphPlan[];
+  /** The monitoring HTTP server (metrics, dashboard), when `--http-port` is given. */
+  readonly http?: ServeHttpSettings;
 }
 
 /** `--graph` values. */
@@ -198,6 +209,9 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'max-waiting-clients', key: 'maxWaitingClients', kind: 'count', limit: MAX_WAITING_CLIENTS },
   { flag: 'keepalive-ms', key: 'keepaliveMs', kind: 'msOrOff' },
   { flag: 'out', key: 'out', kind: 'path' },
+  { flag: 'http-port', key: 'httpPort', kind: 'port' },
+  { flag: 'http-host', key: 'httpHost', kind: 'text' },
+  { flag: 'http-token-file', key: 'httpTokenFile', kind: 'path' },
   { flag: 'tls-cert', key: 'tlsCert', kind: 'path' },
   { flag: 'tls-key', key: 'tlsKey', kind: 'path' },
   { flag: 'tls-client-ca', key: 'tlsClientCa', kind: 'path' },
@@ -526,6 +540,7 @@ export function resolveServeSettings(
     throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
   }
 
+  const http = httpSettings(get);
   const privacy = privacySettings(get);
   if (privacy && fileVectors !== undefined && dim === undefined) {
     throw new ConfigError("--dp needs --dim (the update's length), not 'vectors'");
@@ -573,7 +588,28 @@ export function resolveServeSettings(
     ...(privacy && { privacy }),
     graph,
     ...(graphPlans && { graphPlans }),
+    ...(http && { http }),
   };
+}
+
+/** The default `--http-host`: loopback, as the dashboard names clients and times their rounds. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+
+/**
+ * `--http-port`, `--http-host`, `--http-token-file`. The host and the token file mean nothing
+ * without a port, so they are refused alone rather than ignored. Whether a non-loopback host has a
+ * token is checked by the command (cli/serve.ts), which knows what loopback is.
+ */
+function httpSettings(get: <T>(key: string) => T | undefined): ServeHttpSettings | undefined {
+  const port = get<number>('httpPort');
+  const host = get<string>('httpHost');
+  const tokenFile = get<string>('httpTokenFile');
+  if (port === undefined) {
+    if (host !== undefined) throw new ConfigError('--http-host needs --http-port');
+    if (tokenFile !== undefined) throw new ConfigError('--http-token-file needs --http-port');
+    return undefined;
+  }
+  return { host: host ?? DEFAULT_HTTP_HOST, port, ...(tokenFile !== undefined && { tokenFile }) };
 }
 
 /**

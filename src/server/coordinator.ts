@@ -18,6 +18,10 @@
  * expansions, secagg/unmask-plan.ts) and the coordinator runs it on a pool of worker threads
  * (unmask-pool.ts; `unmaskWorkers`), so the event loop keeps serving other sessions meanwhile; each
  * thread holds one vector-length accumulator. A worker failure aborts the round: nothing is released.
+ *
+ * Monitoring: an optional observer (observer.ts) hears of each round's start, stages and end and of
+ * refused sessions; bytes in and out are counted in place and clients by state are counted when
+ * asked, so metrics (metrics.ts) and the dashboard cost a frame one addition. No HTTP here.
  * @module
  */
 import { availableParallelism } from 'node:os';
@@ -57,6 +61,7 @@ import { WireFormatError } from '../wire/errors.ts';
 import { defaultMaxWaitingClients } from './config.ts';
 import { type EventLoopDelay, EventLoopMonitor } from './event-loop.ts';
 import { FrameWriter } from './frame-writer.ts';
+import type { ClientStates, CoordinatorGauges, CoordinatorObserver } from './observer.ts';
 import { SESSION_ENDS, type SessionEndCause } from './session-end.ts';
 import { UnmaskPool } from './unmask-pool.ts';
 import { collectPerBytes, DEAD_INPUT_BYTES_PER_COLLECTION } from './young-gc.ts';
@@ -222,6 +227,8 @@ export interface CoordinatorEnvironment {
    * `config.unmaskWorkers` and closes with itself); an executor given here is the caller's to close.
    */
   readonly unmaskExecutor?: { run(plan: UnmaskPlan): Promise<readonly Uint32Array[]> };
+  /** Told of each round's start, stages and end, and of refused sessions (metrics, dashboard). */
+  readonly observer?: CoordinatorObserver;
 }
 
 /**
@@ -300,7 +307,7 @@ interface ActiveRound {
 }
 
 /** The coordinator service. Register {@link handleParticipate} with a grpc-js server. */
-export class Coordinator {
+export class Coordinator implements CoordinatorGauges {
   readonly config: CoordinatorConfig;
   readonly #env: CoordinatorEnvironment;
   readonly #now: () => number;
@@ -316,6 +323,9 @@ export class Coordinator {
   readonly #droppedInput = collectPerBytes(DEAD_INPUT_BYTES_PER_COLLECTION);
   readonly #eventLoop = new EventLoopMonitor();
   readonly #writer = new FrameWriter();
+  /** Counted in place per frame (read by observers on demand: server/observer.ts). */
+  #bytesReceived = 0;
+  #bytesSent = 0;
 
   constructor(config: CoordinatorConfig, env: CoordinatorEnvironment) {
     if (config.minClients > config.cohortSize) {
@@ -364,6 +374,7 @@ export class Coordinator {
     if (!auth.ok) {
       this.#env.logger.warn({ peer: call.getPeer(), reason: auth.reason }, 'refused unauthenticated call');
       call.emit('error', { code: SESSION_ENDS.unauthenticated.status, details: auth.reason });
+      this.#env.observer?.refused?.('unauthenticated');
       return;
     }
     limitReadAhead(call);
@@ -386,9 +397,33 @@ export class Coordinator {
     call.on('close', () => this.#onGone(session, 'closed'));
   };
 
+  /** Bytes of client frames received so far (protobuf-encoded). */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  /** Bytes of server frames written so far (protobuf-encoded). */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
   /** How many checked-in clients are waiting for a round. */
   get waitingClients(): number {
     return this.#waiting.size;
+  }
+
+  /** Clients in each state now (O(cohort): for a scrape or a dashboard tick, not per frame). */
+  clientStates(): ClientStates {
+    const round = this.#round;
+    let inRound = 0;
+    if (round)
+      for (const session of round.sessions.values()) if (!session.closed && !session.ending) inRound++;
+    return {
+      waiting: this.#waiting.size,
+      inRound,
+      uploading: round?.uploading.size ?? 0,
+      queuedForUpload: round?.uploadQueue.length ?? 0,
+    };
   }
 
   /** The results of each round as it ends, in order. Ends when the coordinator has run all rounds. */
@@ -420,6 +455,7 @@ export class Coordinator {
       const raw = await this.#runRound(prepared);
       const outcome = this.#released(prepared, raw);
       const accounted = privacy ? this.#account(privacy, outcome) : outcome;
+      this.#env.observer?.roundEnded?.(accounted);
       await this.#env.planner?.complete?.(accounted);
       this.#publish(accounted);
     }
@@ -525,6 +561,7 @@ export class Coordinator {
   #onFrame(session: Session, bytes: Uint8Array): void {
     // A session the coordinator is ending may still send (a late answer to a stage it was dropped
     // from): it is told why once its queued frames are out, so what it sends meanwhile is ignored.
+    this.#bytesReceived += bytes.byteLength;
     if (session.closed || session.ending) return;
     let frame: InboundClientFrame;
     try {
@@ -768,6 +805,8 @@ export class Coordinator {
   #end(session: Session, cause: SessionEndCause, details: string, roundAbort?: WireAbort): void {
     if (session.closed || session.ending) return;
     session.ending = true;
+    // Before selection an end is a refusal (SESSION_ENDS: a status alone, or shutting down).
+    if (session.id === undefined) this.#env.observer?.refused?.(cause);
     this.#leaveWaiting(session);
     const round = session.round;
     if (round) this.#disconnect(session, round);
@@ -781,7 +820,7 @@ export class Coordinator {
     const finish = () => {
       if (session.closed) return;
       session.closed = true;
-      if (abort) session.call.write(serverMessageToFrame(abort, session.id!));
+      if (abort) this.#write(session, serverMessageToFrame(abort, session.id!));
       if (signal.status === Status.OK) session.call.end();
       else session.call.emit('error', { code: signal.status, details });
     };
@@ -911,6 +950,7 @@ export class Coordinator {
         'round started',
       );
       server.start(this.#now());
+      this.#env.observer?.roundStarted?.(roundNumber, cohort.length);
       const announcement = roundAnnouncementFrames(announced, prepared.task);
       for (const [id, session] of sessions) {
         if (session.closed) server.handleDisconnect(id, this.#now());
@@ -971,6 +1011,7 @@ export class Coordinator {
         marks.push([stage, this.#now()]);
         this.#stageMarks.set(server, marks);
         this.#env.logger.debug({ round: round.params.round, stage }, 'stage opened');
+        this.#env.observer?.stage?.(round.params.round, stage);
       }
     }
     if (round.timer) clearTimeout(round.timer);
@@ -1008,7 +1049,17 @@ export class Coordinator {
    */
   #send(session: Session, frame: () => ServerFrame | Uint8Array): void {
     if (session.closed || session.ending) return;
-    this.#writer.enqueue({ skip: () => session.closed, write: () => session.call.write(frame()) });
+    this.#writer.enqueue({ skip: () => session.closed, write: () => this.#write(session, frame()) });
+  }
+
+  /**
+   * Writes one frame, encoded here (the service passes bytes through) so that its length is known and
+   * counted in {@link bytesSent} without encoding it twice.
+   */
+  #write(session: Session, frame: ServerFrame | Uint8Array): void {
+    const bytes = frame instanceof Uint8Array ? frame : ServerFrameCodec.encode(frame).finish();
+    this.#bytesSent += bytes.byteLength;
+    session.call.write(bytes);
   }
 
   /** Tells the clients a deadline just dropped at `stage` that they were dropped. */

@@ -136,3 +136,20 @@ export function sumMod32(vectors: readonly (readonly number[])[], dim: number): 
   for (const v of vectors) for (let j = 0; j < dim; j++) out[j] = (out[j]! + v[j]!) >>> 0;
   return out;
 }
+
+/** The value of one sample in Prometheus text, e.g. `sample(t, 'privagg_clients{state="waiting"}')`. */
+export function sample(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
+/** The `http on HOST:PORT` line's port (the second stdout line). */
+export async function httpPort(serve: Serve): Promise<number> {
+  await serve.until((p) => /\nhttp on [^\n]+:\d+\n/.test(p.stdout), 'the http line');
+  const line = serve.stdout.split('\n')[1]!;
+  const match = /^http on 127\.0\.0\.1:(\d+)$/.exec(line);
+  if (!match) throw new Error(`unexpected second line: ${line}`);
+  return Number(match[1]);
+}

@@ -150,6 +150,30 @@ describe('serve settings', () => {
     }
   });
 
+  it('monitoring: off by default; port, host and token file from flags or the file (paths resolved)', () => {
+    const FILE_BASE = { port: 0, clients: 20, dim: 10, out: 'rounds.jsonl' };
+    assert.equal(settings(BASE).http, undefined);
+    assert.deepEqual(settings({ ...BASE, 'http-port': '9464' }).http, { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(
+      settings({}, { ...FILE_BASE, httpPort: 0, httpHost: '::1', httpTokenFile: 'metrics.token' }).http,
+      { host: '::1', port: 0, tokenFile: '/etc/privagg/metrics.token' },
+    );
+    assert.deepEqual(settings({ 'http-port': '1' }, { ...FILE_BASE, httpPort: 0 }).http, {
+      host: '127.0.0.1',
+      port: 1,
+    });
+    assert.throws(() => settings({ ...BASE, 'http-port': '65536' }), configError(/http-port/));
+    assert.throws(() => settings({}, { ...FILE_BASE, httpPort: '9464' }), configError(/httpPort/));
+    assert.throws(
+      () => settings({ ...BASE, 'http-host': '::1' }),
+      configError(/--http-host needs --http-port/),
+    );
+    assert.throws(
+      () => settings({}, { ...FILE_BASE, httpTokenFile: 't' }),
+      configError(/--http-token-file needs --http-port/),
+    );
+  });
+
   it('sizes the frame and message limits from the vectors and the cohort', () => {
     // 40,000,000 bytes packed, in 16 KiB chunks.
     assert.equal(defaultMaxFramesPerStage([{ name: 'v', length: 10_000_000, bits: 32 }]), 16 + 2442);

@@ -37,7 +37,30 @@ async function smallJob(overrides: Partial<JobConfig>): Promise<JobConfig> {
 
 describe('federated job over gRPC', () => {
   it('secure aggregation without noise: accuracy rises well above chance (10%)', async () => {
-    const result = await runFederatedJob(await smallJob({ clients: 3 }));
+    // With the dashboard: while the job runs, /state has each ended round with its accuracy.
+    let url: string | undefined;
+    const seen: { round: number; accuracy: number | undefined }[] = [];
+    const result = await runFederatedJob(
+      await smallJob({ clients: 3, dashboard: { host: '127.0.0.1', port: 0 } }),
+      {
+        onDashboard: (u) => {
+          url = u;
+        },
+        onRound: async (record) => {
+          const state = (await (await fetch(`${url}state`)).json()) as {
+            rounds: { round: number; notes?: { accuracy?: number } }[];
+          };
+          const entry = state.rounds.find((r) => r.round === record.round);
+          seen.push({ round: record.round, accuracy: entry?.notes?.accuracy });
+          assert.equal(entry?.notes?.accuracy, record.accuracy);
+        },
+      },
+    );
+    assert.match(url ?? '', /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.deepEqual(
+      seen.map((s) => s.round),
+      [1, 2, 3],
+    );
     assert.equal(result.rounds.length, 3);
     assert.ok(
       result.rounds.every((r) => r.status === 'ok'),
