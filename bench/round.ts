@@ -5,8 +5,10 @@
  *
  * Options: `--n 10,100`, `--d 100000,1000000`, `--input-bits 16`, `--uploads 4` (the coordinator's
  * maxConcurrentUploads, the CLI default), `--budget-s 480` (cells whose projected time would not fit
- * in what is left are skipped, with the reason printed), `--http-port 0` (the secure rounds' coordinator
- * serves its metrics and dashboard, server/monitor.ts: what monitoring costs).
+ * in what is left are skipped, with the reason printed), `--http-port 0` (each cell also runs
+ * `--monitor-pairs` (3) pairs of secure rounds, one with the coordinator serving its metrics and
+ * dashboard — server/monitor.ts, scraped once a second — and one without, alternating, and prints
+ * what monitoring costs in coordinator CPU).
  * @module
  */
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     uploads: { type: 'string', default: '4' },
     'budget-s': { type: 'string', default: '480' },
     'http-port': { type: 'string' },
+    'monitor-pairs': { type: 'string', default: '3' },
   },
 });
 
@@ -46,6 +49,7 @@ const ds = positiveList(values.d, 'd');
 const [inputBits] = positiveList(values['input-bits'], 'input-bits');
 const [uploads] = positiveList(values.uploads, 'uploads');
 const [budgetS] = positiveList(values['budget-s'], 'budget-s');
+const [monitorPairs] = positiveList(values['monitor-pairs'], 'monitor-pairs');
 const httpPort = values['http-port'] === undefined ? undefined : Number(values['http-port']);
 if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && httpPort <= 65_535)) {
   throw new RangeError(`--http-port must be a port number (0: a free one), got '${values['http-port']}'`);
@@ -58,6 +62,9 @@ interface Cell {
   readonly spec: RoundSpec;
   secure?: RoundRun;
   plain?: RoundRun;
+  /** With --http-port: secure rounds without and with monitoring, alternating. */
+  unmonitored?: RoundRun[];
+  monitored?: RoundRun[];
   skipped?: string;
 }
 
@@ -153,7 +160,6 @@ async function main(): Promise<void> {
           length: d,
           inputBits: inputBits!,
           maxConcurrentUploads: uploads!,
-          ...(httpPort !== undefined && { httpPort }),
         },
       });
   cells.sort((a, b) => a.spec.clients * a.spec.length - b.spec.clients * b.spec.length);
@@ -176,6 +182,19 @@ async function main(): Promise<void> {
     process.stdout.write(`${ms(cell.plain.serverMs)} ms; secure… `);
     cell.secure = await runRound('secure', cell.spec, expected);
     console.log(`${ms(cell.secure.serverMs)} ms (sums exact)`);
+    if (httpPort !== undefined) {
+      cell.unmonitored = [];
+      cell.monitored = [];
+      for (let pair = 0; pair < monitorPairs!; pair++) {
+        process.stdout.write(`  monitoring pair ${pair + 1}/${monitorPairs}: without… `);
+        cell.unmonitored.push(await runRound('secure', cell.spec, expected));
+        process.stdout.write('with… ');
+        cell.monitored.push(await runRound('secure', { ...cell.spec, httpPort }, expected));
+        console.log(
+          `${ms(cell.monitored.at(-1)!.serverCpuMs)} vs ${ms(cell.unmonitored.at(-1)!.serverCpuMs)} CPU ms`,
+        );
+      }
+    }
   }
 
   const done = cells.filter((c) => c.secure && c.plain);
@@ -253,6 +272,29 @@ async function main(): Promise<void> {
       ];
     }),
   );
+  const monitoredCells = done.filter((c) => c.monitored && c.unmonitored);
+  if (monitoredCells.length > 0) {
+    const total = (runs: readonly RoundRun[], of: (r: RoundRun) => number) =>
+      runs.reduce((sum, r) => sum + of(r), 0);
+    printTable(
+      `Monitoring cost: coordinator CPU of ${monitorPairs} secure rounds serving metrics and the dashboard (scraped once a second) vs ${monitorPairs} without, alternating`,
+      ['n', 'd', 'CPU without', 'CPU with', 'CPU ratio', 'wall ratio', 'scrapes'],
+      monitoredCells.map(({ spec, monitored, unmonitored }) => {
+        const cpuWith = total(monitored!, (r) => r.serverCpuMs);
+        const cpuWithout = total(unmonitored!, (r) => r.serverCpuMs);
+        const wallRatio = total(monitored!, (r) => r.serverMs) / total(unmonitored!, (r) => r.serverMs);
+        return [
+          String(spec.clients),
+          kShort(spec.length),
+          ms(cpuWithout),
+          ms(cpuWith),
+          `${(cpuWith / cpuWithout).toFixed(3)}×`,
+          `${wallRatio.toFixed(3)}×`,
+          String(total(monitored!, (r) => r.scrapes ?? 0)),
+        ];
+      }),
+    );
+  }
   for (const cell of cells) {
     if (cell.skipped) console.log(`\nn=${cell.spec.clients} d=${kShort(cell.spec.length)}: ${cell.skipped}`);
   }

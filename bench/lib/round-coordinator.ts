@@ -38,6 +38,8 @@ export interface ServerReady {
   readonly port: number;
   /** VmRSS after start-up, before any client connects, in KiB. */
   readonly idleRssKiB: number;
+  /** With `httpPort`: the port metrics and the dashboard are served on. */
+  readonly httpPort?: number;
 }
 
 /** Sent when the round has ended. */
@@ -149,7 +151,12 @@ async function serve(job: ServerJob): Promise<void> {
     ),
   );
   const cpu0 = process.cpuUsage();
-  process.send!({ type: 'ready', port, idleRssKiB: procStatusKiB('VmRSS') } satisfies ServerReady);
+  process.send!({
+    type: 'ready',
+    port,
+    idleRssKiB: procStatusKiB('VmRSS'),
+    ...(httpPort !== undefined && { httpPort }),
+  } satisfies ServerReady);
   const result = await outcome;
   const cpu = process.cpuUsage(cpu0);
   if (httpPort !== undefined) {

@@ -47,6 +47,8 @@ export interface RoundRun {
   /** Serialized ClientFrame bytes per client: mean and max. */
   readonly bytesPerClient: { readonly mean: number; readonly max: number };
   readonly framesPerClient: number;
+  /** A monitored coordinator: how many times /metrics and /state were fetched during the round. */
+  readonly scrapes?: number;
 }
 
 /**
@@ -130,6 +132,9 @@ export async function runRound(
   const address = `127.0.0.1:${ready.port}`;
   const input = (index: number) => () => [benchInput(index, spec.length, spec.inputBits)];
 
+  // A monitored coordinator is scraped as in production: /metrics by a Prometheus and /state by an
+  // open dashboard, each once a second, so that what serving them costs is in its CPU time.
+  const scraper = ready.httpPort === undefined ? undefined : scrapeEverySecond(ready.httpPort);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const clients = Array.from({ length: spec.clients }, async (_, index) => {
@@ -152,6 +157,7 @@ export async function runRound(
   const [result] = await Promise.all([done, Promise.all(clients)]);
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const scrapes = await scraper?.stop();
   const exited = once(child, 'exit');
   child.send('exit');
   await exited;
@@ -177,5 +183,30 @@ export async function runRound(
     serverIdleRssKiB: ready.idleRssKiB,
     bytesPerClient: { mean: bytes.reduce((a, b) => a + b, 0) / bytes.length, max: Math.max(...bytes) },
     framesPerClient: result.calls.reduce((a, c) => a + c.frames, 0) / result.calls.length,
+    ...(scrapes !== undefined && { scrapes }),
+  };
+}
+
+/** Fetches /metrics and /state every second until stopped; resolves to the number of scrapes. */
+function scrapeEverySecond(port: number): { stop(): Promise<number> } {
+  let scrapes = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  const scrape = async () => {
+    for (const path of ['/metrics', '/state']) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
+      await response.arrayBuffer();
+    }
+    scrapes++;
+  };
+  const timer = setInterval(() => {
+    inFlight = inFlight.then(scrape);
+  }, 1000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      return scrapes;
+    },
   };
 }
