@@ -95,9 +95,19 @@ export interface SecAggServerOptions {
   readonly timeouts?: StageTimeouts;
   /** Default `'inline'`. */
   readonly unmask?: UnmaskMode;
+  /**
+   * With `unmask: 'external'`: reconstruct the secrets in steps the caller drives ({@link
+   * SecAggServer.planUnmask}) rather than all at once when the unmask stage closes. Each secret is a
+   * Lagrange interpolation and a check (~0.1 ms); at n = 1,000 all of them in one call held a
+   * coordinator's event loop for ~120 ms, at n = 10,000 it would be a second.
+   */
+  readonly planInSteps?: boolean;
 }
 
-/** Internal state: `unmasking` while the caller runs the unmask plan (shown as stage `unmask`). */
+/**
+ * Internal state: `unmasking` while the plan is being built in steps or the caller runs it (shown as
+ * stage `unmask`).
+ */
 type ServerState = Stage | 'idle' | 'unmasking' | 'ended';
 
 /** A message to send to one client. */
@@ -173,6 +183,7 @@ export class SecAggServer {
   readonly #outbox: Outgoing[] = [];
   readonly #lagrange = new LagrangeCache();
   readonly #unmaskMode: UnmaskMode;
+  readonly #planInSteps: boolean;
   #stage: ServerState = 'idle';
   #deadline: number | undefined;
   #sessionId: Uint8Array | undefined;
@@ -197,8 +208,10 @@ export class SecAggServer {
   /** Senders whose share message holders could not read, with those holders (ShareReport). */
   readonly #unreadable = new Map<ClientId, ClientId[]>();
   #result: RoundResult | undefined;
-  /** Set exactly while the state is `unmasking`. */
+  /** Set while the state is `unmasking` and the plan is built. */
   #pendingUnmask: UnmaskPlan | undefined;
+  /** With planInSteps: the plan being built, while the state is `unmasking` and it is not done. */
+  #planning: Generator<void, UnmaskPlan> | undefined;
 
   constructor(options: SecAggServerOptions) {
     const { params } = options;
@@ -216,6 +229,10 @@ export class SecAggServer {
       throw new UsageError(`unmask must be 'inline' or 'external', got '${String(unmask)}'`);
     }
     this.#unmaskMode = unmask;
+    if (options.planInSteps && unmask !== 'external') {
+      throw new UsageError("planInSteps needs unmask: 'external'");
+    }
+    this.#planInSteps = options.planInSteps === true;
     for (const id of params.clients) {
       const record: ClientRecord = {};
       this.#records.set(id, record);
@@ -240,6 +257,43 @@ export class SecAggServer {
    */
   get pendingUnmask(): UnmaskPlan | undefined {
     return this.#pendingUnmask;
+  }
+
+  /**
+   * With `planInSteps`: true from the close of the unmask stage until the plan is built (then
+   * `pendingUnmask` is set) or the round has aborted on a secret that could not be recovered.
+   */
+  get planningUnmask(): boolean {
+    return this.#planning !== undefined;
+  }
+
+  /**
+   * With `planInSteps`: reconstructs and checks up to `secrets` more secrets. After the last one the
+   * plan is in `pendingUnmask`, or, if a secret could not be recovered, the round has aborted and
+   * `result` says why — exactly as the same work done at once would have ended.
+   * @param secrets - how many secrets at most (at least 1)
+   * @throws {UsageError} when no plan is being built
+   */
+  planUnmask(secrets: number): void {
+    const planning = this.#planning;
+    if (!planning)
+      throw new UsageError(`planUnmask() called with no plan being built (stage '${this.stage}')`);
+    for (let done = 0; done < Math.max(1, secrets); done++) {
+      let step: IteratorResult<void, UnmaskPlan>;
+      try {
+        step = planning.next();
+      } catch (error) {
+        this.#planning = undefined;
+        if (!(error instanceof RoundAborted)) throw error;
+        this.#abort(error.code, error.stage, error.detail);
+        return;
+      }
+      if (step.done) {
+        this.#planning = undefined;
+        this.#pendingUnmask = step.value;
+        return;
+      }
+    }
   }
 
   /**
@@ -634,9 +688,15 @@ export class SecAggServer {
   }
 
   #afterUnmask(u5: readonly ClientId[]): void {
+    if (this.#planInSteps) {
+      this.#planning = this.#planSteps(u5);
+      this.#stage = 'unmasking';
+      this.#deadline = undefined;
+      return;
+    }
     let plan: UnmaskPlan;
     try {
-      plan = this.#unmaskPlan(u5);
+      plan = runToEnd(this.#planSteps(u5));
     } catch (error) {
       if (!(error instanceof RoundAborted)) throw error;
       // The detail, not the message: the message already says `<code> at <stage>: `.
@@ -679,9 +739,10 @@ export class SecAggServer {
 
   /**
    * Reconstructs and checks the secrets (§4.6) and lists the masks still to remove: the self masks of
-   * U3 and the pairwise masks of dropped clients with their surviving neighbours.
+   * U3 and the pairwise masks of dropped clients with their surviving neighbours. Yields after each
+   * secret (and every {@link HOLDERS_PER_STEP} responses gathered), so a caller can spread the work.
    */
-  #unmaskPlan(responders: readonly ClientId[]): UnmaskPlan {
+  *#planSteps(responders: readonly ClientId[]): Generator<void, UnmaskPlan> {
     // The cheap path uses the shares of the t lowest-id holders (PROTOCOL.md §5), so only those are
     // collected here, walking the holders in ascending order, and only those are decoded (#recover);
     // every other share is looked up only if that path fails. Revealed pair seeds and unreadable
@@ -699,7 +760,9 @@ export class SecAggServer {
       }
       if (list.length < threshold) list.push({ id: holder, bytes: share.share });
     };
+    let gathered = 0;
     for (const holder of [...responders].sort((a, b) => a - b)) {
+      if (++gathered % HOLDERS_PER_STEP === 0) yield;
       const record = this.#records.get(holder)!;
       const response = record.unmask!;
       for (const share of response.selfMaskShares) collect(selfMaskShares, holder, share);
@@ -720,23 +783,28 @@ export class SecAggServer {
     }
 
     const jobs: MaskJob[] = [];
+    let complete = false;
     try {
-      this.#collectMaskJobs(jobs, selfMaskShares, keyShares, pairSeeds);
-    } catch (error) {
-      // A later secret failed its check: zero the seeds already reconstructed.
-      for (const job of jobs) job.seed.fill(0);
-      throw error;
+      yield* this.#maskJobSteps(jobs, selfMaskShares, keyShares, pairSeeds);
+      complete = true;
+    } finally {
+      // A later secret failed its check (or the steps were abandoned): zero the seeds already
+      // reconstructed.
+      if (!complete) for (const job of jobs) job.seed.fill(0);
     }
     return unmaskPlan(this.#sessionId!.slice(), this.params.vectors, jobs);
   }
 
-  /** Reconstructs each secret, checks it, and appends its mask jobs to `jobs` (§4.6). */
-  #collectMaskJobs(
+  /**
+   * Reconstructs each secret, checks it, and appends its mask jobs to `jobs` (§4.6), yielding after
+   * each secret.
+   */
+  *#maskJobSteps(
     jobs: MaskJob[],
     selfMaskShares: ReadonlyMap<ClientId, RawShare[]>,
     keyShares: ReadonlyMap<ClientId, RawShare[]>,
     pairSeeds: ReadonlyMap<ClientId, ReadonlyMap<ClientId, Uint8Array>>,
-  ): void {
+  ): Generator<void, void> {
     const sessionId = this.#sessionId!;
     const survivors = this.#survivorSet;
     for (const u of this.#survivors) {
@@ -745,12 +813,14 @@ export class SecAggServer {
         equalBytes(selfMaskCommitment(sessionId, u, b), bCommit),
       );
       jobs.push({ kind: 'self', client: u, seed, sign: -1 });
+      yield;
     }
     // Every dropped client with a surviving neighbour: each such neighbour v added
     // sign(v, u)·PRG(pairSeed_vu), and adding it with u's sign removes it.
     for (const u of this.#droppedAfterSharing) {
       const neighbours = this.#graph!.neighbours(u).filter((v) => survivors.has(v));
       if (neighbours.length === 0) continue;
+      yield;
       const sPk = this.#keys.get(u)!.sPk;
       const revealed = pairSeeds.get(u) ?? new Map<ClientId, Uint8Array>();
       let key: X25519PrivateKey | undefined;
@@ -1056,5 +1126,16 @@ function nextStage(stage: Stage, params: RoundParams): Stage {
     case 'consistency':
     case 'unmask':
       return 'unmask';
+  }
+}
+
+/** Unmask responses gathered per step of {@link SecAggServer.planUnmask} (each holds ~k shares). */
+const HOLDERS_PER_STEP = 64;
+
+/** Runs a generator of steps to its end and returns its value. */
+function runToEnd<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
   }
 }

@@ -60,7 +60,7 @@ import {
 import { WireFormatError } from '../wire/errors.ts';
 import { defaultMaxWaitingClients } from './config.ts';
 import { type EventLoopDelay, EventLoopMonitor } from './event-loop.ts';
-import { FrameWriter } from './frame-writer.ts';
+import { FrameWriter, SLICE_MS } from './frame-writer.ts';
 import type { ClientStates, CoordinatorGauges, CoordinatorObserver } from './observer.ts';
 import { SESSION_ENDS, type SessionEndCause } from './session-end.ts';
 import { UnmaskPool } from './unmask-pool.ts';
@@ -912,7 +912,9 @@ export class Coordinator implements CoordinatorGauges {
       params,
       identities,
       timeouts: this.config.timeouts,
-      unmask: this.#env.unmaskExecutor || this.#unmaskWorkers() > 0 ? 'external' : 'inline',
+      ...(this.#env.unmaskExecutor || this.#unmaskWorkers() > 0
+        ? { unmask: 'external', planInSteps: true }
+        : { unmask: 'inline' }),
     });
     // At least minSurvivors (≥ t) self masks will be removed: if that alone is over the inline limit,
     // start the threads now, so they are ready when the unmask responses are in.
@@ -1016,9 +1018,9 @@ export class Coordinator implements CoordinatorGauges {
     }
     if (round.timer) clearTimeout(round.timer);
     round.timer = undefined;
-    if (server.pendingUnmask && !round.unmasking) {
+    if ((server.planningUnmask || server.pendingUnmask) && !round.unmasking) {
       round.unmasking = true;
-      void this.#unmask(round, server.pendingUnmask);
+      void this.#unmask(round);
       return;
     }
     if (server.result) {
@@ -1081,12 +1083,24 @@ export class Coordinator implements CoordinatorGauges {
   }
 
   /**
-   * Removes the masks off the event loop (the executor's worker threads), then ends the round. If the
-   * executor fails the round aborts: nothing is released.
+   * Reconstructs the secrets in time slices (the core's planUnmask), then removes the masks off the
+   * event loop (the executor's worker threads), then ends the round. If a secret cannot be recovered
+   * the core has aborted the round; if the executor fails the round aborts: nothing is released.
    */
-  async #unmask(round: ActiveRound, plan: UnmaskPlan): Promise<void> {
+  async #unmask(round: ActiveRound): Promise<void> {
     const { server } = round;
     const started = this.#now();
+    while (server.planningUnmask) {
+      const until = performance.now() + SLICE_MS;
+      do server.planUnmask(SECRETS_PER_CALL);
+      while (server.planningUnmask && performance.now() < until);
+      if (server.planningUnmask) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const plan = server.pendingUnmask;
+    if (!plan) {
+      this.#pump(round);
+      return;
+    }
     this.#env.logger.debug({ round: round.params.round, ...summarizeUnmaskPlan(plan) }, 'unmasking');
     try {
       let executor = this.#env.unmaskExecutor;
@@ -1220,3 +1234,9 @@ function unmaskWords(plan: UnmaskPlan): number {
 
 /** Mask words expanded in about the time one pairwise seed takes to derive. */
 const AGREEMENT_WORDS = 1 << 15;
+
+/**
+ * Secrets reconstructed per call into the core between looks at the clock (~0.1 ms each: a clock read
+ * per secret would be noise, per 8 it keeps a slice within ~1 ms of {@link SLICE_MS}).
+ */
+const SECRETS_PER_CALL = 8;

@@ -18,10 +18,10 @@ export interface QueuedWrite {
 }
 
 /**
- * How long one macrotask writes before yielding. Small against the target loop delay (100 ms at
+ * How long one macrotask writes (or, in the coordinator, reconstructs secrets) before yielding. Small against the target loop delay (100 ms at
  * 1,000 clients), large enough that the yield itself (~tens of µs) costs little.
  */
-const SLICE_MS = 5;
+export const SLICE_MS = 5;
 
 /** A FIFO of writes drained in time slices. */
 export class FrameWriter {

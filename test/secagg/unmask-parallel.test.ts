@@ -73,12 +73,20 @@ const STAGE_OF: Record<ClientMessage['type'], Stage> = {
  * closes a stage when nothing is in flight; the shadow closes it when the next stage's first message
  * arrives (or at the end), which drops the same clients at the same stages.
  */
-function shadowServer(params: RoundParams, rngLabel: string, unmask: 'inline' | 'external' = 'external') {
+function shadowServer(
+  params: RoundParams,
+  rngLabel: string,
+  unmask: 'inline' | 'external' = 'external',
+  {
+    planInSteps = false,
+    tamper,
+  }: { planInSteps?: boolean; tamper?: (m: ClientMessage) => ClientMessage } = {},
+) {
   const identities =
     params.serverModel === 'malicious'
       ? new Map(params.clients.map((id) => [id, Ed25519Signer.generate(rngFor(rngLabel)(id)).publicKey]))
       : undefined;
-  const server = new SecAggServer({ params, identities, unmask });
+  const server = new SecAggServer({ params, identities, unmask, planInSteps });
   let sawPending = false;
   server.start(0);
   const drain = () => {
@@ -86,12 +94,12 @@ function shadowServer(params: RoundParams, rngLabel: string, unmask: 'inline' | 
   };
   const observe = (from: ClientId, message: ClientMessage) => {
     while (server.stage !== STAGE_OF[message.type] && !server.result) server.closeStage(0);
-    server.handle(from, message, 0);
+    server.handle(from, tamper ? tamper(message) : message, 0);
     sawPending ||= server.pendingUnmask !== undefined;
     drain();
   };
   const finish = () => {
-    if (!server.pendingUnmask && !server.result) server.closeStage(0);
+    if (!server.pendingUnmask && !server.planningUnmask && !server.result) server.closeStage(0);
     drain();
     return server;
   };
@@ -346,5 +354,94 @@ describe('the external unmask API', () => {
     assertSameWords(server.result.sums, report.result.sums);
     assert.throws(() => server.completeUnmask([]), UsageError);
     assert.throws(() => new SecAggServer({ params, unmask: 'threads' as 'inline' }), UsageError);
+  });
+});
+
+describe('planning the unmask in steps (planInSteps)', () => {
+  const params = makeParams({ n: 6, threshold: 4 });
+  const dropouts = new Map<ClientId, Stage>([[5 as ClientId, 'masked']]);
+
+  /** The round of `label` through a shadow server; with `steps`, its plan built one secret per call. */
+  function planned(label: string, steps: boolean, tamper?: (m: ClientMessage) => ClientMessage) {
+    const inputs = makeInputs(params);
+    const shadow = shadowServer(params, label, 'external', { planInSteps: steps, ...(tamper && { tamper }) });
+    const report = simulateRound({
+      params,
+      inputs,
+      rngFor: rngFor(label),
+      dropouts,
+      observe: shadow.observe,
+    });
+    const server = shadow.finish();
+    let calls = 0;
+    if (steps) {
+      assert.equal(server.planningUnmask, true, 'the plan is not built when the stage closes');
+      assert.equal(server.pendingUnmask, undefined);
+      assert.equal(server.stage, 'unmask');
+      assert.equal(server.pollTimeout(), undefined);
+      while (server.planningUnmask) {
+        server.planUnmask(1);
+        calls++;
+      }
+    }
+    return { server, report, inputs, calls };
+  }
+
+  it('builds, one secret per call, the plan built at once, and the round ends with the same sum', () => {
+    const label = 'unmask-parallel/steps';
+    const atOnce = planned(label, false);
+    const stepwise = planned(label, true);
+    // 5 survivors' self masks and the dropped client's key: at least one call each.
+    assert.ok(stepwise.calls >= 6, `${stepwise.calls} calls`);
+    const plan = stepwise.server.pendingUnmask!;
+    assert.ok(plan);
+    assert.equal(plan.jobs.length, atOnce.server.pendingUnmask!.jobs.length);
+    assertSameWords(runUnmaskPlan(plan), runUnmaskPlan(atOnce.server.pendingUnmask!));
+    stepwise.server.completeUnmask(runUnmaskPlan(plan));
+    const result = stepwise.server.result;
+    assert.ok(result?.status === 'ok' && stepwise.report.result.status === 'ok');
+    assertSameWords(result.sums, plainSum(params, stepwise.inputs, stepwise.report.result.survivors));
+    for (const job of plan.jobs)
+      assert.ok(
+        job.seed.every((b) => b === 0),
+        'seeds are zeroed',
+      );
+    assert.throws(() => stepwise.server.planUnmask(1), /no plan being built/);
+  });
+
+  it('aborts in the step that meets an unrecoverable secret, as the plan built at once does', () => {
+    // Every holder's share of client 2's self-mask seed is changed: no t of them give a seed that
+    // matches its commitment, so the round cannot be unmasked.
+    const tamper = (m: ClientMessage): ClientMessage => {
+      if (m.type !== 'unmask') return m;
+      const selfMaskShares = m.selfMaskShares.map((sh) => {
+        if (sh.of !== 2) return sh;
+        const share = sh.share.slice();
+        share[share.length - 1]! ^= 1;
+        return { ...sh, share };
+      });
+      return { ...m, selfMaskShares };
+    };
+    const label = 'unmask-parallel/steps-abort';
+    const atOnce = planned(label, false, tamper).server.result;
+    const stepwise = planned(label, true, tamper);
+    assert.equal(stepwise.server.planningUnmask, false);
+    assert.equal(stepwise.server.pendingUnmask, undefined);
+    const result = stepwise.server.result;
+    assert.equal(result?.status, 'aborted');
+    assert.ok(result?.status === 'aborted' && atOnce?.status === 'aborted');
+    assert.equal(result.error.code, 'reconstruction-failed');
+    assert.equal(result.error.message, atOnce.error.message);
+  });
+
+  it('is refused without an external unmask, and planUnmask before the stage has closed', () => {
+    assert.throws(
+      () => new SecAggServer({ params, planInSteps: true }),
+      /planInSteps needs unmask: 'external'/,
+    );
+    const server = new SecAggServer({ params, unmask: 'external', planInSteps: true });
+    server.start(0);
+    assert.equal(server.planningUnmask, false);
+    assert.throws(() => server.planUnmask(1), /no plan being built \(stage 'advertise'\)/);
   });
 });
