@@ -80,6 +80,8 @@ describe('the coordinator under a queue of uploads', () => {
           // must not wait for the rest of the queue. setImmediate, not setTimeout(0): a timer
           // fires only once a whole millisecond has passed, which a fast machine can spend
           // assembling all eight (one per turn or not), so only an immediate tells the two apart.
+          // An immediate queued now runs in the next turn of the loop, and every turn passes the
+          // timers phase first: if it runs before the queue is through, so does any timer due.
           if (delivered === 2) {
             setImmediate(() => {
               ranAfter = deliveredSoFar;
