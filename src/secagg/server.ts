@@ -268,17 +268,18 @@ export class SecAggServer {
   }
 
   /**
-   * With `planInSteps`: reconstructs and checks up to `secrets` more secrets. After the last one the
-   * plan is in `pendingUnmask`, or, if a secret could not be recovered, the round has aborted and
-   * `result` says why — exactly as the same work done at once would have ended.
-   * @param secrets - how many secrets at most (at least 1)
+   * With `planInSteps`: takes up to `steps` more steps of building the plan — a step gathers one
+   * client's unmask response or reconstructs and checks one secret. After the last step the plan is in
+   * `pendingUnmask`, or, if a secret could not be recovered, the round has aborted and `result` says
+   * why — exactly as the same work done at once would have ended.
+   * @param steps - how many steps at most (at least 1)
    * @throws {UsageError} when no plan is being built
    */
-  planUnmask(secrets: number): void {
+  planUnmask(steps: number): void {
     const planning = this.#planning;
     if (!planning)
       throw new UsageError(`planUnmask() called with no plan being built (stage '${this.stage}')`);
-    for (let done = 0; done < Math.max(1, secrets); done++) {
+    for (let done = 0; done < Math.max(1, steps); done++) {
       let step: IteratorResult<void, UnmaskPlan>;
       try {
         step = planning.next();
@@ -740,7 +741,7 @@ export class SecAggServer {
   /**
    * Reconstructs and checks the secrets (§4.6) and lists the masks still to remove: the self masks of
    * U3 and the pairwise masks of dropped clients with their surviving neighbours. Yields after each
-   * secret (and every {@link HOLDERS_PER_STEP} responses gathered), so a caller can spread the work.
+   * response gathered and after each secret, so a caller can spread the work.
    */
   *#planSteps(responders: readonly ClientId[]): Generator<void, UnmaskPlan> {
     // The cheap path uses the shares of the t lowest-id holders (PROTOCOL.md §5), so only those are
@@ -760,9 +761,9 @@ export class SecAggServer {
       }
       if (list.length < threshold) list.push({ id: holder, bytes: share.share });
     };
-    let gathered = 0;
     for (const holder of [...responders].sort((a, b) => a - b)) {
-      if (++gathered % HOLDERS_PER_STEP === 0) yield;
+      // A step per response: each holds a share per neighbour (n - 1 of them in a complete graph).
+      yield;
       const record = this.#records.get(holder)!;
       const response = record.unmask!;
       for (const share of response.selfMaskShares) collect(selfMaskShares, holder, share);
@@ -1128,9 +1129,6 @@ function nextStage(stage: Stage, params: RoundParams): Stage {
       return 'unmask';
   }
 }
-
-/** Unmask responses gathered per step of {@link SecAggServer.planUnmask} (each holds ~k shares). */
-const HOLDERS_PER_STEP = 64;
 
 /** Runs a generator of steps to its end and returns its value. */
 function runToEnd<T>(steps: Generator<void, T>): T {

@@ -1092,7 +1092,7 @@ export class Coordinator implements CoordinatorGauges {
     const started = this.#now();
     while (server.planningUnmask) {
       const until = performance.now() + SLICE_MS;
-      do server.planUnmask(SECRETS_PER_CALL);
+      do server.planUnmask(PLAN_STEPS_PER_CALL);
       while (server.planningUnmask && performance.now() < until);
       if (server.planningUnmask) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -1236,7 +1236,8 @@ function unmaskWords(plan: UnmaskPlan): number {
 const AGREEMENT_WORDS = 1 << 15;
 
 /**
- * Secrets reconstructed per call into the core between looks at the clock (~0.1 ms each: a clock read
- * per secret would be noise, per 8 it keeps a slice within ~1 ms of {@link SLICE_MS}).
+ * Steps of the unmask plan (a response gathered or a secret reconstructed: ~0.1 ms at n = 1,000, up to
+ * ~0.5 ms for a complete graph's t = 667) per call into the core between looks at the clock, which
+ * keeps a slice within a few ms of {@link SLICE_MS}.
  */
-const SECRETS_PER_CALL = 8;
+const PLAN_STEPS_PER_CALL = 8;
