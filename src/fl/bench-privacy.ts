@@ -836,22 +836,43 @@ function tableRows(result: PrivacyBenchResult) {
 
 /** The accuracy-vs-ε chart: one line per column of the table, ε = ∞ last. */
 export function accuracySvg(result: PrivacyBenchResult): string {
-  const epsilons = [...[...result.config.epsilons].sort((a, b) => a - b), Infinity];
-  const series = COLUMNS.filter((c) => result.config.mechanisms.includes(c.family)).map((c) => ({
-    name: c.title,
+  return accuracyChart(
+    result.config,
+    '',
+    '',
+    (e, family, secure) => cellRun(result, e, family, secure)?.finalAccuracy,
+  );
+}
+
+/**
+ * One line per column of the table whose mechanism was run, ε = ∞ last, each point `accuracyOf` the
+ * cell (a cell with no value is left out).
+ */
+function accuracyChart(
+  c: PrivacyBenchResult['config'],
+  titleSuffix: string,
+  yLabelSuffix: string,
+  accuracyOf: (
+    epsilon: number,
+    family: (typeof COLUMNS)[number]['family'],
+    secure: boolean,
+  ) => number | undefined,
+): string {
+  const epsilons = [...[...c.epsilons].sort((a, b) => a - b), Infinity];
+  const series = COLUMNS.filter((col) => c.mechanisms.includes(col.family)).map((col) => ({
+    name: col.title,
     points: epsilons.flatMap((e): [number, number][] => {
-      const run = cellRun(result, e, c.family, c.secure);
-      return run === undefined ? [] : [[e, run.finalAccuracy]];
+      const accuracy = accuracyOf(e, col.family, col.secure);
+      return accuracy === undefined ? [] : [[e, accuracy]];
     }),
   }));
   const ys = series.flatMap((s) => s.points.map(([, y]) => y));
   const lo = Math.max(0, Math.floor((Math.min(...ys) - 0.02) * 20) / 20);
   const hi = Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 20) / 20);
-  const c = result.config;
   return lineChartSvg({
-    title: `${c.dataset}: test accuracy vs ε (δ = ${formatDelta(c.delta)}), ${c.clients} clients, ${c.rounds} rounds`,
+    title: `${c.dataset}: test accuracy vs ε (δ = ${formatDelta(c.delta)}), ${c.clients} clients, ${c.rounds} rounds${titleSuffix}`,
     xLabel: `ε (∞: no DP — plain FedAvg, or SecAgg alone)`,
-    yLabel: `test accuracy (mean of last ${c.finalRounds} rounds)`,
+    yLabel: `test accuracy (mean of last ${c.finalRounds} rounds${yLabelSuffix})`,
     xScale: 'category',
     yRange: ys.length > 0 ? [lo, hi] : [0, 1],
     series,
@@ -946,27 +967,12 @@ function checkSameConfig(results: readonly PrivacyBenchResult[]): void {
 /** The accuracy-vs-ε chart of the means over seeds. */
 export function seedsSvg(results: readonly PrivacyBenchResult[]): string {
   checkSameConfig(results);
-  const first = results[0]!;
-  const epsilons = [...[...first.config.epsilons].sort((a, b) => a - b), Infinity];
-  const series = COLUMNS.filter((c) => first.config.mechanisms.includes(c.family)).map((c) => ({
-    name: c.title,
-    points: epsilons.flatMap((e): [number, number][] => {
-      const stats = cellStats(results, e, c.family, c.secure);
-      return stats === undefined ? [] : [[e, stats.mean]];
-    }),
-  }));
-  const ys = series.flatMap((s) => s.points.map(([, y]) => y));
-  const lo = Math.max(0, Math.floor((Math.min(...ys) - 0.02) * 20) / 20);
-  const hi = Math.min(1, Math.ceil((Math.max(...ys) + 0.02) * 20) / 20);
-  const c = first.config;
-  return lineChartSvg({
-    title: `${c.dataset}: test accuracy vs ε (δ = ${formatDelta(c.delta)}), ${c.clients} clients, ${c.rounds} rounds, mean of ${results.length} seeds`,
-    xLabel: `ε (∞: no DP — plain FedAvg, or SecAgg alone)`,
-    yLabel: `test accuracy (mean of last ${c.finalRounds} rounds, mean over seeds)`,
-    xScale: 'category',
-    yRange: ys.length > 0 ? [lo, hi] : [0, 1],
-    series,
-  });
+  return accuracyChart(
+    results[0]!.config,
+    `, mean of ${results.length} seeds`,
+    ', mean over seeds',
+    (e, family, secure) => cellStats(results, e, family, secure)?.mean,
+  );
 }
 
 /**

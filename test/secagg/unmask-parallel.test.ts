@@ -106,6 +106,23 @@ function shadowServer(
   return { observe, finish, sawPending: () => sawPending };
 }
 
+/**
+ * A simulated round of `label` with a shadow server beside it (see {@link shadowServer}): the
+ * simulator's report, the inputs, and the shadow, whose stage the caller finishes.
+ */
+function shadowedRound(
+  params: RoundParams,
+  label: string,
+  dropouts: ReadonlyMap<ClientId, Stage>,
+  unmask: 'inline' | 'external' = 'external',
+  options: Parameters<typeof shadowServer>[3] = {},
+) {
+  const inputs = makeInputs(params);
+  const shadow = shadowServer(params, label, unmask, options);
+  const report = simulateRound({ params, inputs, rngFor: rngFor(label), dropouts, observe: shadow.observe });
+  return { inputs, shadow, report };
+}
+
 describe('the pool computes exactly what the inline executor computes', () => {
   const rng = new DeterministicRng('unmask-parallel/random-plans');
   const layouts: VectorSpec[][] = [
@@ -185,16 +202,7 @@ describe('a simulated round unmasked on worker threads', () => {
   ];
   for (const { name, params, dropouts } of cases) {
     it(`gives the inline round's sum to the byte (${name})`, async () => {
-      const label = `unmask-parallel/${name}`;
-      const inputs = makeInputs(params);
-      const shadow = shadowServer(params, label);
-      const report = simulateRound({
-        params,
-        inputs,
-        rngFor: rngFor(label),
-        dropouts,
-        observe: shadow.observe,
-      });
+      const { inputs, shadow, report } = shadowedRound(params, `unmask-parallel/${name}`, dropouts);
       assert.equal(report.result.status, 'ok');
       if (report.result.status !== 'ok') return;
 
@@ -226,16 +234,8 @@ describe('a simulated round unmasked on worker threads', () => {
 describe('the external unmask API', () => {
   function pendingServer(label = 'unmask-parallel/api') {
     const params = makeParams({ n: 5, threshold: 4 });
-    const inputs = makeInputs(params);
-    const shadow = shadowServer(params, label);
     const dropouts = new Map<ClientId, Stage>([[4 as ClientId, 'masked']]);
-    const report = simulateRound({
-      params,
-      inputs,
-      rngFor: rngFor(label),
-      dropouts,
-      observe: shadow.observe,
-    });
+    const { shadow, report } = shadowedRound(params, label, dropouts);
     const server = shadow.finish();
     return { params, server, plan: server.pendingUnmask!, report };
   }
@@ -337,17 +337,8 @@ describe('the external unmask API', () => {
 
   it('is not used in the default inline mode: the round ends in the call that closes the stage', () => {
     const params = makeParams({ n: 5, threshold: 4 });
-    const inputs = makeInputs(params);
-    const label = 'unmask-parallel/inline';
-    const shadow = shadowServer(params, label, 'inline');
     const dropouts = new Map<ClientId, Stage>([[4 as ClientId, 'masked']]);
-    const report = simulateRound({
-      params,
-      inputs,
-      rngFor: rngFor(label),
-      dropouts,
-      observe: shadow.observe,
-    });
+    const { shadow, report } = shadowedRound(params, 'unmask-parallel/inline', dropouts, 'inline');
     const server = shadow.finish();
     assert.equal(shadow.sawPending(), false);
     assert.ok(server.result?.status === 'ok' && report.result.status === 'ok');
@@ -363,14 +354,9 @@ describe('planning the unmask in steps (planInSteps)', () => {
 
   /** The round of `label` through a shadow server; with `steps`, its plan built one step per call. */
   function planned(label: string, steps: boolean, tamper?: (m: ClientMessage) => ClientMessage) {
-    const inputs = makeInputs(params);
-    const shadow = shadowServer(params, label, 'external', { planInSteps: steps, ...(tamper && { tamper }) });
-    const report = simulateRound({
-      params,
-      inputs,
-      rngFor: rngFor(label),
-      dropouts,
-      observe: shadow.observe,
+    const { inputs, shadow, report } = shadowedRound(params, label, dropouts, 'external', {
+      planInSteps: steps,
+      ...(tamper && { tamper }),
     });
     const server = shadow.finish();
     let calls = 0;
