@@ -198,8 +198,19 @@ export interface RoundTask {
   readonly task?: Uint8Array;
 }
 
-/** The model owner's side of the rounds: plans each round and takes its outcome before the next. */
+/**
+ * The model owner's side of the rounds: plans each round and takes its outcome before the next.
+ * Call order per round: {@link RoundPlanner.ready} (if given), then the cohort is selected,
+ * {@link RoundPlanner.plan}, the round runs, {@link RoundPlanner.complete}.
+ */
 export interface RoundPlanner {
+  /**
+   * Called before round `round`'s cohort is selected; the round waits until it resolves (the check-in
+   * window starts after). `false` ends the run, as {@link Coordinator.close} does. Without it every
+   * round starts as soon as the previous one has ended: a planner that decides when rounds start (an
+   * operator's control calls, server/control.ts) resolves it when the operator starts one.
+   */
+  ready?(round: number): boolean | Promise<boolean>;
   /** Called once the cohort is chosen, before the round is reserved in the ledger and announced. */
   plan(shape: RoundShape): RoundTask | Promise<RoundTask>;
   /** Called with each outcome (after the ledger has recorded it), awaited before the next round. */
@@ -448,6 +459,7 @@ export class Coordinator implements CoordinatorGauges {
     const first = privacy ? privacy.ledger.nextRound() : 1;
     if (!this.#env.unmaskExecutor && this.#unmaskWorkers() > 0) await this.#ownUnmaskPool().prepare();
     for (let round = first; round < first + this.config.rounds && !this.#closed; round++) {
+      if (!(await this.#ready(round))) break;
       const cohort = await this.#selectCohort();
       if (!cohort) break;
       const prepared = await this.#prepare(round, cohort);
@@ -461,6 +473,26 @@ export class Coordinator implements CoordinatorGauges {
     }
     this.close();
   }
+
+  /** Whether round `round` may start: the planner's word, or false once the coordinator is closed. */
+  async #ready(round: number): Promise<boolean> {
+    const ready = this.#env.planner?.ready;
+    if (!ready) return true;
+    let wake!: () => void;
+    const closed = new Promise<false>((resolve) => {
+      wake = () => resolve(false);
+    });
+    this.#onClose.push(wake);
+    try {
+      const answer = await Promise.race([ready.call(this.#env.planner, round), closed]);
+      return answer && !this.#closed;
+    } finally {
+      this.#onClose = this.#onClose.filter((w) => w !== wake);
+    }
+  }
+
+  /** Run once by {@link close}: wakes whatever waits for the coordinator (a planner's `ready`). */
+  #onClose: (() => void)[] = [];
 
   /** Orders the cohort, asks the planner for the round's task and computes its parameters. */
   async #prepare(round: number, cohort: Session[]): Promise<PreparedRound> {
@@ -543,6 +575,8 @@ export class Coordinator implements CoordinatorGauges {
     this.#waitingChanged?.();
     for (const resolve of this.#outcomeWaiters) resolve({ done: true, value: undefined });
     this.#outcomeWaiters = [];
+    for (const wake of this.#onClose) wake();
+    this.#onClose = [];
     // A round still running may finish (shutdown grace): its unmask needs the pool until then.
     if (!this.#round) {
       this.#closeUnmaskPool();

@@ -45,8 +45,9 @@ export const protobufFileName = "privagg/v1/control.proto";
  * - A bad request ends with INVALID_ARGUMENT and a message that starts with the field's path (for
  *   example `aggregation.cohort.min_clients: must be at most cohort.clients (10), got 12`). A request
  *   that is well formed but does not fit the state ends with FAILED_PRECONDITION (a round is already
- *   running, no such aggregation), ALREADY_EXISTS (an aggregation is already defined),
- *   RESOURCE_EXHAUSTED (the privacy budget allows no further round).
+ *   running, the aggregation is stopping), NOT_FOUND (no aggregation of that name), ALREADY_EXISTS
+ *   (an aggregation is already defined), RESOURCE_EXHAUSTED (the privacy budget allows no further
+ *   round).
  * - This file uses no proto3 `optional`: a zero value means "the default", stated field by field,
  *   wherever zero is not a valid setting; where presence matters a `oneof` carries it.
  * - Vectors and releases travel as little-endian bytes (a 1M-word sum as `repeated uint32` would be
@@ -122,6 +123,8 @@ export const EndReason = {
   END_REASON_BUDGET_EXHAUSTED: 2,
   /** END_REASON_SHUTDOWN - The server is shutting down (SIGINT/SIGTERM). */
   END_REASON_SHUTDOWN: 3,
+  /** END_REASON_FAILED - An internal error ended it (the server log says which). */
+  END_REASON_FAILED: 4,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -132,6 +135,7 @@ export namespace EndReason {
   export type END_REASON_STOPPED = typeof EndReason.END_REASON_STOPPED;
   export type END_REASON_BUDGET_EXHAUSTED = typeof EndReason.END_REASON_BUDGET_EXHAUSTED;
   export type END_REASON_SHUTDOWN = typeof EndReason.END_REASON_SHUTDOWN;
+  export type END_REASON_FAILED = typeof EndReason.END_REASON_FAILED;
   export type UNRECOGNIZED = typeof EndReason.UNRECOGNIZED;
 }
 
@@ -258,8 +262,8 @@ export interface DefineResponse {
   /** The aggregation's name, as given. */
   readonly name: string;
   /**
-   * The vectors each round sums, sorted by name (with privacy: the mechanism's `update` vector and,
-   * with adaptive clipping, `clip_count`; their length may change with the cohort size).
+   * The vectors each round sums, sorted by name. Empty with privacy: the mechanism announces its
+   * vectors each round (`update`, padded, and with adaptive clipping `clip_count`: PROTOCOL.md §2.1).
    */
   readonly vectors: readonly VectorDefinition[];
   /** The threshold for a full cohort of N clients. */
@@ -352,8 +356,6 @@ export interface VectorSum {
 export interface PrivateRelease {
   /** D little-endian IEEE-754 binary64 values: the noisy sum of the survivors' clipped updates. */
   readonly sum: Uint8Array;
-  /** The clip norm this round announced. */
-  readonly clip: number;
   /**
    * With adaptive clipping: the noisy fraction of survivors whose update was not clipped. Otherwise
    * not set.
@@ -1845,7 +1847,7 @@ export const VectorSum: MessageFns<VectorSum> = {
 };
 
 function createBasePrivateRelease(): PrivateRelease {
-  return { sum: new Uint8Array(0), clip: 0, adaptive: undefined };
+  return { sum: new Uint8Array(0), adaptive: undefined };
 }
 
 export const PrivateRelease: MessageFns<PrivateRelease> = {
@@ -1853,12 +1855,9 @@ export const PrivateRelease: MessageFns<PrivateRelease> = {
     if (message.sum.length !== 0) {
       writer.uint32(10).bytes(message.sum);
     }
-    if (message.clip !== 0) {
-      writer.uint32(17).double(message.clip);
-    }
     switch (message.adaptive?.$case) {
       case "unclippedFraction":
-        writer.uint32(25).double(message.adaptive.value);
+        writer.uint32(17).double(message.adaptive.value);
         break;
     }
     return writer;
@@ -1890,14 +1889,6 @@ export const PrivateRelease: MessageFns<PrivateRelease> = {
               break;
             }
 
-            message.clip = reader.double();
-            continue;
-          }
-          case 3: {
-            if (tag !== 25) {
-              break;
-            }
-
             message.adaptive = { $case: "unclippedFraction", value: reader.double() };
             continue;
           }
@@ -1919,7 +1910,6 @@ export const PrivateRelease: MessageFns<PrivateRelease> = {
   fromPartial<I extends Exact<DeepPartial<PrivateRelease>, I>>(object: I): PrivateRelease {
     const message = createBasePrivateRelease() as any;
     message.sum = object.sum ?? new Uint8Array(0);
-    message.clip = object.clip ?? 0;
     switch (object.adaptive?.$case) {
       case "unclippedFraction": {
         if (object.adaptive?.value !== undefined && object.adaptive?.value !== null) {
