@@ -12,3 +12,7 @@ export * from './coordinator.ts';
 export * from './listen.ts';
 export { createLogger, type LogLevel } from './logging.ts';
 export { UnmaskPool, UnmaskPoolError, type UnmaskPoolOptions } from './unmask-pool.ts';
+export { Aggregation, type AggregationEnd, type AggregationEvent } from './aggregation.ts';
+export { type AggregationDefinition, checkDefinition, ControlRequestError } from './control-define.ts';
+export { ControlService, controlServiceDefinition } from './control-service.ts';
+export { OperatorRounds, RoundRefusedError } from './operator-rounds.ts';
