@@ -12,8 +12,7 @@
 import { closeSync, fsyncSync, openSync, statSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { format } from 'node:util';
-import type { ControlServeSettings } from '../server/config.ts';
-import { maxReceiveMessageBytes } from '../server/config.ts';
+import { type ControlServeSettings, maxReceiveMessageBytes } from '../server/config.ts';
 import { MAX_CLIENTS } from '../server/limits.ts';
 import { ECHO_PATH_CHARS, echo } from '../text/echo.ts';
 import { formatHostPort } from './address.ts';

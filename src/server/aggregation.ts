@@ -92,7 +92,9 @@ function coordinatorConfig(d: AggregationDefinition): CoordinatorConfig {
     vectors: d.vectors,
     rounds: Number.POSITIVE_INFINITY,
     checkInMs: d.checkInWindowMs,
-    timeouts: Object.fromEntries(DEADLINE_STAGES.map((s) => [s, d.stageTimeoutMs])),
+    timeouts: Object.fromEntries(
+      DEADLINE_STAGES.map((s) => [s, d.stageTimeoutMs]),
+    ) as CoordinatorConfig['timeouts'],
     maxConcurrentUploads: defaultMaxConcurrentUploads(sized),
     maxFramesPerStage: defaultMaxFramesPerStage(sized),
     maxWaitingClients: defaultMaxWaitingClients(d.clients),

@@ -40,11 +40,11 @@ function littleEndian(values: Uint32Array | Float64Array): Uint8Array {
   if (LITTLE_ENDIAN) return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint8Array(values.byteLength);
   const view = new DataView(out.buffer);
-  const width = values.BYTES_PER_ELEMENT;
-  values.forEach((v, i) => {
-    if (width === 4) view.setUint32(i * 4, v, true);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (values instanceof Uint32Array) view.setUint32(i * 4, v, true);
     else view.setFloat64(i * 8, v, true);
-  });
+  }
   return out;
 }
 

@@ -9,8 +9,7 @@
  * @module
  */
 import { status as Status } from '@grpc/grpc-js';
-import type { Aggregation, PrivacyDefinition } from '../gen/privagg/v1/control.ts';
-import { PrivacyMechanism } from '../gen/privagg/v1/control.ts';
+import { type Aggregation, type PrivacyDefinition, PrivacyMechanism } from '../gen/privagg/v1/control.ts';
 import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import { defaultThreshold, roundParams } from '../secagg/params.ts';
 import type { VectorSpec } from '../secagg/types.ts';

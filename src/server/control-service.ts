@@ -114,7 +114,7 @@ export class ControlService {
     }
     call.emit('error', {
       code: Status.UNAVAILABLE,
-      details: 'no aggregation is running: the operator has not defined one yet (retry later)',
+      details: 'no aggregation is running: the operator has not defined one (retry later)',
     });
   };
 
@@ -150,13 +150,13 @@ export class ControlService {
     return aggregation;
   }
 
-  /** Runs a unary handler, turning whatever it throws into the call's status. */
-  #unary<Res>(method: string, handle: (call: ServerUnaryCall<Buffer, Res>) => Res | Promise<Res>): Unary<Res> {
+  /** Runs a unary handler on the request's bytes, turning whatever it throws into the call's status. */
+  #unary<Res>(method: string, handle: (request: Buffer) => Res | Promise<Res>): Unary<Res> {
     return (call, callback) => {
       void (async () => {
         try {
           this.#operator(call, method);
-          callback(null, await handle(call));
+          callback(null, await handle(call.request));
         } catch (error) {
           callback(statusOf(error, this.#logger, method));
         }
@@ -164,8 +164,8 @@ export class ControlService {
     };
   }
 
-  #define(call: ServerUnaryCall<Buffer, DefineResponse>): DefineResponse {
-    const request = decode(DefineRequest, call.request, 'DefineRequest');
+  #define(bytes: Buffer): DefineResponse {
+    const request = decode(DefineRequest, bytes, 'DefineRequest');
     const current = this.#current;
     if (current && !current.ended) {
       throw new ControlRequestError(
@@ -214,20 +214,20 @@ export class ControlService {
     await running;
   }
 
-  async #startRound(call: ServerUnaryCall<Buffer, StartRoundResponse>): Promise<StartRoundResponse> {
-    const request = decode(StartRoundRequest, call.request, 'StartRoundRequest');
+  async #startRound(bytes: Buffer): Promise<StartRoundResponse> {
+    const request = decode(StartRoundRequest, bytes, 'StartRoundRequest');
     const aggregation = this.#named(request.aggregation);
     const { round, taskDigest } = await aggregation.start(request.task.length > 0 ? request.task : undefined);
     return { round, taskDigest: taskDigest ?? new Uint8Array(0) };
   }
 
-  #getBudget(call: ServerUnaryCall<Buffer, BudgetMessage>): BudgetMessage {
-    const request = decode(GetBudgetRequest, call.request, 'GetBudgetRequest');
+  #getBudget(bytes: Buffer): BudgetMessage {
+    const request = decode(GetBudgetRequest, bytes, 'GetBudgetRequest');
     return this.#named(request.aggregation).budget();
   }
 
-  async #stop(call: ServerUnaryCall<Buffer, StopResponse>): Promise<StopResponse> {
-    const request = decode(StopRequest, call.request, 'StopRequest');
+  async #stop(bytes: Buffer): Promise<StopResponse> {
+    const request = decode(StopRequest, bytes, 'StopRequest');
     const end = await this.#named(request.aggregation).stop();
     return { lastRound: end.lastRound };
   }
@@ -255,10 +255,10 @@ export class ControlService {
 
   /** The handlers to register with `server.addService(controlServiceDefinition, …)`. */
   readonly implementation: UntypedServiceImplementation = {
-    define: this.#unary('Define', (call) => this.#define(call)),
-    startRound: this.#unary('StartRound', (call) => this.#startRound(call)),
-    getBudget: this.#unary('GetBudget', (call) => this.#getBudget(call)),
-    stop: this.#unary('Stop', (call) => this.#stop(call)),
+    define: this.#unary('Define', (bytes) => this.#define(bytes)),
+    startRound: this.#unary('StartRound', (bytes) => this.#startRound(bytes)),
+    getBudget: this.#unary('GetBudget', (bytes) => this.#getBudget(bytes)),
+    stop: this.#unary('Stop', (bytes) => this.#stop(bytes)),
     watchOutcomes: (call: ServerWritableStream<Buffer, unknown>) => {
       void this.#watch(call);
     },
