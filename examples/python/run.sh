@@ -53,5 +53,7 @@ for i in $(seq 1 "$clients"); do
 done
 status=0
 wait "$driver" || status=$?
+# A driver that failed leaves its participants waiting for rounds that will not come.
+[ "$status" -ne 0 ] && kill $pids 2>/dev/null
 for pid in $pids; do wait "$pid" || true; done
 exit "$status"
