@@ -35,10 +35,11 @@ export class RoundRefusedError extends Error {
   }
 }
 
-/** A started round: its task, and who waits to learn its number. */
+/** A started round: its task, and who waits to learn its number (or that it will not run). */
 interface Started {
   readonly task: Uint8Array | undefined;
   readonly accepted: (round: number) => void;
+  readonly refused: (error: RoundRefusedError) => void;
 }
 
 type State =
@@ -94,15 +95,22 @@ export class OperatorRounds implements RoundPlanner {
     }
     // A copy: the caller's buffer may be reused before the round announces it.
     const copy = task && task.length > 0 ? task.slice() : undefined;
-    return new Promise<number>((accepted) => {
-      this.#state = { kind: 'started', started: { task: copy, accepted } };
+    return new Promise<number>((accepted, refused) => {
+      this.#state = { kind: 'started', started: { task: copy, accepted, refused } };
       this.#take();
     });
   }
 
-  /** Starts no further round: a `ready` waiting now, and every later one, answers false. */
+  /**
+   * Starts no further round: a `ready` waiting now, and every later one, answers false; a start the
+   * coordinator has not taken yet is refused.
+   */
   stop(): void {
+    const state = this.#state;
     this.#state = { kind: 'stopped' };
+    if (state.kind === 'started') {
+      state.started.refused(new RoundRefusedError('stopped', 'the aggregation stopped before the round could start'));
+    }
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.answer(false);

@@ -82,13 +82,18 @@ describe('OperatorRounds', () => {
     assert.equal(await next, 2);
   });
 
-  it('stop answers a waiting ready with false, keeps a running round its task, refuses later starts', async () => {
+  it('stop answers a waiting ready with false, refuses a start not yet taken and later ones, keeps a running round its task', async () => {
     const waiting = new OperatorRounds();
     const ready = waiting.ready(1);
     waiting.stop();
     assert.equal(await ready, false);
     assert.equal(await waiting.ready(2), false);
     assert.throws(() => waiting.start(), { name: 'RoundRefusedError', message: 'the aggregation is stopped' });
+
+    const pending = new OperatorRounds();
+    const notTaken = pending.start(Uint8Array.of(4));
+    pending.stop();
+    await assert.rejects(notTaken, { name: 'RoundRefusedError', message: /stopped before the round could start/ });
 
     const running = new OperatorRounds();
     const started = running.start(Uint8Array.of(5));
