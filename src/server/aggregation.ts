@@ -15,7 +15,9 @@
  * Lifecycle: open (checks what needs the server's state: the ledger directory, the budget) → run
  * (participants may check in; each round waits for a start) → ended, by {@link Aggregation.stop}, by
  * {@link Aggregation.shutdown}, or when the ledger refuses a round. Its events are every round's
- * outcome, in order, then one end event; {@link Aggregation.events} replays them from the start.
+ * outcome, in order, then one end event. The latest {@link REPLAY_OUTCOMES} outcomes are kept for a
+ * watcher that comes late; older ones are dropped, so an aggregation that runs for months does not
+ * hold every round's sums.
  * @module
  */
 import { join } from 'node:path';
@@ -40,6 +42,9 @@ import {
 } from './coordinator.ts';
 import { OperatorRounds, RoundRefusedError } from './operator-rounds.ts';
 import { type ServePrivacy, setUpPrivacy } from './privacy-setup.ts';
+
+/** How many of the latest outcomes an aggregation (and its coordinator) keeps for late watchers. */
+export const REPLAY_OUTCOMES = 16;
 
 /** Why an aggregation ended. */
 export type EndReason = 'stopped' | 'budget-exhausted' | 'shutdown' | 'failed';
@@ -98,6 +103,7 @@ function coordinatorConfig(d: AggregationDefinition): CoordinatorConfig {
     maxConcurrentUploads: defaultMaxConcurrentUploads(sized),
     maxFramesPerStage: defaultMaxFramesPerStage(sized),
     maxWaitingClients: defaultMaxWaitingClients(d.clients),
+    keepOutcomes: REPLAY_OUTCOMES,
   };
 }
 
@@ -108,7 +114,10 @@ export class Aggregation {
   readonly #rounds: OperatorRounds;
   readonly #privacy: ServePrivacy | undefined;
   readonly #logger: Logger;
-  readonly #events: AggregationEvent[] = [];
+  /** The latest outcomes (at most REPLAY_OUTCOMES), in order. */
+  readonly #kept: RoundOutcome[] = [];
+  /** Outcomes dropped from the front of #kept: #kept[0]'s position among all outcomes. */
+  #dropped = 0;
   #wake: (() => void)[] = [];
   #end: AggregationEnd | undefined;
   #requested: { readonly reason: 'stopped' | 'shutdown'; readonly detail: string } | undefined;
@@ -186,11 +195,11 @@ export class Aggregation {
     let failure: string | undefined;
     try {
       const done = coordinator.run();
-      for await (const outcome of coordinator.outcomes()) this.#push({ kind: 'outcome', outcome });
+      for await (const outcome of coordinator.outcomes()) this.#push(outcome);
       await done;
       // A round running when the coordinator was closed ends after outcomes() has (cli/serve.ts).
       for await (const outcome of coordinator.outcomes()) {
-        if (outcome.round > last()) this.#push({ kind: 'outcome', outcome });
+        if (outcome.round > last()) this.#push(outcome);
       }
     } catch (error) {
       // Fail closed: no further round; the watchers still hear that it ended.
@@ -216,19 +225,23 @@ export class Aggregation {
             };
     this.#logger.info({ reason: end.reason, lastRound: end.lastRound }, 'aggregation ended');
     this.#end = end;
-    this.#push({ kind: 'ended', end });
+    this.#wakeWatchers();
   }
 
   #lastRound(): number {
-    for (let i = this.#events.length - 1; i >= 0; i--) {
-      const event = this.#events[i]!;
-      if (event.kind === 'outcome') return event.outcome.round;
-    }
-    return 0;
+    return this.#kept.at(-1)?.round ?? 0;
   }
 
-  #push(event: AggregationEvent): void {
-    this.#events.push(event);
+  #push(outcome: RoundOutcome): void {
+    this.#kept.push(outcome);
+    if (this.#kept.length > REPLAY_OUTCOMES) {
+      this.#kept.shift();
+      this.#dropped++;
+    }
+    this.#wakeWatchers();
+  }
+
+  #wakeWatchers(): void {
     const wake = this.#wake;
     this.#wake = [];
     for (const w of wake) w();
@@ -268,15 +281,22 @@ export class Aggregation {
     return { round, ...(task && task.length > 0 && { taskDigest: sha256(task) }) };
   }
 
-  /** Every event from the first round after `afterRound` on, live; ends after the end event. */
+  /**
+   * Every outcome of a round after `afterRound` (of those still kept), then each as it ends, then the
+   * end event, which is the last.
+   */
   async *events(afterRound = 0): AsyncGenerator<AggregationEvent> {
     let index = 0;
     while (true) {
-      while (index < this.#events.length) {
-        const event = this.#events[index++]!;
-        if (event.kind === 'outcome' && event.outcome.round <= afterRound) continue;
-        yield event;
-        if (event.kind === 'ended') return;
+      // A watcher that fell behind what is kept goes on from the oldest kept outcome.
+      for (index = Math.max(index, this.#dropped); index - this.#dropped < this.#kept.length; ) {
+        const outcome = this.#kept[index++ - this.#dropped]!;
+        if (outcome.round > afterRound) yield { kind: 'outcome', outcome };
+        index = Math.max(index, this.#dropped);
+      }
+      if (this.#end) {
+        yield { kind: 'ended', end: this.#end };
+        return;
       }
       await new Promise<void>((resolve) => this.#wake.push(resolve));
     }

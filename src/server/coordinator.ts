@@ -129,6 +129,12 @@ export interface CoordinatorConfig {
    * at most `os.availableParallelism()`, which is the default. 0 computes inline on the event loop.
    */
   readonly unmaskWorkers?: number;
+  /**
+   * How many of the latest outcomes {@link Coordinator.outcomes} keeps for a reader that starts late
+   * (default: all). A coordinator that runs rounds indefinitely (`rounds: Infinity`, an operator's
+   * aggregation) sets it, or every round's sums would stay in memory.
+   */
+  readonly keepOutcomes?: number;
 }
 
 /** One round's outcome for the model owner, with clients named as they checked in. */
@@ -325,6 +331,8 @@ export class Coordinator implements CoordinatorGauges {
   /** Checked-in sessions waiting for a round, by client name, in check-in order. */
   readonly #waiting = new Map<string, Session>();
   readonly #outcomes: RoundOutcome[] = [];
+  /** Outcomes dropped from the front of #outcomes (config.keepOutcomes): #outcomes[0]'s position. */
+  #outcomesDropped = 0;
   #outcomeWaiters: ((value: IteratorResult<RoundOutcome>) => void)[] = [];
   #waitingChanged: (() => void) | undefined;
   #closed = false;
@@ -441,8 +449,10 @@ export class Coordinator implements CoordinatorGauges {
   async *outcomes(): AsyncGenerator<RoundOutcome> {
     let index = 0;
     while (true) {
-      if (index < this.#outcomes.length) {
-        yield this.#outcomes[index++]!;
+      // A reader that fell behind the kept outcomes goes on from the oldest kept.
+      index = Math.max(index, this.#outcomesDropped);
+      if (index - this.#outcomesDropped < this.#outcomes.length) {
+        yield this.#outcomes[index++ - this.#outcomesDropped]!;
         continue;
       }
       if (this.#closed) return;
@@ -1209,6 +1219,10 @@ export class Coordinator implements CoordinatorGauges {
       'round ended',
     );
     this.#outcomes.push(outcome);
+    if (this.#outcomes.length > (this.config.keepOutcomes ?? Number.POSITIVE_INFINITY)) {
+      this.#outcomes.shift();
+      this.#outcomesDropped++;
+    }
     const waiters = this.#outcomeWaiters;
     this.#outcomeWaiters = [];
     for (const resolve of waiters) resolve({ done: false, value: outcome });

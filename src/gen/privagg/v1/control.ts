@@ -2303,8 +2303,8 @@ export const AggregationControlService = {
   },
   /**
    * Streams the aggregation's round outcomes, from the first round after `after_round`: those that
-   * have ended already at once, then each as it ends. The last message is AggregationEnded; then the
-   * stream closes with OK.
+   * have ended already at once (the coordinator keeps the latest 16 for watchers that come late), then
+   * each as it ends. The last message is AggregationEnded; then the stream closes with OK.
    */
   watchOutcomes: {
     path: "/privagg.v1.AggregationControl/WatchOutcomes" as const,
@@ -2359,8 +2359,8 @@ export interface AggregationControlServer extends UntypedServiceImplementation {
   startRound: handleUnaryCall<StartRoundRequest, StartRoundResponse>;
   /**
    * Streams the aggregation's round outcomes, from the first round after `after_round`: those that
-   * have ended already at once, then each as it ends. The last message is AggregationEnded; then the
-   * stream closes with OK.
+   * have ended already at once (the coordinator keeps the latest 16 for watchers that come late), then
+   * each as it ends. The last message is AggregationEnded; then the stream closes with OK.
    */
   watchOutcomes: handleServerStreamingCall<WatchOutcomesRequest, AggregationEvent>;
   /**
@@ -2419,8 +2419,8 @@ export interface AggregationControlClient extends Client {
   ): ClientUnaryCall;
   /**
    * Streams the aggregation's round outcomes, from the first round after `after_round`: those that
-   * have ended already at once, then each as it ends. The last message is AggregationEnded; then the
-   * stream closes with OK.
+   * have ended already at once (the coordinator keeps the latest 16 for watchers that come late), then
+   * each as it ends. The last message is AggregationEnded; then the stream closes with OK.
    */
   watchOutcomes(request: WatchOutcomesRequest, options?: Partial<CallOptions>): ClientReadableStream<AggregationEvent>;
   watchOutcomes(

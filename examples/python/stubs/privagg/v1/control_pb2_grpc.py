@@ -66,8 +66,8 @@ class AggregationControlServicer(object):
 
   def WatchOutcomes(self, request, context):
     """Streams the aggregation's round outcomes, from the first round after `after_round`: those that
-    have ended already at once, then each as it ends. The last message is AggregationEnded; then the
-    stream closes with OK.
+    have ended already at once (the coordinator keeps the latest 16 for watchers that come late), then
+    each as it ends. The last message is AggregationEnded; then the stream closes with OK.
     """
     context.set_code(grpc.StatusCode.UNIMPLEMENTED)
     context.set_details('Method not implemented!')
