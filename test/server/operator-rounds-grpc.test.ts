@@ -2,7 +2,7 @@
  * The in-process form of the control API (the README's TypeScript example): a Coordinator whose
  * planner is OperatorRounds, over loopback gRPC with SDK participants that compute their input from
  * each round's task. Rounds start only when the operator starts them, each with its own task, and
- * the sums are exact; stop ends the run.
+ * the sums are exact; stop ends the run; a late reader gets only the outcomes kept (keepOutcomes).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -38,6 +38,8 @@ describe('Coordinator + OperatorRounds over gRPC', () => {
         maxConcurrentUploads: 4,
         maxFramesPerStage: 64,
         unmaskWorkers: 0,
+        // An indefinite run keeps only its latest outcomes for a late reader.
+        keepOutcomes: 1,
       },
       { logger: pino({ level: 'silent' }), authenticate: () => ({ ok: true, name: undefined }), planner: rounds },
     );
@@ -89,6 +91,9 @@ describe('Coordinator + OperatorRounds over gRPC', () => {
       coordinator.close();
       await running;
       await Promise.all(participants.map(({ done }) => done));
+      const late: number[] = [];
+      for await (const outcome of coordinator.outcomes()) late.push(outcome.round);
+      assert.deepEqual(late, [2]);
     } finally {
       for (const { p } of participants) p.close();
       server.forceShutdown();
