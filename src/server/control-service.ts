@@ -42,6 +42,7 @@ import { eventMessage } from './control-codec.ts';
 import { checkDefinition, ControlRequestError, invalid } from './control-define.ts';
 import type { Coordinator } from './coordinator.ts';
 import { checkOperator, type OperatorCredentials } from './operator-auth.ts';
+import { SESSION_ENDS } from './session-end.ts';
 
 /** What the control service needs from the server. */
 export interface ControlEnvironment {
@@ -107,13 +108,14 @@ export class ControlService {
       aggregation.coordinator.handleParticipate(call);
       return;
     }
-    const auth = this.#env.aggregations.authenticate(call as Parameters<Coordinator['handleParticipate']>[0]);
+    // Credentials first, as the coordinator would check them: a refused caller learns nothing more.
+    const auth = this.#env.aggregations.authenticate(call);
     if (!auth.ok) {
-      call.emit('error', { code: Status.UNAUTHENTICATED, details: auth.reason });
+      call.emit('error', { code: SESSION_ENDS.unauthenticated.status, details: auth.reason });
       return;
     }
     call.emit('error', {
-      code: Status.UNAVAILABLE,
+      code: SESSION_ENDS['no-aggregation'].status,
       details: 'no aggregation is running: the operator has not defined one (retry later)',
     });
   };
