@@ -208,7 +208,7 @@ describe('privagg serve --control', () => {
       assert.equal(started.taskDigest.length, 32);
       const busy = await refusal(control.startRound('plain', Buffer.from('[]')));
       assert.equal(busy.code, status.FAILED_PRECONDITION);
-      assert.match(busy.details, /^aggregation: round 1 is still running/);
+      assert.match(busy.details, /^aggregation: round 1 is still running: start the next one after its outcome$/);
       const [first] = await take(events, 1);
       assert.equal(first?.kind, 'outcome');
       const outcome1 = (first as { outcome: RoundOutcome }).outcome;
