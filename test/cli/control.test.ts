@@ -71,19 +71,21 @@ describe('privagg serve --control', () => {
 
   it('refuses the fixed-configuration flags, and control flags without --control', async () => {
     const token = tmp.file('op-token', OPERATOR_TOKEN);
-    const withDim = await privagg('serve', '--control', '--port', '0', '--control-token-file', token, '--dim', '4');
+    const [withDim, noToken, strayToken] = await Promise.all([
+      privagg('serve', '--control', '--port', '0', '--control-token-file', token, '--dim', '4'),
+      privagg('serve', '--control', '--port', '0'),
+      privagg(
+        ...['serve', '--port', '0', '--clients', '3', '--dim', '4', '--out', `${tmp.dir}/x`],
+        ...['--control-token-file', token],
+      ),
+    ]);
     assert.equal(withDim.status, 2);
     assert.equal(
       withDim.stderr,
       "privagg: --dim cannot be used with --control: the operator's Define call sets it (aggregation.vectors)\n",
     );
-    const noToken = await privagg('serve', '--control', '--port', '0');
     assert.equal(noToken.status, 2);
     assert.match(noToken.stderr, /^privagg: --control needs --control-token-file FILE/);
-    const strayToken = await privagg(
-      ...['serve', '--port', '0', '--clients', '3', '--dim', '4', '--out', `${tmp.dir}/x`],
-      ...['--control-token-file', token],
-    );
     assert.equal(strayToken.status, 2);
     assert.equal(strayToken.stderr, 'privagg: --control-token-file needs --control\n');
   });
