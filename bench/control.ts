@@ -146,9 +146,21 @@ async function runControl(dir: string): Promise<Run> {
   const out = join(dir, 'control.jsonl');
   const tokenFile = join(dir, 'operator.token');
   writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
-  const serve = await startServe(['--control', '--port', '0', '--control-token-file', tokenFile, '--out', out]);
+  const serve = await startServe([
+    '--control',
+    '--port',
+    '0',
+    '--control-token-file',
+    tokenFile,
+    '--out',
+    out,
+  ]);
   const hosts = startHosts(serve.address);
-  const control = new ControlClient({ address: serve.address, credentials: credentials.createInsecure(), token: TOKEN });
+  const control = new ControlClient({
+    address: serve.address,
+    credentials: credentials.createInsecure(),
+    token: TOKEN,
+  });
   const times: number[] = [];
   try {
     await control.define({

@@ -542,7 +542,12 @@ async function run(argv: readonly string[]): Promise<number> {
               updateForRound(updateFromJson(await commandOutput(round), fromCommand), round, '', fromCommand),
             )
           : async (round) =>
-              inputForRound(inputFromJson(await commandOutput(round), fromCommand), round.params, '', fromCommand)
+              inputForRound(
+                inputFromJson(await commandOutput(round), fromCommand),
+                round.params,
+                '',
+                fromCommand,
+              )
         : update
           ? privateUpdateInput((round) => updateForRound(update, round, inputPath))
           : ({ params }) => inputForRound(input!, params, inputPath),

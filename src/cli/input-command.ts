@@ -79,7 +79,9 @@ export function runInputCommand(
         resolve(parseJson(Buffer.concat(chunks).toString('utf8')));
       } catch (error) {
         if (!(error instanceof JsonTextError)) return reject(error);
-        reject(new CliError(`--input-command (round ${round.round}) printed no valid JSON: ${error.message}`));
+        reject(
+          new CliError(`--input-command (round ${round.round}) printed no valid JSON: ${error.message}`),
+        );
       }
     });
   });

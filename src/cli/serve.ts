@@ -197,18 +197,18 @@ function parseFlags(argv: readonly string[]): Record<string, string | boolean | 
 export async function loadModules() {
   const [grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor, control, operator] =
     await Promise.all([
-    import('@grpc/grpc-js'),
-    import('../server/auth.ts'),
-    import('../server/coordinator.ts'),
-    import('../server/health.ts'),
-    import('../server/listen.ts'),
-    import('../server/logging.ts'),
-    import('../server/tls.ts'),
-    import('../server/privacy-setup.ts'),
-    import('../server/monitor.ts'),
-    import('../server/control-service.ts'),
-    import('../server/operator-auth.ts'),
-  ]);
+      import('@grpc/grpc-js'),
+      import('../server/auth.ts'),
+      import('../server/coordinator.ts'),
+      import('../server/health.ts'),
+      import('../server/listen.ts'),
+      import('../server/logging.ts'),
+      import('../server/tls.ts'),
+      import('../server/privacy-setup.ts'),
+      import('../server/monitor.ts'),
+      import('../server/control-service.ts'),
+      import('../server/operator-auth.ts'),
+    ]);
   return { grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor, control, operator };
 }
 

@@ -110,7 +110,9 @@ export class ControlClient {
     return metadata;
   }
 
-  #unary<T>(call: (metadata: Metadata, options: Partial<CallOptions>, callback: Callback<T>) => void): Promise<T> {
+  #unary<T>(
+    call: (metadata: Metadata, options: Partial<CallOptions>, callback: Callback<T>) => void,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       call(this.#metadata(), {}, (error, response) => (error ? reject(error) : resolve(response)));
     });

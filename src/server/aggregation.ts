@@ -33,13 +33,8 @@ import {
   defaultMaxWaitingClients,
 } from './config.ts';
 import { type AggregationDefinition, ControlRequestError, invalid } from './control-define.ts';
-import {
-  type Authenticate,
-  Coordinator,
-  type CoordinatorConfig,
-  type CoordinatorObserver,
-  type RoundOutcome,
-} from './coordinator.ts';
+import { type Authenticate, Coordinator, type CoordinatorConfig, type RoundOutcome } from './coordinator.ts';
+import type { CoordinatorObserver } from './observer.ts';
 import { OperatorRounds, RoundRefusedError } from './operator-rounds.ts';
 import { type ServePrivacy, setUpPrivacy } from './privacy-setup.ts';
 
@@ -266,7 +261,10 @@ export class Aggregation {
     }
     const refusal = this.#privacy?.budgetRefusal();
     if (refusal !== undefined) {
-      throw new ControlRequestError(Status.RESOURCE_EXHAUSTED, `aggregation.privacy.target_epsilon: ${refusal}`);
+      throw new ControlRequestError(
+        Status.RESOURCE_EXHAUSTED,
+        `aggregation.privacy.target_epsilon: ${refusal}`,
+      );
     }
     let round: number;
     try {
@@ -390,7 +388,10 @@ function openPrivacy(definition: AggregationDefinition, env: AggregationEnvironm
   } catch (error) {
     // Another δ or budget, a corrupt file, one that cannot be opened: the ledger is the operator's to fix.
     if (error instanceof LedgerError) {
-      throw new ControlRequestError(Status.FAILED_PRECONDITION, `aggregation.privacy.ledger: ${error.message}`);
+      throw new ControlRequestError(
+        Status.FAILED_PRECONDITION,
+        `aggregation.privacy.ledger: ${error.message}`,
+      );
     }
     if (error instanceof RangeError) throw invalid('aggregation.privacy', error.message);
     throw error;
@@ -398,7 +399,10 @@ function openPrivacy(definition: AggregationDefinition, env: AggregationEnvironm
   const refusal = privacy.budgetRefusal();
   if (refusal !== undefined) {
     privacy.ledger.close();
-    throw new ControlRequestError(Status.RESOURCE_EXHAUSTED, `aggregation.privacy.target_epsilon: ${refusal}`);
+    throw new ControlRequestError(
+      Status.RESOURCE_EXHAUSTED,
+      `aggregation.privacy.target_epsilon: ${refusal}`,
+    );
   }
   return privacy;
 }

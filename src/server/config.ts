@@ -319,7 +319,9 @@ export function resolveControlSettings(
   for (const key of ['httpPort', 'httpHost', 'httpTokenFile']) {
     if (values.has(key)) {
       const flag = SERVE_OPTIONS.find((o) => o.key === key)!.flag;
-      throw new ConfigError(`--${flag} is not available with --control yet (the dashboard follows one coordinator)`);
+      throw new ConfigError(
+        `--${flag} is not available with --control yet (the dashboard follows one coordinator)`,
+      );
     }
   }
   const get = <T>(key: string): T | undefined => values.get(key) as T | undefined;
@@ -342,7 +344,9 @@ export function resolveControlSettings(
   }
   const controlClientName = get<string>('controlClientName');
   if (controlClientName !== undefined && tlsClientCa === undefined) {
-    throw new ConfigError('--control-client-name needs --tls-client-ca (it names a verified client certificate)');
+    throw new ConfigError(
+      '--control-client-name needs --tls-client-ca (it names a verified client certificate)',
+    );
   }
   const unmaskWorkers = get<number>('unmaskWorkers');
   const out = get<string>('out');

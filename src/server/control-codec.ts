@@ -66,7 +66,11 @@ export function outcomeMessage(outcome: RoundOutcome, privateRounds: boolean): R
     // A private round's outcome has no raw sums (coordinator.ts #released): only its release.
     sums:
       ok && !privateRounds
-        ? outcome.vectors.map((v, i) => ({ name: v.name, bits: v.bits, values: littleEndian(outcome.sums[i]!) }))
+        ? outcome.vectors.map((v, i) => ({
+            name: v.name,
+            bits: v.bits,
+            values: littleEndian(outcome.sums[i]!),
+          }))
         : [],
     ...(release && {
       release: {

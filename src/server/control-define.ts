@@ -105,7 +105,8 @@ function checkFraction(field: string, value: number, range: '[0, 1)' | '(0, 1)')
 }
 
 function checkPositive(field: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0)) throw invalid(field, `must be a finite number > 0, got ${value}`);
+  if (!(Number.isFinite(value) && value > 0))
+    throw invalid(field, `must be a finite number > 0, got ${value}`);
   return value;
 }
 
@@ -250,7 +251,8 @@ function checkPrivacy(p: PrivacyDefinition): DefinedPrivacy {
   // Fail closed: a private aggregation is always accounted in a durable ledger against a budget.
   const targetEpsilon = checkPositive(`${field}.target_epsilon`, p.targetEpsilon);
   const delta = p.delta === 0 ? DEFAULT_DELTA : checkFraction(`${field}.delta`, p.delta, '(0, 1)');
-  if (p.ledger === '') throw invalid(`${field}.ledger`, 'is required: the name of the durable privacy ledger');
+  if (p.ledger === '')
+    throw invalid(`${field}.ledger`, 'is required: the name of the durable privacy ledger');
   const ledger = checkName(`${field}.ledger`, p.ledger);
   const adaptive =
     p.adaptiveClipQuantile === 0
@@ -289,7 +291,10 @@ export function checkDefinition(aggregation: Aggregation | undefined): Aggregati
   }
   const checkInWindowMs = orDefault(cohort.checkInWindowMs, SERVE_DEFAULTS.checkInWindowMs);
   if (checkInWindowMs > MAX_MS) {
-    throw invalid('aggregation.cohort.check_in_window_ms', `must be at most ${MAX_MS}, got ${checkInWindowMs}`);
+    throw invalid(
+      'aggregation.cohort.check_in_window_ms',
+      `must be at most ${MAX_MS}, got ${checkInWindowMs}`,
+    );
   }
   const stageTimeoutMs = orDefault(aggregation.stageTimeoutMs, SERVE_DEFAULTS.stageTimeoutMs);
   if (stageTimeoutMs > MAX_MS) {
@@ -308,7 +313,10 @@ export function checkDefinition(aggregation: Aggregation | undefined): Aggregati
         'must be empty with privacy: the mechanism determines the vectors (privacy.dimension)',
       );
     }
-    if (privacy.mechanism === 'distributed-skellam' && graph.graphPlans?.some((p) => p.graph.kind === 'harary')) {
+    if (
+      privacy.mechanism === 'distributed-skellam' &&
+      graph.graphPlans?.some((p) => p.graph.kind === 'harary')
+    ) {
       // As privagg serve: the noise planner assumes the complete graph's h = t − n_C (server/config.ts).
       throw invalid(
         'aggregation.privacy.mechanism',

@@ -19,27 +19,27 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
-  type sendUnaryData,
   status as Status,
+  type sendUnaryData,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { echo } from '../text/echo.ts';
 import {
   AggregationControlService,
+  type Budget as BudgetMessage,
   DefineRequest,
   type DefineResponse,
   GetBudgetRequest,
-  type Budget as BudgetMessage,
-  type StartRoundResponse,
   StartRoundRequest,
+  type StartRoundResponse,
   StopRequest,
   type StopResponse,
   WatchOutcomesRequest,
 } from '../gen/privagg/v1/control.ts';
+import { echo } from '../text/echo.ts';
 import { Aggregation, type AggregationEnvironment, type AggregationEvent } from './aggregation.ts';
 import { eventMessage } from './control-codec.ts';
-import { checkDefinition, ControlRequestError, invalid } from './control-define.ts';
+import { ControlRequestError, checkDefinition, invalid } from './control-define.ts';
 import type { Coordinator } from './coordinator.ts';
 import { checkOperator, type OperatorCredentials } from './operator-auth.ts';
 import { SESSION_ENDS } from './session-end.ts';
@@ -70,14 +70,20 @@ function decode<T>(codec: { decode(bytes: Uint8Array): T }, bytes: Uint8Array, w
   try {
     return codec.decode(bytes);
   } catch (error) {
-    throw invalid('request', `not a valid ${what}: ${error instanceof Error ? error.message : 'undecodable'}`);
+    throw invalid(
+      'request',
+      `not a valid ${what}: ${error instanceof Error ? error.message : 'undecodable'}`,
+    );
   }
 }
 
 /** A thrown value as a gRPC status: the request's own fault, or an internal error. */
 export function statusOf(error: unknown, logger: Logger, call: string): { code: Status; details: string } {
   if (error instanceof ControlRequestError) return { code: error.code, details: error.message };
-  logger.error({ call, error: error instanceof Error ? error.message : String(error) }, 'control call failed');
+  logger.error(
+    { call, error: error instanceof Error ? error.message : String(error) },
+    'control call failed',
+  );
   return { code: Status.INTERNAL, details: 'internal error (see the server log)' };
 }
 
@@ -128,7 +134,10 @@ export class ControlService {
   }
 
   /** Checks the caller is the operator; else a refusal for the log and the caller. */
-  #operator(call: { metadata: Metadata; getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: unknown } } } }, method: string): void {
+  #operator(
+    call: { metadata: Metadata; getAuthContext(): { sslPeerCertificate?: { subject?: { CN?: unknown } } } },
+    method: string,
+  ): void {
     const check = checkOperator(this.#env.operator, call.metadata, () => {
       const cn = call.getAuthContext().sslPeerCertificate?.subject?.CN;
       return typeof cn === 'string' ? cn : undefined;

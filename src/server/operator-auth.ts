@@ -84,9 +84,13 @@ export function checkOperator(
   certificateName: PeerCertificateName,
 ): { readonly ok: true } | { readonly ok: false; readonly reason: string } {
   const bearer = bearerToken(metadata);
-  if (!bearer.ok) return { ok: false, reason: `${bearer.reason} (the operator token of --control-token-file)` };
+  if (!bearer.ok)
+    return { ok: false, reason: `${bearer.reason} (the operator token of --control-token-file)` };
   if (!timingSafeEqual(digest(bearer.token), credentials.tokenDigest)) {
-    return { ok: false, reason: 'not the operator token: the control service takes only --control-token-file' };
+    return {
+      ok: false,
+      reason: 'not the operator token: the control service takes only --control-token-file',
+    };
   }
   if (credentials.clientName !== undefined && certificateName() !== credentials.clientName) {
     return {

@@ -109,7 +109,9 @@ export class OperatorRounds implements RoundPlanner {
     const state = this.#state;
     this.#state = { kind: 'stopped' };
     if (state.kind === 'started') {
-      state.started.refused(new RoundRefusedError('stopped', 'the aggregation stopped before the round could start'));
+      state.started.refused(
+        new RoundRefusedError('stopped', 'the aggregation stopped before the round could start'),
+      );
     }
     const waiting = this.#waiting;
     this.#waiting = undefined;

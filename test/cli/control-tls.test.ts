@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
 import { ControlClient } from '../../src/client/control.ts';
 import { certificateMaker } from './certs.ts';
-import { privagg, Proc, Serve, scratch } from './procs.ts';
+import { Proc, privagg, Serve, scratch } from './procs.ts';
 
 const TOKEN = 'operator-token-0123456789abcdef';
 const tmp = scratch();
@@ -51,7 +51,14 @@ describe('privagg serve --control with mutual TLS', () => {
 
     const serve = new Serve([
       ...['--control', '--port', '0', '--control-token-file', token, '--control-client-name', 'operator'],
-      ...['--tls-cert', path('server.crt'), '--tls-key', path('server.key'), '--tls-client-ca', path('ca.crt')],
+      ...[
+        '--tls-cert',
+        path('server.crt'),
+        '--tls-key',
+        path('server.key'),
+        '--tls-client-ca',
+        path('ca.crt'),
+      ],
     ]);
     const port = await serve.port;
     const address = `127.0.0.1:${port}`;
@@ -74,7 +81,14 @@ describe('privagg serve --control with mutual TLS', () => {
       assert.equal((await operator.define(aggregation)).name, 'tls');
       const impostor = await new Proc([
         ...['client', '--server', address, '--id', 'operator', '--input', tmp.file('in.json', [1, 2, 3, 4])],
-        ...['--tls-ca', path('ca.crt'), '--tls-cert', path('operator.crt'), '--tls-key', path('operator.key')],
+        ...[
+          '--tls-ca',
+          path('ca.crt'),
+          '--tls-cert',
+          path('operator.crt'),
+          '--tls-key',
+          path('operator.key'),
+        ],
       ]).exited;
       assert.equal(impostor.status, 1);
       assert.match(impostor.stderr, /UNAUTHENTICATED: the operator's certificate cannot take part in rounds/);

@@ -100,7 +100,11 @@ describe('privagg serve --control', () => {
     ]);
     const port = await serve.port;
     const address = `127.0.0.1:${port}`;
-    const control = new ControlClient({ address, credentials: credentials.createInsecure(), token: OPERATOR_TOKEN });
+    const control = new ControlClient({
+      address,
+      credentials: credentials.createInsecure(),
+      token: OPERATOR_TOKEN,
+    });
     const participant = (name: string, ...args: string[]) =>
       new Proc(['client', '--server', address, '--id', name, '--token', tokenOf(name), ...args]);
     try {
@@ -163,7 +167,9 @@ describe('privagg serve --control', () => {
           /^aggregation\.vectors\[0\]\.bits: must be in \[1, 32\], got 33$/,
         ],
         [
-          plainAggregation({ graph: { choice: { $case: 'auto', value: { expectedDropout: 1.5, adversarialFraction: 0 } } } }),
+          plainAggregation({
+            graph: { choice: { $case: 'auto', value: { expectedDropout: 1.5, adversarialFraction: 0 } } },
+          }),
           /^aggregation\.graph\.auto\.expected_dropout: must be a number in \[0, 1\), got 1\.5$/,
         ],
       ];
@@ -199,7 +205,17 @@ describe('privagg serve --control', () => {
         participant('c4', '--input', tmp.file('c4.json', input4), '--fail-at', 'masked'),
       ];
       // The operator token never takes part in a round.
-      const impostor = await new Proc(['client', '--server', address, '--id', 'c1', '--token', OPERATOR_TOKEN, '--input', tmp.file('i.json', input3)]).exited;
+      const impostor = await new Proc([
+        'client',
+        '--server',
+        address,
+        '--id',
+        'c1',
+        '--token',
+        OPERATOR_TOKEN,
+        '--input',
+        tmp.file('i.json', input3),
+      ]).exited;
       assert.equal(impostor.status, 1);
       assert.match(impostor.stderr, /UNAUTHENTICATED: the operator token cannot take part in rounds/);
       await serve.until(checkedIn(4), 'four check-ins');
@@ -210,7 +226,10 @@ describe('privagg serve --control', () => {
       assert.equal(started.taskDigest.length, 32);
       const busy = await refusal(control.startRound('plain', Buffer.from('[]')));
       assert.equal(busy.code, status.FAILED_PRECONDITION);
-      assert.match(busy.details, /^aggregation: round 1 is still running: start the next one after its outcome$/);
+      assert.match(
+        busy.details,
+        /^aggregation: round 1 is still running: start the next one after its outcome$/,
+      );
       const [first] = await take(events, 1);
       assert.equal(first?.kind, 'outcome');
       const outcome1 = (first as { outcome: RoundOutcome }).outcome;
@@ -297,9 +316,16 @@ describe('privagg serve --control', () => {
         clip: 1,
         noiseMultiplier: 0.7,
       }).announce({ clients: 3, threshold: 3, maxCorruptClients: 0 });
-      const cost = roundCost(planMechanism(privacyPlan(announced, 3), 1, DEFAULT_RDP_ORDERS), DEFAULT_RDP_ORDERS);
+      const cost = roundCost(
+        planMechanism(privacyPlan(announced, 3), 1, DEFAULT_RDP_ORDERS),
+        DEFAULT_RDP_ORDERS,
+      );
       const epsilon = tightEpsilon(
-        { orders: DEFAULT_RDP_ORDERS, rdp: cost.rdp, pld: cost.pld && [{ event: cost.pld.event, count: cost.pld.count }] },
+        {
+          orders: DEFAULT_RDP_ORDERS,
+          rdp: cost.rdp,
+          pld: cost.pld && [{ event: cost.pld.event, count: cost.pld.count }],
+        },
         1e-5,
       ).epsilon;
       assert.ok(Math.abs(outcome3.epsilonSpent - epsilon) < 1e-9, `${outcome3.epsilonSpent} vs ${epsilon}`);
@@ -315,7 +341,8 @@ describe('privagg serve --control', () => {
         },
       );
       await control.stop('private');
-      for (const run of await Promise.all(dpClients.map((c) => c.exited))) assert.equal(run.status, 0, run.stderr);
+      for (const run of await Promise.all(dpClients.map((c) => c.exited)))
+        assert.equal(run.status, 0, run.stderr);
 
       // ---- the JSON lines are the outcomes, as serve writes them without --control ------------
       const recorded = readRounds(out);

@@ -5,9 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { type Aggregation, PrivacyMechanism, type PrivacyDefinition } from '../../src/gen/privagg/v1/control.ts';
+import {
+  type Aggregation,
+  type PrivacyDefinition,
+  PrivacyMechanism,
+} from '../../src/gen/privagg/v1/control.ts';
 import { planGraph } from '../../src/secagg/graph-plan.ts';
-import { checkDefinition, ControlRequestError } from '../../src/server/control-define.ts';
+import { ControlRequestError, checkDefinition } from '../../src/server/control-define.ts';
 
 const base: Aggregation = {
   name: 'fedavg.v1',
@@ -100,21 +104,45 @@ describe('checkDefinition', () => {
       [{ ...base, name: '' }, 'aggregation.name: must be 1..64 characters'],
       [{ ...base, name: '../etc' }, 'aggregation.name: must be 1..64 characters'],
       [{ ...base, cohort: undefined }, 'aggregation.cohort: is required'],
-      [{ ...base, cohort: { clients: 1, minClients: 0, checkInWindowMs: 0 } }, 'aggregation.cohort.clients: must be at least 2'],
+      [
+        { ...base, cohort: { clients: 1, minClients: 0, checkInWindowMs: 0 } },
+        'aggregation.cohort.clients: must be at least 2',
+      ],
       [
         { ...base, cohort: { clients: 70_000, minClients: 0, checkInWindowMs: 0 } },
         'aggregation.cohort.clients: must be at most 65536',
       ],
-      [{ ...base, cohort: { clients: 3000, minClients: 0, checkInWindowMs: 0 } }, 'aggregation.cohort.clients (on the complete graph): must be at most 2048'],
-      [{ ...base, cohort: { clients: 10, minClients: 11, checkInWindowMs: 0 } }, 'aggregation.cohort.min_clients: must be in [2, cohort.clients = 10]'],
-      [{ ...base, vectors: [] }, 'aggregation.vectors: must name at least one vector'],
-      [{ ...base, vectors: [{ name: 'w', length: 0, bits: 32 }] }, 'aggregation.vectors[0].length: must be at least 1'],
-      [{ ...base, vectors: [{ name: 'w', length: 1, bits: 0 }] }, 'aggregation.vectors[0].bits: must be in [1, 32], got 0'],
       [
-        { ...base, vectors: [{ name: 'w', length: 1, bits: 8 }, { name: 'w', length: 1, bits: 8 }] },
+        { ...base, cohort: { clients: 3000, minClients: 0, checkInWindowMs: 0 } },
+        'aggregation.cohort.clients (on the complete graph): must be at most 2048',
+      ],
+      [
+        { ...base, cohort: { clients: 10, minClients: 11, checkInWindowMs: 0 } },
+        'aggregation.cohort.min_clients: must be in [2, cohort.clients = 10]',
+      ],
+      [{ ...base, vectors: [] }, 'aggregation.vectors: must name at least one vector'],
+      [
+        { ...base, vectors: [{ name: 'w', length: 0, bits: 32 }] },
+        'aggregation.vectors[0].length: must be at least 1',
+      ],
+      [
+        { ...base, vectors: [{ name: 'w', length: 1, bits: 0 }] },
+        'aggregation.vectors[0].bits: must be in [1, 32], got 0',
+      ],
+      [
+        {
+          ...base,
+          vectors: [
+            { name: 'w', length: 1, bits: 8 },
+            { name: 'w', length: 1, bits: 8 },
+          ],
+        },
         "aggregation.vectors[1].name: 'w' repeats",
       ],
-      [{ ...base, vectors: [{ name: '', length: 1, bits: 8 }] }, 'aggregation.vectors[0].name: must be 1..255 bytes'],
+      [
+        { ...base, vectors: [{ name: '', length: 1, bits: 8 }] },
+        'aggregation.vectors[0].name: must be 1..255 bytes',
+      ],
       [{ ...base, graph: {} }, 'aggregation.graph: set one of complete, auto, harary'],
       [
         { ...base, graph: { choice: { $case: 'complete', value: { threshold: 1, maxCorruptClients: 0 } } } },
@@ -129,22 +157,49 @@ describe('checkDefinition', () => {
         'aggregation.graph.complete.threshold: threshold 3 is below the semi-honest minimum 4',
       ],
       [
-        { ...base, graph: { choice: { $case: 'auto', value: { expectedDropout: 0.1, adversarialFraction: -1 } } } },
+        {
+          ...base,
+          graph: { choice: { $case: 'auto', value: { expectedDropout: 0.1, adversarialFraction: -1 } } },
+        },
         'aggregation.graph.auto.adversarial_fraction: must be a number in [0, 1), got -1',
       ],
       [{ ...base, privacy }, 'aggregation.vectors: must be empty with privacy'],
-      [{ ...base, vectors: [], privacy: { ...privacy, mechanism: 0 } }, 'aggregation.privacy.mechanism: must be'],
-      [{ ...base, vectors: [], privacy: { ...privacy, dimension: 0 } }, 'aggregation.privacy.dimension: must be at least 1'],
-      [{ ...base, vectors: [], privacy: { ...privacy, clip: Number.NaN } }, 'aggregation.privacy.clip: must be a finite number > 0'],
-      [{ ...base, vectors: [], privacy: { ...privacy, noise: undefined } }, 'aggregation.privacy.noise: set noise_multiplier'],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, mechanism: 0 } },
+        'aggregation.privacy.mechanism: must be',
+      ],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, dimension: 0 } },
+        'aggregation.privacy.dimension: must be at least 1',
+      ],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, clip: Number.NaN } },
+        'aggregation.privacy.clip: must be a finite number > 0',
+      ],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, noise: undefined } },
+        'aggregation.privacy.noise: set noise_multiplier',
+      ],
       [
         { ...base, vectors: [], privacy: { ...privacy, noise: { $case: 'noiseMultiplier', value: 0 } } },
         'aggregation.privacy.noise_multiplier: must be a finite number > 0',
       ],
-      [{ ...base, vectors: [], privacy: { ...privacy, targetEpsilon: 0 } }, 'aggregation.privacy.target_epsilon: must be'],
-      [{ ...base, vectors: [], privacy: { ...privacy, delta: 1 } }, 'aggregation.privacy.delta: must be a number in (0, 1)'],
-      [{ ...base, vectors: [], privacy: { ...privacy, ledger: 'a/b' } }, 'aggregation.privacy.ledger: must be 1..64'],
-      [{ ...base, vectors: [], privacy: { ...privacy, ledger: '.hidden' } }, 'aggregation.privacy.ledger: must be 1..64'],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, targetEpsilon: 0 } },
+        'aggregation.privacy.target_epsilon: must be',
+      ],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, delta: 1 } },
+        'aggregation.privacy.delta: must be a number in (0, 1)',
+      ],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, ledger: 'a/b' } },
+        'aggregation.privacy.ledger: must be 1..64',
+      ],
+      [
+        { ...base, vectors: [], privacy: { ...privacy, ledger: '.hidden' } },
+        'aggregation.privacy.ledger: must be 1..64',
+      ],
       [
         { ...base, vectors: [], privacy: { ...privacy, adaptiveClipQuantile: 1.5 } },
         'aggregation.privacy.adaptive_clip_quantile: must be a number in (0, 1)',

@@ -19,7 +19,8 @@ const CLIENTS = 3;
 /** The model a round's task carries: DIM words, little-endian. */
 const modelOf = (round: number) => Uint32Array.from({ length: DIM }, (_, j) => (round * 1_000_003 + j) >>> 0);
 const taskOf = (model: Uint32Array) => new Uint8Array(model.buffer.slice(0));
-const fromTask = (task: Uint8Array) => new Uint32Array(task.buffer.slice(task.byteOffset, task.byteOffset + task.byteLength));
+const fromTask = (task: Uint8Array) =>
+  new Uint32Array(task.buffer.slice(task.byteOffset, task.byteOffset + task.byteLength));
 
 describe('Coordinator + OperatorRounds over gRPC', () => {
   it('runs the rounds the operator starts, each with its task, and stops', async () => {
@@ -41,7 +42,11 @@ describe('Coordinator + OperatorRounds over gRPC', () => {
         // An indefinite run keeps only its latest outcomes for a late reader.
         keepOutcomes: 1,
       },
-      { logger: pino({ level: 'silent' }), authenticate: () => ({ ok: true, name: undefined }), planner: rounds },
+      {
+        logger: pino({ level: 'silent' }),
+        authenticate: () => ({ ok: true, name: undefined }),
+        planner: rounds,
+      },
     );
     const server = new Server();
     server.addService(participateService, { participate: coordinator.handleParticipate });
@@ -54,7 +59,11 @@ describe('Coordinator + OperatorRounds over gRPC', () => {
     const outcomes = coordinator.outcomes();
     // Client i's input is the round's model plus i in every word.
     const participants = Array.from({ length: CLIENTS }, (_, i) => {
-      const p = new Participant({ address: `127.0.0.1:${port}`, credentials: credentials.createInsecure(), name: `p${i}` });
+      const p = new Participant({
+        address: `127.0.0.1:${port}`,
+        credentials: credentials.createInsecure(),
+        name: `p${i}`,
+      });
       const done = p.participateRounds(
         2,
         ({ task }) => [fromTask(task!).map((w) => (w + i) >>> 0)],

@@ -62,7 +62,10 @@ describe('OperatorRounds', () => {
   it('refuses a second start until the outcome, and changes nothing', async () => {
     const rounds = new OperatorRounds();
     const first = rounds.start(Uint8Array.of(1));
-    assert.throws(() => rounds.start(Uint8Array.of(2)), { name: 'RoundRefusedError', message: /already started/ });
+    assert.throws(() => rounds.start(Uint8Array.of(2)), {
+      name: 'RoundRefusedError',
+      message: /already started/,
+    });
     void rounds.ready(1);
     await first;
     const refused = (() => {
@@ -88,12 +91,18 @@ describe('OperatorRounds', () => {
     waiting.stop();
     assert.equal(await ready, false);
     assert.equal(await waiting.ready(2), false);
-    assert.throws(() => waiting.start(), { name: 'RoundRefusedError', message: 'the aggregation is stopped' });
+    assert.throws(() => waiting.start(), {
+      name: 'RoundRefusedError',
+      message: 'the aggregation is stopped',
+    });
 
     const pending = new OperatorRounds();
     const notTaken = pending.start(Uint8Array.of(4));
     pending.stop();
-    await assert.rejects(notTaken, { name: 'RoundRefusedError', message: /stopped before the round could start/ });
+    await assert.rejects(notTaken, {
+      name: 'RoundRefusedError',
+      message: /stopped before the round could start/,
+    });
 
     const running = new OperatorRounds();
     const started = running.start(Uint8Array.of(5));

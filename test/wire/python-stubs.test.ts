@@ -25,7 +25,18 @@ const STUBS = 'examples/python/stubs/privagg/v1';
 /** The bytes of a Python bytes literal's body (the escapes `repr` and protoc's generator write). */
 function pythonBytes(body: string): Uint8Array {
   const out: number[] = [];
-  const simple: Record<string, number> = { n: 10, r: 13, t: 9, '\\': 92, "'": 39, '"': 34, a: 7, b: 8, f: 12, v: 11 };
+  const simple: Record<string, number> = {
+    n: 10,
+    r: 13,
+    t: 9,
+    '\\': 92,
+    "'": 39,
+    '"': 34,
+    a: 7,
+    b: 8,
+    f: 12,
+    v: 11,
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;
     if (c !== '\\') {
