@@ -21,7 +21,11 @@ fi
 work=$(mktemp -d)
 serve_pid=""
 cleanup() {
-  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+  if [ -n "$serve_pid" ]; then
+    kill "$serve_pid" 2>/dev/null || true
+    wait "$serve_pid" 2>/dev/null || true
+    serve_pid=""
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,4 +60,7 @@ wait "$driver" || status=$?
 # A driver that failed leaves its participants waiting for rounds that will not come.
 [ "$status" -ne 0 ] && kill $pids 2>/dev/null
 for pid in $pids; do wait "$pid" || true; done
+# Cleaned up here rather than by the trap, whose last command's status sh would exit with.
+cleanup
+trap - EXIT
 exit "$status"
