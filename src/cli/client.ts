@@ -19,6 +19,7 @@ import { describeValue, ECHO_PATH_CHARS, echo } from '../text/echo.ts';
 import { JsonTextError, parseJson } from '../text/json.ts';
 import { formatHostPort, isLoopbackHost, parseHostPort } from './address.ts';
 import { CliError, type Command, parseCommandLine } from './command.ts';
+import { runInputCommand } from './input-command.ts';
 import { oneLine } from './text.ts';
 import { diagnoseTls, type TlsProbeTarget } from './tls-diagnosis.ts';
 import { type ClientTlsFiles, readClientTlsFiles } from './tls-files.ts';
@@ -43,6 +44,7 @@ const DEFAULT_KEEPALIVE_MS = 30_000;
 const MAX_TIMER_MS = 2_147_483_647;
 
 const usage = `usage: privagg client --server HOST:PORT --id ID --input FILE [options]
+       privagg client --server HOST:PORT --id ID --input-command CMD [options]
 
 Takes part in secure aggregation rounds run by 'privagg serve'. The coordinator learns only the sum
 of the surviving clients' inputs, never this input.
@@ -52,6 +54,11 @@ of the surviving clients' inputs, never this input.
   --input FILE              JSON array of D integers in [0, 2^32); D must be the dimension the
                             coordinator announces. (For a coordinator summing several named
                             vectors: a JSON object {"name": [...], ...}.)
+  --input-command CMD       instead of --input: each round, run /bin/sh -c CMD with the round's task
+                            (e.g. the global model, checked against the digest bound into the round)
+                            on its stdin and PRIVAGG_ROUND, PRIVAGG_CLIENT_ID in its environment; it
+                            prints the input on stdout, as JSON like an --input file. It runs before
+                            the advertise stage: it must finish within the coordinator's deadline
   --dp                      differential privacy: --input is a real-valued model update (a JSON
                             array of D numbers, or an object of named arrays whose lengths add up
                             to D); it is clipped, encoded and, with distributed DP, noised here as
@@ -149,17 +156,24 @@ function readJsonInput(path: string, shown: string): unknown {
  */
 export function readInput(path: string): Input {
   const shown = echo(path, ECHO_PATH_CHARS);
-  const value = readJsonInput(path, shown);
-  if (Array.isArray(value)) return { kind: 'array', values: checkedArray(value, `--input ${shown}`) };
+  return inputFromJson(readJsonInput(path, shown), `--input ${shown}`);
+}
+
+/**
+ * Checks a parsed input: a JSON array of integers in [0, 2^32), or an object of such arrays.
+ * @param what - where it came from, for messages (`--input FILE`)
+ */
+function inputFromJson(value: unknown, what: string): Input {
+  if (Array.isArray(value)) return { kind: 'array', values: checkedArray(value, what) };
   if (typeof value === 'object' && value !== null) {
     const vectors = new Map<string, Uint32Array>();
     for (const [name, v] of Object.entries(value)) {
-      vectors.set(name, checkedArray(v, `--input ${shown} "${echo(name)}"`));
+      vectors.set(name, checkedArray(v, `${what} "${echo(name)}"`));
     }
-    if (vectors.size === 0) throw new CliError(`--input ${shown} holds an empty object`);
+    if (vectors.size === 0) throw new CliError(`${what} holds an empty object`);
     return { kind: 'object', vectors };
   }
-  throw new CliError(`--input ${shown} must be a JSON array of integers in [0, 2^32)`);
+  throw new CliError(`${what} must be a JSON array of integers in [0, 2^32)`);
 }
 
 /**
@@ -169,7 +183,11 @@ export function readInput(path: string): Input {
  */
 export function readUpdate(path: string): Map<string, Float64Array> {
   const shown = echo(path, ECHO_PATH_CHARS);
-  const value = readJsonInput(path, shown);
+  return updateFromJson(readJsonInput(path, shown), `--input ${shown}`);
+}
+
+/** Checks a parsed real-valued update (see {@link readUpdate}); `what` says where it came from. */
+function updateFromJson(value: unknown, what: string): Map<string, Float64Array> {
   const numbers = (v: unknown, what: string): Float64Array => {
     if (!Array.isArray(v) || v.length === 0)
       throw new CliError(`${what} must be a non-empty JSON array of numbers`);
@@ -177,13 +195,11 @@ export function readUpdate(path: string): Map<string, Float64Array> {
     if (at >= 0) throw new CliError(`${what}[${at}] is ${shownElement(v[at])}: not a finite number`);
     return Float64Array.from(v as number[]);
   };
-  if (Array.isArray(value)) return new Map([['update', numbers(value, `--input ${shown}`)]]);
+  if (Array.isArray(value)) return new Map([['update', numbers(value, what)]]);
   if (typeof value === 'object' && value !== null && Object.keys(value).length > 0) {
-    return new Map(
-      Object.entries(value).map(([name, v]) => [name, numbers(v, `--input ${shown} "${echo(name)}"`)]),
-    );
+    return new Map(Object.entries(value).map(([name, v]) => [name, numbers(v, `${what} "${echo(name)}"`)]));
   }
-  throw new CliError(`--input ${shown} must be a JSON array of numbers or an object of such arrays`);
+  throw new CliError(`${what} must be a JSON array of numbers or an object of such arrays`);
 }
 
 /**
@@ -191,14 +207,19 @@ export function readUpdate(path: string): Map<string, Float64Array> {
  * of its tensors), as {@link inputForRound} checks a plain input: a mismatch is bad input, one line.
  * @throws CliError when the lengths differ
  */
-export function updateForRound(update: NamedTensors, round: AssignedRound, path: string): NamedTensors {
+export function updateForRound(
+  update: NamedTensors,
+  round: AssignedRound,
+  path: string,
+  what = `--input ${echo(path, ECHO_PATH_CHARS)}`,
+): NamedTensors {
   // privateUpdateInput refuses a round without privacy before asking for the update.
   const dimension = round.privacy!.announced.dimension;
   let total = 0;
   for (const values of update.values()) total += values.length;
   if (total !== dimension) {
     throw new CliError(
-      `--input ${echo(path, ECHO_PATH_CHARS)} has ${total} numbers but the coordinator's round ` +
+      `${what} has ${total} numbers but the coordinator's round ` +
         `${round.params.round} takes updates of ${dimension} numbers`,
     );
   }
@@ -218,16 +239,20 @@ function positiveNumber(flag: string, raw: string | undefined, fallback: number)
  * each value below 2^bits).
  * @throws CliError when the input does not fit the announcement
  */
-export function inputForRound(input: Input, params: RoundParams, path: string): Uint32Array[] {
+export function inputForRound(
+  input: Input,
+  params: RoundParams,
+  path: string,
+  what = `--input ${echo(path, ECHO_PATH_CHARS)}`,
+): Uint32Array[] {
   const specs = params.vectors;
-  const shown = echo(path, ECHO_PATH_CHARS);
   // Names come from the input file and from the coordinator: both are echoed, and the lists bounded.
   const names = (list: readonly string[]) => echo(list.map((name) => echo(name)).join(', '), 4 * 64);
   let vectors: Uint32Array[];
   if (input.kind === 'array') {
     if (specs.length !== 1) {
       throw new CliError(
-        `the coordinator sums ${specs.length} vectors (${names(specs.map((s) => s.name))}): --input ${shown} ` +
+        `the coordinator sums ${specs.length} vectors (${names(specs.map((s) => s.name))}): ${what} ` +
           'must be a JSON object of one array per vector name',
       );
     }
@@ -238,7 +263,7 @@ export function inputForRound(input: Input, params: RoundParams, path: string): 
     const missing = expected.filter((name) => !input.vectors.has(name));
     if (extra.length > 0 || missing.length > 0) {
       throw new CliError(
-        `--input ${shown} names vectors [${names([...input.vectors.keys()])}] but the coordinator sums ` +
+        `${what} names vectors [${names([...input.vectors.keys()])}] but the coordinator sums ` +
           `[${names(expected)}]`,
       );
     }
@@ -246,7 +271,7 @@ export function inputForRound(input: Input, params: RoundParams, path: string): 
   }
   return specs.map((spec, i) => {
     const values = vectors[i]!;
-    const where = input.kind === 'array' ? `--input ${shown}` : `--input ${shown} "${echo(spec.name)}"`;
+    const where = input.kind === 'array' ? what : `${what} "${echo(spec.name)}"`;
     if (values.length !== spec.length) {
       throw new CliError(
         `${where} has ${values.length} values but the coordinator's round ${params.round} sums vectors of ` +
@@ -371,6 +396,7 @@ async function run(argv: readonly string[]): Promise<number> {
     server: { type: 'string' },
     id: { type: 'string' },
     input: { type: 'string' },
+    'input-command': { type: 'string' },
     rounds: { type: 'string' },
     'fail-at': { type: 'string' },
     retries: { type: 'string' },
@@ -405,13 +431,18 @@ async function run(argv: readonly string[]): Promise<number> {
   const id = required('id');
   const idBytes = Buffer.byteLength(id, 'utf8');
   if (idBytes < 1 || idBytes > 255) throw new CliError(`--id must be 1..255 UTF-8 bytes, got ${idBytes}`);
-  const inputPath = required('input');
+  const command = str('input-command');
+  if (command !== undefined && str('input') !== undefined) {
+    throw new CliError('give --input or --input-command, not both');
+  }
+  if (command !== undefined && command.trim() === '') throw new CliError('--input-command is empty');
+  const inputPath = command === undefined ? required('input') : '';
   const dp = values['dp'] === true;
   if (!dp && (values['accept-central'] === true || str('min-noise-multiplier') !== undefined)) {
     throw new CliError('--min-noise-multiplier and --accept-central need --dp');
   }
-  const update = dp ? readUpdate(inputPath) : undefined;
-  const input = dp ? undefined : readInput(inputPath);
+  const update = dp && command === undefined ? readUpdate(inputPath) : undefined;
+  const input = dp || command !== undefined ? undefined : readInput(inputPath);
   const privacyPolicy = dp
     ? {
         minNoiseMultiplier: positiveNumber(
@@ -496,11 +527,30 @@ async function run(argv: readonly string[]): Promise<number> {
     }
   };
   try {
+    const fromCommand = 'the output of --input-command';
+    const commandOutput = (round: AssignedRound) =>
+      runInputCommand(command!, {
+        round: round.params.round,
+        clientId: round.clientId,
+        ...(round.task && { task: round.task }),
+      });
     await participant.participateRounds(
       rounds,
-      update
-        ? privateUpdateInput((round) => updateForRound(update, round, inputPath))
-        : ({ params }) => inputForRound(input!, params, inputPath),
+      command !== undefined
+        ? dp
+          ? privateUpdateInput(async (round) =>
+              updateForRound(updateFromJson(await commandOutput(round), fromCommand), round, '', fromCommand),
+            )
+          : async (round) =>
+              inputForRound(
+                inputFromJson(await commandOutput(round), fromCommand),
+                round.params,
+                '',
+                fromCommand,
+              )
+        : update
+          ? privateUpdateInput((round) => updateForRound(update, round, inputPath))
+          : ({ params }) => inputForRound(input!, params, inputPath),
       onOutcome,
       {
         initialMs: retryDelayMs,

@@ -18,6 +18,7 @@ import {
   coordinatorConfig,
   MIN_CHUNK_BYTES_FOR_DEFAULT_LIMIT,
   maxReceiveMessageBytes,
+  resolveControlSettings,
   resolveServeSettings,
   SERVE_DEFAULTS,
   type ServeSettings,
@@ -35,6 +36,7 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 
 const usage = `usage: privagg serve --port P --clients N --dim D --out FILE [options]
        privagg serve --config FILE [options]
+       privagg serve --control --port P --control-token-file FILE [options]
 
 Runs the secure aggregation coordinator: R rounds, each summing one input vector of D unsigned
 32-bit integers (mod 2^32) over a cohort of N clients, of which at least the threshold must survive.
@@ -127,6 +129,20 @@ monitoring (read-only HTTP: metrics and a live dashboard; never keys, shares, in
   --http-token-file FILE    a file holding a token: /metrics and /state then need
                             "authorization: Bearer <token>"; open the dashboard as /#token=<token>
 
+operator control (privagg.v1.AggregationControl, proto/privagg/v1/control.proto, on the same port):
+  --control                 serve the control service: the operator defines each aggregation (the
+                            cohort, vectors, graph, privacy), starts every round with a task and
+                            streams the outcomes; the round flags above (--clients, --dim, --rounds,
+                            --dp, ...) are refused, the operator's Define call sets them. Runs until
+                            SIGINT/SIGTERM; --out, when given, gets every round's JSON line
+  --control-token-file FILE   the operator's token (16..4096 printable characters): every control
+                            call must send "authorization: Bearer <token>"; it never works as a
+                            participant's, nor a participant's here (required with --control)
+  --control-client-name NAME   with --tls-client-ca: control calls must also come with a client
+                            certificate whose subject CN is NAME, which cannot take part in rounds
+  --ledger-dir DIR          the folder private aggregations keep their ledgers in (their Define
+                            names a file in it); without it a private aggregation is refused
+
 other:
   --config FILE             JSON settings: the flags' names in camelCase ("minClients", ...), plus
                             "vectors": [{"name","length","bits"}] instead of dim, and
@@ -178,25 +194,28 @@ function parseFlags(argv: readonly string[]): Record<string, string | boolean | 
 }
 
 /** The server modules, imported once the settings are known to be usable. */
-async function loadModules() {
-  const [grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor] = await Promise.all([
-    import('@grpc/grpc-js'),
-    import('../server/auth.ts'),
-    import('../server/coordinator.ts'),
-    import('../server/health.ts'),
-    import('../server/listen.ts'),
-    import('../server/logging.ts'),
-    import('../server/tls.ts'),
-    import('../server/privacy-setup.ts'),
-    import('../server/monitor.ts'),
-  ]);
-  return { grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor };
+export async function loadModules() {
+  const [grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor, control, operator] =
+    await Promise.all([
+      import('@grpc/grpc-js'),
+      import('../server/auth.ts'),
+      import('../server/coordinator.ts'),
+      import('../server/health.ts'),
+      import('../server/listen.ts'),
+      import('../server/logging.ts'),
+      import('../server/tls.ts'),
+      import('../server/privacy-setup.ts'),
+      import('../server/monitor.ts'),
+      import('../server/control-service.ts'),
+      import('../server/operator-auth.ts'),
+    ]);
+  return { grpc, auth, coordinator, health, listen, logging, tls, privacy, monitor, control, operator };
 }
 
-type Modules = Awaited<ReturnType<typeof loadModules>>;
+export type Modules = Awaited<ReturnType<typeof loadModules>>;
 
 /** Turns the setting modules' own errors into one-line command-line errors. */
-function asCliError<T>(f: () => T, m?: Modules): T {
+export function asCliError<T>(f: () => T, m?: Modules): T {
   try {
     return f();
   } catch (error) {
@@ -213,7 +232,7 @@ function asCliError<T>(f: () => T, m?: Modules): T {
   }
 }
 
-function checkHost(host: string, flag = '--host'): void {
+export function checkHost(host: string, flag = '--host'): void {
   if (
     isIP(host) === 0 &&
     !/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)
@@ -259,15 +278,21 @@ function httpToken(settings: ServeSettings): string | undefined {
   return token;
 }
 
+/** The settings the transport and the participants' authentication are set up from. */
+export type TransportSettings = Pick<
+  ServeSettings,
+  'host' | 'port' | 'tokens' | 'tlsCert' | 'tlsKey' | 'tlsClientCa' | 'insecurePlaintextDevOnly'
+>;
+
 /** Everything checked and loaded before the server binds. */
-interface Prepared {
-  readonly settings: ServeSettings;
+export interface Prepared {
+  readonly settings: TransportSettings;
   readonly tokens: TokenTable | undefined;
   readonly tls: ServerTls | undefined;
   readonly warnings: readonly string[];
 }
 
-function prepare(settings: ServeSettings, m: Modules): Prepared {
+export function prepare(settings: TransportSettings, m: Modules): Prepared {
   const tokens =
     settings.tokens === undefined ? undefined : asCliError(() => m.auth.loadTokens(settings.tokens!), m);
   const tls =
@@ -309,7 +334,12 @@ function prepare(settings: ServeSettings, m: Modules): Prepared {
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  const settings = asCliError(() => resolveServeSettings(parseFlags(argv)));
+  const flags = parseFlags(argv);
+  if (flags['control'] === true) {
+    const { runControl } = await import('./serve-control.ts');
+    return runControl(asCliError(() => resolveControlSettings(flags)));
+  }
+  const settings = asCliError(() => resolveServeSettings(flags));
   checkHost(settings.host);
   const m = await loadModules();
   const prepared = prepare(settings, m);
@@ -476,7 +506,7 @@ async function run(argv: readonly string[]): Promise<number> {
 }
 
 /** The process's CPU time and peak resident memory (unmask worker threads included), for the log. */
-function resourcesUsed(): { cpuMs: number; peakRssMiB: number } {
+export function resourcesUsed(): { cpuMs: number; peakRssMiB: number } {
   const usage = process.resourceUsage();
   return {
     cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),

@@ -227,10 +227,147 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'graph', key: 'graph', kind: 'graph' },
   { flag: 'expected-dropout', key: 'expectedDropout', kind: 'rate' },
   { flag: 'adversarial-fraction', key: 'adversarialFraction', kind: 'rate' },
+  // The operator's control service (server/control-service.ts). `--control` itself changes what the
+  // command does, so it is chosen at launch.
+  { flag: 'control', key: 'control', kind: 'flag', flagOnly: true },
+  { flag: 'control-token-file', key: 'controlTokenFile', kind: 'path' },
+  { flag: 'control-client-name', key: 'controlClientName', kind: 'text' },
+  { flag: 'ledger-dir', key: 'ledgerDir', kind: 'path' },
   // Deliberately flag-only: plaintext off loopback must be chosen at launch, not inherited from a
   // configuration file copied from a development machine.
   { flag: 'insecure-plaintext-dev-only', key: 'insecurePlaintextDevOnly', kind: 'flag', flagOnly: true },
 ];
+
+/** Settings that mean something only with `--control`. */
+const CONTROL_ONLY_KEYS = ['controlTokenFile', 'controlClientName', 'ledgerDir'] as const;
+
+/**
+ * The settings an operator gives through the control service's Define call instead (the field it
+ * is, for the refusal). `--http-*` are not served with `--control` yet: the metrics and dashboard
+ * follow one coordinator, and an aggregation's coordinator comes and goes.
+ */
+const DEFINED_BY_OPERATOR: Readonly<Record<string, string>> = {
+  clients: 'aggregation.cohort.clients',
+  minClients: 'aggregation.cohort.min_clients',
+  checkInWindowMs: 'aggregation.cohort.check_in_window_ms',
+  threshold: 'aggregation.graph.complete.threshold',
+  maxCorruptClients: 'aggregation.graph.complete.max_corrupt_clients',
+  serverModel: 'aggregation (semi-honest only)',
+  graph: 'aggregation.graph',
+  expectedDropout: 'aggregation.graph.auto.expected_dropout',
+  adversarialFraction: 'aggregation.graph.auto.adversarial_fraction',
+  dim: 'aggregation.vectors',
+  vectors: 'aggregation.vectors',
+  rounds: 'one StartRound call per round',
+  stageTimeoutMs: 'aggregation.stage_timeout_ms',
+  maxConcurrentUploads: 'derived from aggregation.vectors',
+  maxFramesPerStage: 'derived from aggregation.vectors',
+  maxWaitingClients: 'derived from aggregation.cohort.clients',
+  dp: 'aggregation.privacy.mechanism',
+  clip: 'aggregation.privacy.clip',
+  noiseMultiplier: 'aggregation.privacy.noise_multiplier',
+  targetEpsilon: 'aggregation.privacy.target_epsilon',
+  delta: 'aggregation.privacy.delta',
+  ledger: 'aggregation.privacy.ledger, a file in --ledger-dir',
+  adaptiveClipQuantile: 'aggregation.privacy.adaptive_clip_quantile',
+};
+
+/** What `privagg serve --control` runs with: the server's own settings; aggregations come from Define. */
+export interface ControlServeSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly keepaliveMs: number;
+  readonly unmaskWorkers?: number;
+  /** When given, every round's JSON line is appended here too (as without `--control`). */
+  readonly out?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsClientCa?: string;
+  readonly tokens?: string;
+  readonly logLevel: LogLevel;
+  readonly insecurePlaintextDevOnly: boolean;
+  /** The operator's token file. */
+  readonly controlTokenFile: string;
+  /** Under mutual TLS: the subject CN the operator's client certificate must have. */
+  readonly controlClientName?: string;
+  /** Where private aggregations keep their ledgers; without it they are refused. */
+  readonly ledgerDir?: string;
+}
+
+/**
+ * The settings of `privagg serve --control`: the flags (and configuration file) that set up the
+ * server; every setting of an aggregation is refused, naming the Define field that sets it.
+ * @throws ConfigError naming the first bad, missing or misplaced setting
+ */
+export function resolveControlSettings(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+  readFile: (path: string) => Record<string, unknown> = readConfigFile,
+): ControlServeSettings {
+  const { values, fileVectors, fileStageTimeouts } = readValues(flags, readFile);
+  const misplaced = [...values.keys(), ...(fileVectors ? ['vectors'] : [])].find(
+    (key) => DEFINED_BY_OPERATOR[key] !== undefined,
+  );
+  const stageTimeouts = fileStageTimeouts !== undefined ? 'stageTimeoutMs' : undefined;
+  const key = misplaced ?? stageTimeouts;
+  if (key !== undefined) {
+    const spec = SERVE_OPTIONS.find((o) => o.key === key);
+    const name = spec && flags[spec.flag] !== undefined ? `--${spec.flag}` : `'${key}'`;
+    throw new ConfigError(
+      `${name} cannot be used with --control: the operator's Define call sets it (${DEFINED_BY_OPERATOR[key]})`,
+    );
+  }
+  for (const key of ['httpPort', 'httpHost', 'httpTokenFile']) {
+    if (values.has(key)) {
+      const flag = SERVE_OPTIONS.find((o) => o.key === key)!.flag;
+      throw new ConfigError(
+        `--${flag} is not available with --control yet (the dashboard follows one coordinator)`,
+      );
+    }
+  }
+  const get = <T>(key: string): T | undefined => values.get(key) as T | undefined;
+  const port = get<number>('port');
+  if (port === undefined) throw new ConfigError('missing --port (see privagg serve --help)');
+  const controlTokenFile = get<string>('controlTokenFile');
+  if (controlTokenFile === undefined) {
+    throw new ConfigError(
+      '--control needs --control-token-file FILE (the operator token the control calls must send)',
+    );
+  }
+  const tlsCert = get<string>('tlsCert');
+  const tlsKey = get<string>('tlsKey');
+  const tlsClientCa = get<string>('tlsClientCa');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError('give --tls-cert and --tls-key together');
+  }
+  if (tlsClientCa !== undefined && tlsCert === undefined) {
+    throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
+  }
+  const controlClientName = get<string>('controlClientName');
+  if (controlClientName !== undefined && tlsClientCa === undefined) {
+    throw new ConfigError(
+      '--control-client-name needs --tls-client-ca (it names a verified client certificate)',
+    );
+  }
+  const unmaskWorkers = get<number>('unmaskWorkers');
+  const out = get<string>('out');
+  const ledgerDir = get<string>('ledgerDir');
+  return {
+    host: get<string>('host') ?? SERVE_DEFAULTS.host,
+    port,
+    keepaliveMs: get<number>('keepaliveMs') ?? SERVE_DEFAULTS.keepaliveMs,
+    ...(unmaskWorkers !== undefined && { unmaskWorkers }),
+    ...(out !== undefined && { out }),
+    tlsCert,
+    tlsKey,
+    tlsClientCa,
+    tokens: get<string>('tokens'),
+    logLevel: get<LogLevel>('logLevel') ?? SERVE_DEFAULTS.logLevel,
+    insecurePlaintextDevOnly: flags['insecure-plaintext-dev-only'] === true,
+    controlTokenFile,
+    ...(controlClientName !== undefined && { controlClientName }),
+    ...(ledgerDir !== undefined && { ledgerDir }),
+  };
+}
 
 /** Keys only a configuration file can have. */
 const FILE_ONLY_KEYS = ['vectors'] as const;
@@ -454,6 +591,19 @@ export function resolveServeSettings(
   flags: Readonly<Record<string, string | boolean | undefined>>,
   readFile: (path: string) => Record<string, unknown> = readConfigFile,
 ): ServeSettings {
+  const { values, fileVectors, fileStageTimeouts } = readValues(flags, readFile);
+  const controlOnly = CONTROL_ONLY_KEYS.find((key) => values.has(key));
+  if (controlOnly !== undefined) {
+    throw new ConfigError(`--${SERVE_OPTIONS.find((o) => o.key === controlOnly)!.flag} needs --control`);
+  }
+  return resolveFixedSettings(flags, values, fileVectors, fileStageTimeouts);
+}
+
+/** Every value of the flags and the configuration file, checked one by one (not yet together). */
+function readValues(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+  readFile: (path: string) => Record<string, unknown>,
+): { values: Map<string, unknown>; fileVectors?: VectorSpec[]; fileStageTimeouts?: unknown } {
   const values = new Map<string, unknown>();
   let fileVectors: VectorSpec[] | undefined;
   let fileStageTimeouts: unknown;
@@ -485,7 +635,16 @@ export function resolveServeSettings(
     if (raw === undefined || spec.key === 'config') continue;
     values.set(spec.key, checkValue(spec, raw, 'flag', ''));
   }
+  return { values, ...(fileVectors && { fileVectors }), fileStageTimeouts };
+}
 
+/** The settings of a fixed-configuration serve (without `--control`): every value checked together. */
+function resolveFixedSettings(
+  flags: Readonly<Record<string, string | boolean | undefined>>,
+  values: ReadonlyMap<string, unknown>,
+  fileVectors: VectorSpec[] | undefined,
+  fileStageTimeouts: unknown,
+): ServeSettings {
   const get = <T>(key: string): T | undefined => values.get(key) as T | undefined;
   const need = <T>(key: string, flag: string): T => {
     const value = get<T>(key);

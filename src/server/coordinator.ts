@@ -129,6 +129,12 @@ export interface CoordinatorConfig {
    * at most `os.availableParallelism()`, which is the default. 0 computes inline on the event loop.
    */
   readonly unmaskWorkers?: number;
+  /**
+   * How many of the latest outcomes {@link Coordinator.outcomes} keeps for a reader that starts late
+   * (default: all). A coordinator that runs rounds indefinitely (`rounds: Infinity`, an operator's
+   * aggregation) sets it, or every round's sums would stay in memory.
+   */
+  readonly keepOutcomes?: number;
 }
 
 /** One round's outcome for the model owner, with clients named as they checked in. */
@@ -198,8 +204,19 @@ export interface RoundTask {
   readonly task?: Uint8Array;
 }
 
-/** The model owner's side of the rounds: plans each round and takes its outcome before the next. */
+/**
+ * The model owner's side of the rounds: plans each round and takes its outcome before the next.
+ * Call order per round: {@link RoundPlanner.ready} (if given), then the cohort is selected,
+ * {@link RoundPlanner.plan}, the round runs, {@link RoundPlanner.complete}.
+ */
 export interface RoundPlanner {
+  /**
+   * Called before round `round`'s cohort is selected; the round waits until it resolves (the check-in
+   * window starts after). `false` ends the run, as {@link Coordinator.close} does. Without it every
+   * round starts as soon as the previous one has ended: a planner that decides when rounds start (an
+   * operator's control calls, server/control.ts) resolves it when the operator starts one.
+   */
+  ready?(round: number): boolean | Promise<boolean>;
   /** Called once the cohort is chosen, before the round is reserved in the ledger and announced. */
   plan(shape: RoundShape): RoundTask | Promise<RoundTask>;
   /** Called with each outcome (after the ledger has recorded it), awaited before the next round. */
@@ -314,6 +331,8 @@ export class Coordinator implements CoordinatorGauges {
   /** Checked-in sessions waiting for a round, by client name, in check-in order. */
   readonly #waiting = new Map<string, Session>();
   readonly #outcomes: RoundOutcome[] = [];
+  /** Outcomes dropped from the front of #outcomes (config.keepOutcomes): #outcomes[0]'s position. */
+  #outcomesDropped = 0;
   #outcomeWaiters: ((value: IteratorResult<RoundOutcome>) => void)[] = [];
   #waitingChanged: (() => void) | undefined;
   #closed = false;
@@ -430,8 +449,10 @@ export class Coordinator implements CoordinatorGauges {
   async *outcomes(): AsyncGenerator<RoundOutcome> {
     let index = 0;
     while (true) {
-      if (index < this.#outcomes.length) {
-        yield this.#outcomes[index++]!;
+      // A reader that fell behind the kept outcomes goes on from the oldest kept.
+      index = Math.max(index, this.#outcomesDropped);
+      if (index - this.#outcomesDropped < this.#outcomes.length) {
+        yield this.#outcomes[index++ - this.#outcomesDropped]!;
         continue;
       }
       if (this.#closed) return;
@@ -448,6 +469,7 @@ export class Coordinator implements CoordinatorGauges {
     const first = privacy ? privacy.ledger.nextRound() : 1;
     if (!this.#env.unmaskExecutor && this.#unmaskWorkers() > 0) await this.#ownUnmaskPool().prepare();
     for (let round = first; round < first + this.config.rounds && !this.#closed; round++) {
+      if (!(await this.#ready(round))) break;
       const cohort = await this.#selectCohort();
       if (!cohort) break;
       const prepared = await this.#prepare(round, cohort);
@@ -461,6 +483,26 @@ export class Coordinator implements CoordinatorGauges {
     }
     this.close();
   }
+
+  /** Whether round `round` may start: the planner's word, or false once the coordinator is closed. */
+  async #ready(round: number): Promise<boolean> {
+    const ready = this.#env.planner?.ready;
+    if (!ready) return true;
+    let wake!: () => void;
+    const closed = new Promise<false>((resolve) => {
+      wake = () => resolve(false);
+    });
+    this.#onClose.push(wake);
+    try {
+      const answer = await Promise.race([ready.call(this.#env.planner, round), closed]);
+      return answer && !this.#closed;
+    } finally {
+      this.#onClose = this.#onClose.filter((w) => w !== wake);
+    }
+  }
+
+  /** Run once by {@link close}: wakes whatever waits for the coordinator (a planner's `ready`). */
+  #onClose: (() => void)[] = [];
 
   /** Orders the cohort, asks the planner for the round's task and computes its parameters. */
   async #prepare(round: number, cohort: Session[]): Promise<PreparedRound> {
@@ -543,6 +585,8 @@ export class Coordinator implements CoordinatorGauges {
     this.#waitingChanged?.();
     for (const resolve of this.#outcomeWaiters) resolve({ done: true, value: undefined });
     this.#outcomeWaiters = [];
+    for (const wake of this.#onClose) wake();
+    this.#onClose = [];
     // A round still running may finish (shutdown grace): its unmask needs the pool until then.
     if (!this.#round) {
       this.#closeUnmaskPool();
@@ -1189,6 +1233,10 @@ export class Coordinator implements CoordinatorGauges {
       'round ended',
     );
     this.#outcomes.push(outcome);
+    if (this.#outcomes.length > (this.config.keepOutcomes ?? Number.POSITIVE_INFINITY)) {
+      this.#outcomes.shift();
+      this.#outcomesDropped++;
+    }
     const waiters = this.#outcomeWaiters;
     this.#outcomeWaiters = [];
     for (const resolve of waiters) resolve({ done: false, value: outcome });

@@ -7,8 +7,12 @@
  */
 export { Server, ServerCredentials } from '@grpc/grpc-js';
 export { participateService } from '../wire/service.ts';
+export { Aggregation, type AggregationEnd, type AggregationEvent } from './aggregation.ts';
 export * from './config.ts';
+export { type AggregationDefinition, ControlRequestError, checkDefinition } from './control-define.ts';
+export { ControlService, controlServiceDefinition } from './control-service.ts';
 export * from './coordinator.ts';
 export * from './listen.ts';
 export { createLogger, type LogLevel } from './logging.ts';
+export { OperatorRounds, RoundRefusedError } from './operator-rounds.ts';
 export { UnmaskPool, UnmaskPoolError, type UnmaskPoolOptions } from './unmask-pool.ts';

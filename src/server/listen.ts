@@ -1,9 +1,15 @@
 /**
  * The coordinator's gRPC server: message-size limits and keepalive, the Participate and health
- * services, binding, and shutdown.
+ * services (and, with `privagg serve --control`, the operator's control service), binding, and
+ * shutdown.
  * @module
  */
-import { Server, type ServerCredentials } from '@grpc/grpc-js';
+import {
+  Server,
+  type ServerCredentials,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { participateService } from '../wire/service.ts';
 import type { Coordinator } from './coordinator.ts';
 import { type HealthService, healthServiceDefinition } from './health.ts';
@@ -20,8 +26,14 @@ export interface ListenOptions {
    * again; 0 sends no pings.
    */
   readonly keepaliveMs: number;
-  readonly coordinator: Coordinator;
+  /** Serves Participate: a coordinator's, or one that routes to a coordinator (control-service.ts). */
+  readonly coordinator: Pick<Coordinator, 'handleParticipate'>;
   readonly health: HealthService;
+  /** Further services on the same port and credentials (the control service). */
+  readonly services?: readonly {
+    readonly definition: ServiceDefinition;
+    readonly implementation: UntypedServiceImplementation;
+  }[];
 }
 
 /** The bound server. */
@@ -54,6 +66,7 @@ export async function listen(options: ListenOptions): Promise<Listening> {
   });
   server.addService(participateService, { participate: options.coordinator.handleParticipate });
   server.addService(healthServiceDefinition, options.health.implementation);
+  for (const service of options.services ?? []) server.addService(service.definition, service.implementation);
   const { address } = options;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, options.credentials, (error, bound) => {

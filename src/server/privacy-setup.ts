@@ -34,12 +34,22 @@ export interface ServePrivacy {
 }
 
 /**
+ * The round settings the privacy setup reads: those of `privagg serve` (its flags), or of an
+ * aggregation an operator defined (server/aggregation.ts). `rounds` matters only when the noise is
+ * calibrated to the budget.
+ */
+export type PrivacyRoundSettings = Pick<
+  ServeSettings,
+  'vectors' | 'clients' | 'minClients' | 'rounds' | 'threshold' | 'maxCorruptClients' | 'graphPlans'
+>;
+
+/**
  * Opens the ledger and builds the planner. The sampling rate claimed for amplification is 1: the
  * coordinator takes whoever checks in, which is not Poisson sampling from a known population.
  * @throws LedgerConfigError if the ledger was created with another δ or budget; RangeError if no
  *   admissible parameters exist
  */
-export function setUpPrivacy(settings: ServeSettings, privacy: ServePrivacySettings): ServePrivacy {
+export function setUpPrivacy(settings: PrivacyRoundSettings, privacy: ServePrivacySettings): ServePrivacy {
   const dimension = settings.vectors[0]!.length;
   // Andrew et al. suggest σ_b = m/20 for m clients per round.
   const adaptive = privacy.adaptiveClipQuantile !== undefined && {

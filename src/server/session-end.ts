@@ -20,6 +20,7 @@ export type SessionEndCause =
   | 'name-taken'
   | 'waiting-full'
   | 'budget-exhausted'
+  | 'no-aggregation'
   | 'shutting-down'
   // either side of selection
   | 'malformed-frame'
@@ -50,6 +51,8 @@ export const SESSION_ENDS: Readonly<Record<SessionEndCause, SessionEndSignal>> =
   'name-taken': { status: Status.ALREADY_EXISTS, abort: undefined },
   'waiting-full': { status: Status.UNAVAILABLE, abort: undefined },
   'budget-exhausted': { status: Status.RESOURCE_EXHAUSTED, abort: undefined },
+  // `privagg serve --control` before the operator has defined an aggregation (control-service.ts).
+  'no-aggregation': { status: Status.UNAVAILABLE, abort: undefined },
   'shutting-down': { status: Status.UNAVAILABLE, abort: 'server-aborted' },
   'malformed-frame': { status: Status.INVALID_ARGUMENT, abort: 'protocol-violation' },
   'out-of-order': { status: Status.FAILED_PRECONDITION, abort: 'protocol-violation' },

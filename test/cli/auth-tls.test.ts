@@ -4,83 +4,17 @@
  * TLS with certificates made here by `openssl`, the client's name being its certificate's CN.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { certificateMaker } from './certs.ts';
 import { inputVector, lines, Proc, readRounds, Serve, scratch, sumMod32 } from './procs.ts';
 
 const DIM = 6;
 const tmp = scratch();
 after(() => tmp.cleanup());
 
-function openssl(...args: string[]): void {
-  const result = spawnSync('openssl', args, { cwd: tmp.dir, encoding: 'utf8' });
-  if (result.error) throw result.error;
-  assert.equal(result.status, 0, `openssl ${args.join(' ')}: ${result.stderr}`);
-}
-
-/** A self-signed CA certificate `name`.crt with its key. */
-function makeCa(name: string, cn: string): void {
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${cn}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
-}
-
-/** A P-256 key and a certificate for `cn` signed by the CA `ca` (default the test CA). */
-function issue(name: string, cn: string, extensions: string, ca = 'ca'): void {
-  openssl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${cn}`,
-  );
-  tmp.file(`${name}.ext`, extensions);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.crt`,
-    '-CAkey',
-    `${ca}.key`,
-    '-set_serial',
-    String(Math.floor(Math.random() * 2 ** 40)),
-    '-days',
-    '2',
-    '-extfile',
-    `${name}.ext`,
-    '-out',
-    `${name}.crt`,
-  );
-}
+const { makeCa, issue } = certificateMaker(tmp.dir);
 
 const path = (name: string) => join(tmp.dir, name);
 

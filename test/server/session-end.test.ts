@@ -65,6 +65,7 @@ describe('how a session ends', () => {
         'name-taken',
         'waiting-full',
         'budget-exhausted',
+        'no-aggregation',
       ].includes(cause);
       if (silent || beforeSelectionOnly) continue;
       assert.ok(signal.abort !== undefined, `${cause} must send an Abort once selected`);

@@ -3215,7 +3215,8 @@ export const SecureAggregationService = {
    * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
    * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
-   * UNAVAILABLE (shutting down, or too many clients waiting: retry later). Once selected, every end
+   * UNAVAILABLE (shutting down, too many clients waiting, or no aggregation defined yet by the
+   * operator of `privagg serve --control`: retry later). Once selected, every end
    * the coordinator decides is an Abort frame naming why, then the status: OK after Abort
    * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
    * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
@@ -3251,7 +3252,8 @@ export interface SecureAggregationServer extends UntypedServiceImplementation {
    * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
    * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
-   * UNAVAILABLE (shutting down, or too many clients waiting: retry later). Once selected, every end
+   * UNAVAILABLE (shutting down, too many clients waiting, or no aggregation defined yet by the
+   * operator of `privagg serve --control`: retry later). Once selected, every end
    * the coordinator decides is an Abort frame naming why, then the status: OK after Abort
    * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
    * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
@@ -3279,7 +3281,8 @@ export interface SecureAggregationClient extends Client {
    * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
    * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
-   * UNAVAILABLE (shutting down, or too many clients waiting: retry later). Once selected, every end
+   * UNAVAILABLE (shutting down, too many clients waiting, or no aggregation defined yet by the
+   * operator of `privagg serve --control`: retry later). Once selected, every end
    * the coordinator decides is an Abort frame naming why, then the status: OK after Abort
    * TOO_FEW_CLIENTS, RECONSTRUCTION_FAILED or SERVER_ABORTED (the round ended without a sum for
    * everyone) and after DROPPED (this client missed a stage deadline; the round goes on without it);
