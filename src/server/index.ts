@@ -7,6 +7,7 @@
  */
 export { Server, ServerCredentials } from '@grpc/grpc-js';
 export { participateService } from '../wire/service.ts';
+export { parseRoster, Roster, RosterError } from '../identity/roster.ts';
 export * from './config.ts';
 export * from './coordinator.ts';
 export * from './listen.ts';

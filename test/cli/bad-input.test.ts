@@ -206,7 +206,7 @@ describe('bad input, in-process', () => {
     );
     await assert.rejects(
       run(...base, '--clients', '5', '--server-model', 'malicious'),
-      cliError(/not available over the network/),
+      cliError(/^--server-model malicious needs --roster FILE/),
     );
     await assert.rejects(
       run(...base, '--clients', '5', '--port', '70000'),
