@@ -26,6 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packBits } from '../src/secagg/bitpack.ts';
+import { type CohortMember, encodeCohort } from '../src/secagg/cohort.ts';
 import { aesGcmSeal } from '../src/secagg/crypto/aead.ts';
 import { Ed25519Signer } from '../src/secagg/crypto/ed25519.ts';
 import { hkdf, sha256 } from '../src/secagg/crypto/hash.ts';
@@ -46,7 +47,6 @@ import {
 } from '../src/secagg/crypto/shamir.ts';
 import { X25519PrivateKey } from '../src/secagg/crypto/x25519.ts';
 import { ascii, concatBytes, str, u8, u32 } from '../src/secagg/encoding.ts';
-import { type CohortMember, encodeCohort } from '../src/secagg/cohort.ts';
 import type { GraphSpec } from '../src/secagg/graph.ts';
 import { type HararyGraph, hararyOrder, neighbourGraph } from '../src/secagg/harary.ts';
 import { pairMaskTerm, pairSign, selfMaskTerm } from '../src/secagg/mask.ts';
@@ -159,8 +159,8 @@ export const VECTOR_CASES: readonly VectorCase[] = [
       2: 'alice',
       5: 'bob',
       1000: 'carol',
-      65_536: 'dave',
-      4_294_967_295: 'eve',
+      65536: 'dave',
+      4294967295: 'eve',
     },
   },
   {
@@ -562,17 +562,17 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     u32(params.context.length),
     params.context,
     ...(params.cohort
-      ? [
-          u32(params.cohort.length),
-          ...params.cohort.flatMap((m) => [u32(m.id), str(m.name), m.identityKey]),
-        ]
+      ? [u32(params.cohort.length), ...params.cohort.flatMap((m) => [u32(m.id), str(m.name), m.identityKey])]
       : []),
   );
   assert.deepEqual(sha256(configHashPreimage), configHash, 'configHash preimage');
   if (params.cohort) {
     // The core's own encoding, for the document: it must be the tail of the preimage just checked.
     const cohortBytes = encodeCohort(params.cohort);
-    assert.deepEqual(configHashPreimage.subarray(configHashPreimage.length - cohortBytes.length), cohortBytes);
+    assert.deepEqual(
+      configHashPreimage.subarray(configHashPreimage.length - cohortBytes.length),
+      cohortBytes,
+    );
   }
 
   // ---- the graph, fixed by the session id (§2.2) --------------------------------------------------

@@ -92,7 +92,13 @@ async function serve(job: ServerJob): Promise<void> {
       vectors: job.vectors,
       rounds: 1,
       checkInMs: 600_000,
-      timeouts: { advertise: 600_000, share: 600_000, masked: 600_000, consistency: 600_000, unmask: 600_000 },
+      timeouts: {
+        advertise: 600_000,
+        share: 600_000,
+        masked: 600_000,
+        consistency: 600_000,
+        unmask: 600_000,
+      },
       maxConcurrentUploads: job.maxConcurrentUploads,
       maxFramesPerStage: job.maxFramesPerStage,
     };

@@ -121,12 +121,16 @@ export async function runRound(mode: RoundMode, spec: RoundSpec, expected?: Uint
   // Enrolment happens before any round: keys and roster are made outside the measured time.
   const names = Array.from({ length: spec.clients }, (_, index) => clientName(index, spec.clients));
   const signers =
-    mode === 'malicious' ? new Map(names.map((name) => [name, Ed25519Signer.generate(systemRng)])) : undefined;
+    mode === 'malicious'
+      ? new Map(names.map((name) => [name, Ed25519Signer.generate(systemRng)]))
+      : undefined;
   const roster =
     signers &&
     parseRoster(
       JSON.stringify(
-        Object.fromEntries([...signers].map(([name, s]) => [name, Buffer.from(s.publicKey).toString('base64')])),
+        Object.fromEntries(
+          [...signers].map(([name, s]) => [name, Buffer.from(s.publicKey).toString('base64')]),
+        ),
       ),
       'bench roster',
     );

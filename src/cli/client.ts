@@ -407,7 +407,8 @@ async function readIdentity(
     }
     return { signer, roster };
   } catch (error) {
-    if (error instanceof KeyFileError || error instanceof RosterError) throw new CliError(oneLine(error.message));
+    if (error instanceof KeyFileError || error instanceof RosterError)
+      throw new CliError(oneLine(error.message));
     throw error;
   }
 }

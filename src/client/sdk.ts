@@ -236,7 +236,9 @@ export class Participant {
       const enrolled = identity.roster.keyOf(options.name);
       if (enrolled === undefined) throw new RangeError(`the roster does not enroll '${echo(options.name)}'`);
       if (!equalBytes(enrolled, identity.signer.publicKey)) {
-        throw new RangeError(`the roster enrolls '${echo(options.name)}' with another key than this identity's`);
+        throw new RangeError(
+          `the roster enrolls '${echo(options.name)}' with another key than this identity's`,
+        );
       }
     }
     this.#options = options;

@@ -99,13 +99,19 @@ export function readKeyFile(path: string, shown: string): Ed25519Signer {
   }
   let seed: Buffer | undefined;
   try {
-    const key = createPrivateKey(bytes.includes('-----BEGIN') ? bytes.toString('utf8') : {
-      key: bytes,
-      format: 'der',
-      type: 'pkcs8',
-    });
+    const key = createPrivateKey(
+      bytes.includes('-----BEGIN')
+        ? bytes.toString('utf8')
+        : {
+            key: bytes,
+            format: 'der',
+            type: 'pkcs8',
+          },
+    );
     if (key.asymmetricKeyType !== 'ed25519') {
-      throw new KeyFileError(`${shown} holds a ${key.asymmetricKeyType ?? 'non-asymmetric'} key, not an Ed25519 one`);
+      throw new KeyFileError(
+        `${shown} holds a ${key.asymmetricKeyType ?? 'non-asymmetric'} key, not an Ed25519 one`,
+      );
     }
     const jwk = key.export({ format: 'jwk' });
     seed = Buffer.from(jwk.d ?? '', 'base64url');

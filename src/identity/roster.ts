@@ -175,7 +175,9 @@ export function parseRoster(text: string, source: string): Roster {
   } catch (error) {
     if (!(error instanceof JsonTextError)) throw error;
     throw new RosterError(
-      error.problem === 'too-deep' ? `${source} ${error.message}` : `${source} is not valid JSON: ${error.message}`,
+      error.problem === 'too-deep'
+        ? `${source} ${error.message}`
+        : `${source} is not valid JSON: ${error.message}`,
     );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -14,6 +14,8 @@
  * alone cannot then turn into a refusal of the round.
  * @module
  */
+
+import { roundIdentityKeys } from './cohort.ts';
 import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';
 import { type Ed25519Signer, ed25519Verify } from './crypto/ed25519.ts';
 import { addMasks } from './crypto/prg.ts';
@@ -25,7 +27,6 @@ import {
 } from './crypto/shamir.ts';
 import { X25519PrivateKey, x25519PublicKeyProblem } from './crypto/x25519.ts';
 import { concatBytes, equalBytes, isStrictlyAscending, sortedIncludes, u32 } from './encoding.ts';
-import { roundIdentityKeys } from './cohort.ts';
 import { ProtocolViolation, Refusal, UsageError } from './errors.ts';
 import { neighboursOf } from './harary.ts';
 import { pairMaskTerm, selfMaskTerm, wipeMaskTerms } from './mask.ts';

@@ -86,10 +86,7 @@ export function validateCohort(
  * `u32(n) ‖ for each member by ascending id: u32(id) ‖ str(name) ‖ identityKey`.
  */
 export function encodeCohort(members: readonly CohortMember[]): Uint8Array {
-  return concatBytes(
-    u32(members.length),
-    ...members.flatMap((m) => [u32(m.id), str(m.name), m.identityKey]),
-  );
+  return concatBytes(u32(members.length), ...members.flatMap((m) => [u32(m.id), str(m.name), m.identityKey]));
 }
 
 /** The identity keys by client id (copies are not made: the cohort is frozen and its keys its own). */

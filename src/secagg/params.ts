@@ -3,7 +3,7 @@
  * signature and derived key is bound to (docs/PROTOCOL.md §2, §7).
  * @module
  */
-import { type CohortMember, CohortError, encodeCohort, validateCohort } from './cohort.ts';
+import { CohortError, type CohortMember, encodeCohort, validateCohort } from './cohort.ts';
 import { sha256 } from './crypto/hash.ts';
 import { ascii, concatBytes, str, u8, u32 } from './encoding.ts';
 import { encodeGraphSpec, type GraphSpec, MAX_SECURITY_BITS, MIN_SECURITY_BITS } from './graph.ts';

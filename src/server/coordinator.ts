@@ -37,9 +37,9 @@ import {
 import { BudgetExceededError, type RoundMechanism } from '../dp/budget.ts';
 import type { PrivacyLedger } from '../dp/ledger.ts';
 import { type ServerFrame, ServerFrame as ServerFrameCodec } from '../gen/privagg/v1/secagg.ts';
+import type { CohortMember } from '../secagg/cohort.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { ProtocolViolation } from '../secagg/errors.ts';
-import type { CohortMember } from '../secagg/cohort.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
 import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import type { ClientMessage, Stage } from '../secagg/messages.ts';

@@ -6,8 +6,8 @@
  * @module
  */
 export { Server, ServerCredentials } from '@grpc/grpc-js';
-export { participateService } from '../wire/service.ts';
 export { parseRoster, Roster, RosterError } from '../identity/roster.ts';
+export { participateService } from '../wire/service.ts';
 export * from './config.ts';
 export * from './coordinator.ts';
 export * from './listen.ts';

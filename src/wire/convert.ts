@@ -23,10 +23,10 @@
 import { type AnnouncedClipCount, type AnnouncedPrivacy, ROTATION_SEED_BYTES } from '../dp/announced.ts';
 import * as pb from '../gen/privagg/v1/secagg.ts';
 import { packBits } from '../secagg/bitpack.ts';
+import { type CohortMember, IDENTITY_KEY_BYTES, MAX_COHORT_NAME_BYTES } from '../secagg/cohort.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { equalBytes } from '../secagg/encoding.ts';
 import { type AbortCode, Refusal, type RefusalCode, RoundAborted } from '../secagg/errors.ts';
-import { type CohortMember, IDENTITY_KEY_BYTES, MAX_COHORT_NAME_BYTES } from '../secagg/cohort.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
 import type {
   AbortMessage,

@@ -62,8 +62,20 @@ describe('a malicious-setting round of privagg client processes', () => {
 
   async function round(failAt: Record<string, string>, out: string) {
     const serve = new Serve([
-      '--port', '0', '--clients', '8', '--threshold', '6', '--dim', String(DIM), '--out', out,
-      '--roster', roster, '--stage-timeout-ms', '20000',
+      '--port',
+      '0',
+      '--clients',
+      '8',
+      '--threshold',
+      '6',
+      '--dim',
+      String(DIM),
+      '--out',
+      out,
+      '--roster',
+      roster,
+      '--stage-timeout-ms',
+      '20000',
     ]);
     const port = await serve.port;
     const clients = NAMES.map((name) => {
@@ -152,10 +164,32 @@ describe('bad identity input: one line, exit 2, before connecting', () => {
   const cases: [string[], RegExp][] = [
     [['--identity', key], /^privagg: --identity needs --roster FILE$/],
     [['--roster', roster], /^privagg: --roster needs --identity KEYFILE$/],
-    [['--identity', `${tmp.dir}/none.key`, '--roster', roster], /^privagg: cannot read --identity .*none\.key: ENOENT$/],
-    [['--identity', key, '--roster', tmp.file('bad.json', { a: 'nope' })], /^privagg: --roster .*bad\.json: the key of 'a' must be the base64/],
-    [['--identity', key, '--roster', tmp.file('other.json', { a: b64(other.publicKey), b: b64(identity.publicKey) })], /^privagg: --roster .*other\.json enrolls 'a' with another key than --identity's$/],
-    [['--identity', key, '--roster', tmp.file('absent.json', { b: b64(other.publicKey), c: b64(identity.publicKey) })], /^privagg: --roster .*absent\.json does not enroll --id 'a'$/],
+    [
+      ['--identity', `${tmp.dir}/none.key`, '--roster', roster],
+      /^privagg: cannot read --identity .*none\.key: ENOENT$/,
+    ],
+    [
+      ['--identity', key, '--roster', tmp.file('bad.json', { a: 'nope' })],
+      /^privagg: --roster .*bad\.json: the key of 'a' must be the base64/,
+    ],
+    [
+      [
+        '--identity',
+        key,
+        '--roster',
+        tmp.file('other.json', { a: b64(other.publicKey), b: b64(identity.publicKey) }),
+      ],
+      /^privagg: --roster .*other\.json enrolls 'a' with another key than --identity's$/,
+    ],
+    [
+      [
+        '--identity',
+        key,
+        '--roster',
+        tmp.file('absent.json', { b: b64(other.publicKey), c: b64(identity.publicKey) }),
+      ],
+      /^privagg: --roster .*absent\.json does not enroll --id 'a'$/,
+    ],
   ];
   for (const [extra, pattern] of cases) {
     it(extra.join(' ').replaceAll(tmp.dir, '…'), async () => {
@@ -168,7 +202,19 @@ describe('bad identity input: one line, exit 2, before connecting', () => {
 
   it('serve: a bad roster stops it before it binds', async () => {
     const bad = tmp.file('dup.json', `{"a": "${b64(identity.publicKey)}", "a": "${b64(other.publicKey)}"}`);
-    const run = await privagg('serve', '--port', '0', '--clients', '2', '--dim', '3', '--out', `${tmp.dir}/o`, '--roster', bad);
+    const run = await privagg(
+      'serve',
+      '--port',
+      '0',
+      '--clients',
+      '2',
+      '--dim',
+      '3',
+      '--out',
+      `${tmp.dir}/o`,
+      '--roster',
+      bad,
+    );
     assert.equal(run.status, 2);
     assert.equal(run.stdout, '');
     assert.match(lines(run.stderr)[0]!, /^privagg: --roster .*dup\.json names 'a' twice$/);

@@ -129,6 +129,7 @@ describe('serve settings', () => {
       advertise: 30_000,
       share: 30_000,
       masked: 120_000,
+      consistency: 30_000,
       unmask: 30_000,
     });
     const overridden = settings({ port: '0', dim: '5', 'stage-timeout-ms': '1000', out: 'x' }, file);

@@ -53,7 +53,10 @@ describe('parseRoster', () => {
       [`{"alice": "${ALICE}", "bob": "${ALICE}"}`, /'bob' has the same key as 'alice'/],
       [`{"alice": "${ALICE}", "": "${BOB}"}`, /the name '' must be 1\.\.255 UTF-8 bytes, got 0/],
       [`{"alice": "${ALICE}", "${'x'.repeat(256)}": "${BOB}"}`, /must be 1\.\.255 UTF-8 bytes, got 256/],
-      [`{"alice": "${ALICE}", "bob": 5}`, /the key of 'bob' must be the base64 of a 32-byte Ed25519 public key.*got a number/],
+      [
+        `{"alice": "${ALICE}", "bob": 5}`,
+        /the key of 'bob' must be the base64 of a 32-byte Ed25519 public key.*got a number/,
+      ],
       [`{"alice": "${ALICE}", "bob": "${BOB.slice(0, -1)}"}`, /the key of 'bob' must be the base64/],
       [`{"alice": "${ALICE}", "bob": "${Buffer.from(keyOf(2)).toString('hex')}"}`, /must be the base64/],
       [`{"alice": "${ALICE}", "bob": "${notPoint}"}`, /the key of 'bob' is not an Ed25519 public key/],
@@ -75,7 +78,10 @@ describe('parseRoster', () => {
     const last = text[42]!;
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
     const sibling = alphabet[alphabet.indexOf(last) ^ 1]!;
-    assert.throws(() => decodeIdentityKey(`${text.slice(0, 42)}${sibling}=`, 'k'), rosterError(/not canonical base64/));
+    assert.throws(
+      () => decodeIdentityKey(`${text.slice(0, 42)}${sibling}=`, 'k'),
+      rosterError(/not canonical base64/),
+    );
   });
 });
 
@@ -120,7 +126,10 @@ describe('identity key files', () => {
     const path = join(dir, 'alice.key');
     writeKeyFile(path, identity.pem, path);
     assert.equal(statSync(path).mode & 0o777, 0o600);
-    assert.match(readFileSync(path, 'utf8'), /^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=]+\n-----END PRIVATE KEY-----\n$/);
+    assert.match(
+      readFileSync(path, 'utf8'),
+      /^-----BEGIN PRIVATE KEY-----\n[A-Za-z0-9+/=]+\n-----END PRIVATE KEY-----\n$/,
+    );
     const signer = readKeyFile(path, path);
     assert.deepEqual(signer.publicKey, identity.publicKey);
     const message = Uint8Array.of(1, 2, 3);
@@ -133,7 +142,8 @@ describe('identity key files', () => {
     writeFileSync(path, 'precious');
     assert.throws(
       () => writeKeyFile(path, generateIdentity().pem, '--out taken.key'),
-      (e: unknown) => e instanceof KeyFileError && e.message === '--out taken.key already exists: refusing to overwrite it',
+      (e: unknown) =>
+        e instanceof KeyFileError && e.message === '--out taken.key already exists: refusing to overwrite it',
     );
     assert.equal(readFileSync(path, 'utf8'), 'precious');
   });
@@ -142,17 +152,27 @@ describe('identity key files', () => {
     const path = join(dir, 'open.key');
     writeKeyFile(path, generateIdentity().pem, path);
     chmodSync(path, 0o644);
-    assert.throws(() => readKeyFile(path, 'K'), /^KeyFileError: K is accessible by other users \(mode 0644\).*chmod 600/);
+    assert.throws(
+      () => readKeyFile(path, 'K'),
+      /^KeyFileError: K is accessible by other users \(mode 0644\).*chmod 600/,
+    );
     assert.throws(() => readKeyFile(join(dir, 'absent.key'), 'K'), /^KeyFileError: cannot read K: ENOENT$/);
     const garbage = join(dir, 'garbage.key');
     writeFileSync(garbage, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', { mode: 0o600 });
-    assert.throws(() => readKeyFile(garbage, 'K'), /^KeyFileError: K is not an Ed25519 private key in PKCS#8 PEM/);
+    assert.throws(
+      () => readKeyFile(garbage, 'K'),
+      /^KeyFileError: K is not an Ed25519 private key in PKCS#8 PEM/,
+    );
     const x25519 = join(dir, 'x25519.key');
     // An X25519 key in PKCS#8 (OID 1.3.101.110): a curve key, but not a signing one.
     const der = Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), Buffer.alloc(32, 5)]);
-    writeFileSync(x25519, `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      x25519,
+      `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`,
+      {
+        mode: 0o600,
+      },
+    );
     assert.throws(() => readKeyFile(x25519, 'K'), /^KeyFileError: K holds a x25519 key, not an Ed25519 one$/);
   });
 });

@@ -66,7 +66,10 @@ describe('the cohort in the round parameters (§2.3)', () => {
     const renamed = cohortOf(IDS).map((m) => (m.id === 4 ? { ...m, name: 'mallory' } : m));
     const rekeyed = cohortOf(IDS).map((m) => (m.id === 4 ? { ...m, identityKey: new Uint8Array(32) } : m));
     // Two names swapped between ids: the same set of members, another table.
-    const swapped = cohortOf(IDS).map((m) => ({ ...m, name: m.id === 1 ? 'client-2' : m.id === 2 ? 'client-1' : m.name }));
+    const swapped = cohortOf(IDS).map((m) => ({
+      ...m,
+      name: m.id === 1 ? 'client-2' : m.id === 2 ? 'client-1' : m.name,
+    }));
     for (const cohort of [renamed, rekeyed, swapped]) {
       assert.notDeepEqual(roundParams({ ...base, cohort }).configHash, hash);
     }
@@ -125,7 +128,9 @@ describe('a malicious round with a cohort', () => {
     assert.equal(report.result.status, 'ok');
     assert.equal(report.result.dropped.get(5 as ClientId), 'advertise');
     assert.ok(
-      report.violations.some((v) => v instanceof ProtocolViolation && v.client === 5 && /signature/.test(v.message)),
+      report.violations.some(
+        (v) => v instanceof ProtocolViolation && v.client === 5 && /signature/.test(v.message),
+      ),
     );
     const survivors = IDS.filter((id) => id !== 5);
     if (report.result.status === 'ok') {
@@ -142,7 +147,9 @@ describe('a malicious round with a cohort', () => {
       inputs,
       rngFor: rngFor(LABEL),
       forge: (from, message) =>
-        from === 3 && message.type === 'consistency' ? { ...message, signature: new Uint8Array(64).fill(9) } : message,
+        from === 3 && message.type === 'consistency'
+          ? { ...message, signature: new Uint8Array(64).fill(9) }
+          : message,
     });
     assert.equal(report.result.status, 'ok');
     assert.ok(report.violations.some((v) => v.client === 3 && /consistency signature/.test(v.message)));
@@ -152,7 +159,9 @@ describe('a malicious round with a cohort', () => {
   });
 
   it('a client whose own key is not the cohort’s cannot even start (local misuse, nothing sent)', () => {
-    const cohort = cohortOf(IDS).map((m) => (m.id === 2 ? { ...m, identityKey: cohortOf([9 as ClientId])[0]!.identityKey } : m));
+    const cohort = cohortOf(IDS).map((m) =>
+      m.id === 2 ? { ...m, identityKey: cohortOf([9 as ClientId])[0]!.identityKey } : m,
+    );
     const params = roundParams({ ...base, cohort });
     assert.throws(
       () => simulateRound({ params, inputs: makeInputs(params), rngFor: rngFor(LABEL) }),

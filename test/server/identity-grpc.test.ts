@@ -10,8 +10,8 @@ import { after, describe, it } from 'node:test';
 import { credentials, Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import {
-  ClientRefusedError,
   type ClientIdentity,
+  ClientRefusedError,
   Participant,
   TransportError,
 } from '../../src/client/sdk.ts';
@@ -24,7 +24,9 @@ import { participateService } from '../../src/wire/service.ts';
 
 const DIM = 64;
 const NAMES = ['ana', 'ben', 'cai', 'dee', 'eli', 'fay'];
-const signers = new Map(NAMES.map((name) => [name, Ed25519Signer.generate(new DeterministicRng(`id/${name}`))]));
+const signers = new Map(
+  NAMES.map((name) => [name, Ed25519Signer.generate(new DeterministicRng(`id/${name}`))]),
+);
 const rosterOf = (entries: [string, Ed25519Signer][]): Roster =>
   parseRoster(
     JSON.stringify(
@@ -92,7 +94,11 @@ function participant(port: number, name: string, identity?: ClientIdentity, onSt
   });
 }
 
-async function runAll(port: number, identityOf: (name: string) => ClientIdentity | undefined, drop = {} as Record<string, Stage>) {
+async function runAll(
+  port: number,
+  identityOf: (name: string) => ClientIdentity | undefined,
+  drop = {} as Record<string, Stage>,
+) {
   return Promise.allSettled(
     NAMES.map(async (name, i) => {
       const p = participant(port, name, identityOf(name), (stage) => {
@@ -114,7 +120,8 @@ describe('the malicious setting over gRPC', () => {
       cai: 'masked',
     });
     const [outcome] = await outcomesOf(coordinator, running);
-    assert.equal(outcome?.status, 'ok', outcome?.reason);
+    assert.ok(outcome);
+    assert.equal(outcome.status, 'ok', outcome.reason);
     const survivors = NAMES.filter((n) => n !== 'cai');
     assert.deepEqual(outcome.survivors, survivors);
     assert.deepEqual(outcome.dropped, { cai: 'masked' });
@@ -132,11 +139,18 @@ describe('the malicious setting over gRPC', () => {
     // The coordinator's roster enrolls 'fay' with a key of its own choosing; the clients' roster
     // does not know 'fay' at all.
     const mallory = Ed25519Signer.generate(new DeterministicRng('mallory'));
-    const coordinatorRoster = new Map([...ROSTER.toMap()].map(([n, k]) => [n, n === 'fay' ? mallory.publicKey : k]));
+    const coordinatorRoster = new Map(
+      [...ROSTER.toMap()].map(([n, k]) => [n, n === 'fay' ? mallory.publicKey : k]),
+    );
     const clientsRoster = rosterOf([...signers].filter(([n]) => n !== 'fay'));
     const { coordinator, port, running } = await startCoordinator(config({ identities: coordinatorRoster }));
     const results = await runAll(port, (name) =>
-      name === 'fay' ? { signer: mallory, roster: rosterOf([...signers].filter(([n]) => n !== 'fay').concat([['fay', mallory]])) } : { signer: signers.get(name)!, roster: clientsRoster },
+      name === 'fay'
+        ? {
+            signer: mallory,
+            roster: rosterOf([...signers].filter(([n]) => n !== 'fay').concat([['fay', mallory]])),
+          }
+        : { signer: signers.get(name)!, roster: clientsRoster },
     );
     const [outcome] = await outcomesOf(coordinator, running);
     assert.equal(outcome?.status, 'aborted');
@@ -156,8 +170,16 @@ describe('the malicious setting over gRPC', () => {
     const swapped = new Map([...ROSTER.toMap()].map(([n, k]) => [n, n === 'ben' ? other.publicKey : k]));
     const { coordinator, port, running } = await startCoordinator(config({ identities: swapped }));
     const ana = participant(port, 'ana', { signer: signers.get('ana')!, roster: ROSTER });
-    const others = NAMES.slice(1).map((name) => participant(port, name, { signer: name === 'ben' ? other : signers.get(name)!, roster: name === 'ben' ? rosterOf([...signers].map(([n, s]) => [n, n === 'ben' ? other : s])) : ROSTER }));
-    const results = await Promise.allSettled([ana, ...others].map((p, i) => p.participate(() => [inputOf(i)])));
+    const others = NAMES.slice(1).map((name) =>
+      participant(port, name, {
+        signer: name === 'ben' ? other : signers.get(name)!,
+        roster:
+          name === 'ben' ? rosterOf([...signers].map(([n, s]) => [n, n === 'ben' ? other : s])) : ROSTER,
+      }),
+    );
+    const results = await Promise.allSettled(
+      [ana, ...others].map((p, i) => p.participate(() => [inputOf(i)])),
+    );
     for (const p of [ana, ...others]) p.close();
     await outcomesOf(coordinator, running);
     const refused = (results[0] as PromiseRejectedResult).reason as ClientRefusedError;
@@ -166,12 +188,16 @@ describe('the malicious setting over gRPC', () => {
   });
 
   it('the coordinator refuses a check-in under a name its roster does not enroll', async () => {
-    const { coordinator, port, running } = await startCoordinator(config({ rounds: 1, checkInMs: 50, minClients: 2, threshold: 2 }));
+    const { coordinator, port, running } = await startCoordinator(
+      config({ rounds: 1, checkInMs: 50, minClients: 2, threshold: 2 }),
+    );
     const stranger = participant(port, 'stranger');
     await assert.rejects(
       stranger.participate(() => [inputOf(0)]),
       (e: unknown) =>
-        e instanceof TransportError && e.code === status.PERMISSION_DENIED && /'stranger' is not in the roster/.test(e.details),
+        e instanceof TransportError &&
+        e.code === status.PERMISSION_DENIED &&
+        /'stranger' is not in the roster/.test(e.details),
     );
     stranger.close();
     coordinator.close();
@@ -198,6 +224,32 @@ describe('the malicious setting over gRPC', () => {
       const error = (r as PromiseRejectedResult).reason as ClientRefusedError;
       assert.ok(error instanceof ClientRefusedError);
       assert.match(error.message, /announced a semi-honest round; this client has an identity/);
+    }
+  });
+
+  it('a client without an identity refuses a malicious-setting round, saying what it needs', async () => {
+    const { coordinator, port, running } = await startCoordinator(
+      config({ cohortSize: 2, minClients: 2, threshold: 2 }),
+    );
+    const results = await Promise.allSettled(
+      ['ana', 'ben'].map(async (name, i) => {
+        const p = participant(port, name);
+        try {
+          return await p.participate(() => [inputOf(i)]);
+        } finally {
+          p.close();
+        }
+      }),
+    );
+    const [outcome] = await outcomesOf(coordinator, running);
+    assert.equal(outcome?.status, 'aborted');
+    for (const r of results) {
+      const error = (r as PromiseRejectedResult).reason as ClientRefusedError;
+      assert.ok(error instanceof ClientRefusedError, String(error));
+      assert.match(
+        error.message,
+        /needs an identity key and the roster \(privagg client --identity --roster\)/,
+      );
     }
   });
 

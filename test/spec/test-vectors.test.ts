@@ -564,7 +564,11 @@ const CHECKS: Record<string, Check> = {
       // The roster form (README "Enrolling clients"): standard base64 with padding, canonical.
       const base64 = identity.get('publicKeyBase64').str();
       assert.match(base64, /^[A-Za-z0-9+/]{43}=$/, `client ${id}: base64 of 32 bytes`);
-      sameBytes(Uint8Array.from(Buffer.from(base64, 'base64')), key, `client ${id}: base64 decodes to the key`);
+      sameBytes(
+        Uint8Array.from(Buffer.from(base64, 'base64')),
+        key,
+        `client ${id}: base64 decodes to the key`,
+      );
     });
     assert.equal(names.size, members.length, '§2.3: names unique');
     assert.equal(keys.size, members.length, '§2.3: identity keys unique');

@@ -330,11 +330,31 @@ describe('received server frames', () => {
     const valid = (announce({}).frame?.value as pb.RoundAnnouncement).parameters!.cohort;
     const member = (i: number, change: Partial<pb.CohortMember>) =>
       valid.map((m, j) => (j === i ? { ...m, ...change } : m));
-    rejects(() => parseS(announce({ cohort: [] })), 'decode', `${P}.cohort`, /one entry per client \(5\), got 0/);
+    rejects(
+      () => parseS(announce({ cohort: [] })),
+      'decode',
+      `${P}.cohort`,
+      /one entry per client \(5\), got 0/,
+    );
     rejects(() => parseS(announce({ cohort: valid.slice(1) })), 'decode', `${P}.cohort`, /got 4/);
-    rejects(() => parseS(announce({ cohort: member(2, { clientId: 4 }) })), 'decode', `${P}.cohort[2].client_id`, /not clients\[2\] = 3/);
-    rejects(() => parseS(announce({ cohort: member(0, { clientId: 0 }) })), 'decode', `${P}.cohort[0].client_id`, /0/);
-    rejects(() => parseS(announce({ cohort: member(1, { name: '' }) })), 'decode', `${P}.cohort[1].name`, /1\.\.255/);
+    rejects(
+      () => parseS(announce({ cohort: member(2, { clientId: 4 }) })),
+      'decode',
+      `${P}.cohort[2].client_id`,
+      /not clients\[2\] = 3/,
+    );
+    rejects(
+      () => parseS(announce({ cohort: member(0, { clientId: 0 }) })),
+      'decode',
+      `${P}.cohort[0].client_id`,
+      /0/,
+    );
+    rejects(
+      () => parseS(announce({ cohort: member(1, { name: '' }) })),
+      'decode',
+      `${P}.cohort[1].name`,
+      /1\.\.255/,
+    );
     rejects(
       () => parseS(announce({ cohort: member(1, { name: 'x'.repeat(256) }) })),
       'decode',
