@@ -280,6 +280,19 @@ async function main(): Promise<void> {
   );
   const both = done.filter((c) => c.malicious);
   if (both.length > 0) {
+    const maliciousStages: readonly Stage[] = [...STAGES.slice(0, 3), 'consistency', 'unmask'];
+    printTable(
+      'Malicious round time per stage (ms; server clock)',
+      ['n', 'd', 'round', ...maliciousStages],
+      both.map(({ spec, malicious }) => [
+        String(spec.clients),
+        kShort(spec.length),
+        ms(malicious!.serverMs),
+        ...maliciousStages.map((s) =>
+          malicious!.stageMs[s] === undefined ? '-' : ms(malicious!.stageMs[s]!),
+        ),
+      ]),
+    );
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
     printTable(
       'The malicious setting beside the semi-honest one (target: ≤ 1.15× the wall time and the bytes)',
