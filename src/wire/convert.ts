@@ -1,9 +1,10 @@
 /**
  * Conversion between the generated protobuf frames (proto/privagg/v1/secagg.proto, code in src/gen/)
  * and the core's messages (src/secagg/messages.ts), strict in both directions: exact byte lengths
- * (keys 32, signatures 64, ciphertexts 88, shares 32, commitments 32), id lists sorted ascending
- * without duplicates (docs/PROTOCOL.md §1), no id 0, every required oneof and enum set. Anything else
- * is a {@link WireFormatError} naming the field.
+ * (keys 32, signatures 64, ciphertexts 88, shares 32, commitments 32, identity keys 32), id lists
+ * sorted ascending without duplicates (docs/PROTOCOL.md §1), no id 0, every required oneof and enum
+ * set, and the cohort (§2.3) present exactly in the malicious setting, one entry per client. Anything
+ * else is a {@link WireFormatError} naming the field.
  *
  * Every message has one `*FromWire` check; the `*ToWire` direction builds the frame and runs the same
  * check over it (as direction `encode`), so both directions accept exactly the same set of frames.
