@@ -8,7 +8,10 @@
  * in what is left are skipped, with the reason printed), `--http-port 0` (each cell also runs
  * `--monitor-pairs` (3) pairs of secure rounds, one with the coordinator serving its metrics and
  * dashboard — server/monitor.ts, scraped once a second — and one without, alternating, and prints
- * what monitoring costs in coordinator CPU).
+ * what monitoring costs in coordinator CPU), `--settings semi-honest,malicious` (the default: each
+ * cell also runs the malicious setting — identity keys, the cohort in the announcement, signed keys
+ * and the consistency stage — and a table sets it beside the semi-honest round; `--settings
+ * semi-honest` leaves it out).
  * @module
  */
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     'budget-s': { type: 'string', default: '480' },
     'http-port': { type: 'string' },
     'monitor-pairs': { type: 'string', default: '3' },
+    settings: { type: 'string', default: 'semi-honest,malicious' },
   },
 });
 
@@ -55,12 +59,22 @@ if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && h
   throw new RangeError(`--http-port must be a port number (0: a free one), got '${values['http-port']}'`);
 }
 if (inputBits! > 32) throw new RangeError('--input-bits must be at most 32');
+const settings = values.settings.split(',');
+if (!settings.includes('semi-honest') || settings.some((s) => s !== 'semi-honest' && s !== 'malicious')) {
+  throw new RangeError(
+    `--settings must be 'semi-honest' or 'semi-honest,malicious' (the semi-honest round is the baseline), got '${values.settings}'`,
+  );
+}
+const withMalicious = settings.includes('malicious');
 
 const STAGES: readonly Stage[] = ['advertise', 'share', 'masked', 'unmask'];
 
 interface Cell {
   readonly spec: RoundSpec;
+  /** The semi-honest secure round. */
   secure?: RoundRun;
+  /** The malicious-setting secure round (with `--settings …,malicious`). */
+  malicious?: RoundRun;
   plain?: RoundRun;
   /** With --http-port: secure rounds without and with monitoring, alternating. */
   unmonitored?: RoundRun[];
@@ -118,6 +132,10 @@ function printMethod(): void {
     'timing.stageMs per stage); "wall" is from starting the clients (connect, check-in) until the last',
     'client finished and the result arrived. One round per cell and mode (no repetitions): these are',
     'single measurements; a warm-up round (n=3, d=1000) of each mode runs first, untimed.',
+    'Malicious round (with --settings …,malicious): the same, in the malicious setting: every client has an',
+    'Ed25519 identity key, enrolled in a roster made before the round (not timed); the announcement carries',
+    "the cohort's names and keys; clients sign their advertised keys and the survivor list, and check",
+    "every neighbour's signature and the t consistency signatures; the consistency stage adds a round trip.",
     'Secure round: semi-honest, complete graph, threshold ⌊2n/3⌋+1, no dropouts, the SDK Participant with',
     `the OS CSPRNG, masked input bit-packed and sent in ${CHUNK_BYTES / 2 ** 20} MiB chunks; coordinator maxConcurrentUploads=${uploads},`,
     'receive limit max(2 MiB, 128·n + 64 KiB), frame limit 16 + ⌈packed/64 KiB⌉ per stage (the CLI defaults).',
@@ -150,6 +168,7 @@ async function main(): Promise<void> {
   const warm: RoundSpec = { clients: 3, length: 1000, inputBits: inputBits!, maxConcurrentUploads: uploads! };
   await runRound('plain', warm);
   await runRound('secure', warm);
+  if (withMalicious) await runRound('malicious', warm);
 
   const cells: Cell[] = [];
   for (const n of ns)
@@ -181,7 +200,13 @@ async function main(): Promise<void> {
     cell.plain = await runRound('plain', cell.spec, expected);
     process.stdout.write(`${ms(cell.plain.serverMs)} ms; secure… `);
     cell.secure = await runRound('secure', cell.spec, expected);
-    console.log(`${ms(cell.secure.serverMs)} ms (sums exact)`);
+    if (withMalicious) {
+      process.stdout.write(`${ms(cell.secure.serverMs)} ms; malicious… `);
+      cell.malicious = await runRound('malicious', cell.spec, expected);
+      console.log(`${ms(cell.malicious.serverMs)} ms (sums exact)`);
+    } else {
+      console.log(`${ms(cell.secure.serverMs)} ms (sums exact)`);
+    }
     if (httpPort !== undefined) {
       cell.unmonitored = [];
       cell.monitored = [];
@@ -295,6 +320,58 @@ async function main(): Promise<void> {
       }),
     );
   }
+  const both = done.filter((c) => c.malicious);
+  if (both.length > 0) {
+    const maliciousStages: readonly Stage[] = [...STAGES.slice(0, 3), 'consistency', 'unmask'];
+    printTable(
+      'Malicious round time per stage (ms; server clock)',
+      ['n', 'd', 'round', ...maliciousStages],
+      both.map(({ spec, malicious }) => [
+        String(spec.clients),
+        kShort(spec.length),
+        ms(malicious!.serverMs),
+        ...maliciousStages.map((s) =>
+          malicious!.stageMs[s] === undefined ? '-' : ms(malicious!.stageMs[s]!),
+        ),
+      ]),
+    );
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    printTable(
+      'The malicious setting beside the semi-honest one (target: ≤ 1.15× the wall time and the bytes)',
+      [
+        'n',
+        'd',
+        'round semi',
+        'round mal',
+        'consistency',
+        'wall semi',
+        'wall mal',
+        'wall ratio',
+        'bytes semi',
+        'bytes mal',
+        'bytes ratio',
+        'coord CPU semi',
+        'coord CPU mal',
+        'CPU ratio',
+      ],
+      both.map(({ spec, secure, malicious }) => [
+        String(spec.clients),
+        kShort(spec.length),
+        ms(secure!.serverMs),
+        ms(malicious!.serverMs),
+        malicious!.stageMs.consistency === undefined ? '-' : ms(malicious!.stageMs.consistency),
+        ms(secure!.wallMs),
+        ms(malicious!.wallMs),
+        ratio(malicious!.wallMs, secure!.wallMs),
+        secure!.bytesPerClient.mean.toFixed(0),
+        malicious!.bytesPerClient.mean.toFixed(0),
+        ratio(malicious!.bytesPerClient.mean, secure!.bytesPerClient.mean),
+        ms(secure!.serverCpuMs),
+        ms(malicious!.serverCpuMs),
+        ratio(malicious!.serverCpuMs, secure!.serverCpuMs),
+      ]),
+    );
+  }
   for (const cell of cells) {
     if (cell.skipped) console.log(`\nn=${cell.spec.clients} d=${kShort(cell.spec.length)}: ${cell.skipped}`);
   }
@@ -318,7 +395,8 @@ function project(cells: readonly Cell[], cell: Cell): number | undefined {
   const quadratic = linear * (n / n0);
   const clientSecure = Math.min(base.secure!.clientCpuMs, base.secure!.wallMs);
   const secure = clientSecure * quadratic + (base.secure!.wallMs - clientSecure) * linear;
-  return secure + base.plain!.wallMs * linear;
+  const malicious = base.malicious ? (secure * base.malicious.wallMs) / base.secure!.wallMs : 0;
+  return secure + malicious + base.plain!.wallMs * linear;
 }
 
 await main();

@@ -26,6 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packBits } from '../src/secagg/bitpack.ts';
+import { type CohortMember, encodeCohort } from '../src/secagg/cohort.ts';
 import { aesGcmSeal } from '../src/secagg/crypto/aead.ts';
 import { Ed25519Signer } from '../src/secagg/crypto/ed25519.ts';
 import { hkdf, sha256 } from '../src/secagg/crypto/hash.ts';
@@ -106,6 +107,11 @@ export interface VectorCase {
    * the Harary round (so its streams differ from the semi-honest round's).
    */
   readonly stream: string;
+  /**
+   * Malicious setting: the names the clients checked in under, by id (§2.3). With them the round
+   * announces its cohort — ids, names and identity keys — which enters configHash.
+   */
+  readonly names?: Readonly<Record<number, string>>;
 }
 
 const VECTORS: readonly VectorSpec[] = [
@@ -146,6 +152,16 @@ export const VECTOR_CASES: readonly VectorCase[] = [
     // Arbitrary bytes: the core hashes the context without reading it (§2).
     context: new TextEncoder().encode('privagg test-vector context'),
     stream: 'malicious',
+    // Names whose byte order differs from the ids' (and one of more than one byte per character), so
+    // that a cohort sorted by name instead of by id shows.
+    names: {
+      1: 'zoë',
+      2: 'alice',
+      5: 'bob',
+      1000: 'carol',
+      65536: 'dave',
+      4294967295: 'eve',
+    },
   },
   {
     // SecAgg+ (§2.2): H(10, 4), so each client masks with 4 of the 9 others. With n_C = 1 and at most
@@ -189,6 +205,20 @@ function makeInput(params: RoundParams, stream: string, id: ClientId): Uint32Arr
     const out = Uint32Array.from({ length: spec.length }, (_, i) => view.getUint32(4 * i, true));
     reduceInto(out, spec.bits);
     return out;
+  });
+}
+
+/**
+ * The announced cohort of a malicious case (§2.3): each client's name and identity public key. The
+ * identity key is the first draw of the client's stream (§10.2), so it is known before the round;
+ * the simulator draws the same bytes again when it builds the client.
+ */
+function cohortOf(c: VectorCase): CohortMember[] {
+  return c.clients.map((id) => {
+    const seed = new DeterministicRng(clientRngLabel(c.stream, id)).randomBytes(32);
+    const name = c.names![id];
+    if (name === undefined) throw new Error(`case ${c.file}: no name for client ${id}`);
+    return { id: id as ClientId, name, identityKey: Ed25519Signer.fromSeed(seed).publicKey };
   });
 }
 
@@ -376,7 +406,10 @@ const HARARY_FIELDS: JsonObject = {
 const FIELDS: JsonObject = {
   'params / configHashPreimage / configHash': '§2 (params.context is hex)',
   'clients[].cipherKey, maskKey': 'X25519 key pairs c and s; privateKey is the clamped key (§3)',
-  'clients[].identity': 'malicious only: Ed25519 identity key d (seed and RFC 8032 public key)',
+  'params.cohort / params.cohortBytes':
+    'malicious only: the announced cohort (§2.3) — per id, the name (and its UTF-8 bytes) and identity public key — and its encoding, the tail of configHashPreimage',
+  'clients[].name, identity':
+    'malicious only: the name the client checked in under, and its Ed25519 identity key d (seed, RFC 8032 public key, and the public key in base64 as `privagg keygen` prints it and a roster holds it)',
   'clients[].advertise': 'malicious only: the signed message and signature of AdvertiseKeys (§4.0)',
   'clients[].sharing':
     'null for a client that never reached the share stage; else b, both Shamir polynomials (coefficient a_0 is the secret), the shares for every holder, and bCommit (§4.2, §5)',
@@ -412,6 +445,7 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     vectors: c.vectors,
     context: c.context,
     graph: c.graph,
+    ...(c.names && { cohort: cohortOf(c) }),
   });
   const { threshold: t, configHash } = params;
   const inputs = new Map(params.clients.map((id) => [id, makeInput(params, c.stream, id)]));
@@ -527,8 +561,19 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     ...params.vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
     u32(params.context.length),
     params.context,
+    ...(params.cohort
+      ? [u32(params.cohort.length), ...params.cohort.flatMap((m) => [u32(m.id), str(m.name), m.identityKey])]
+      : []),
   );
   assert.deepEqual(sha256(configHashPreimage), configHash, 'configHash preimage');
+  if (params.cohort) {
+    // The core's own encoding, for the document: it must be the tail of the preimage just checked.
+    const cohortBytes = encodeCohort(params.cohort);
+    assert.deepEqual(
+      configHashPreimage.subarray(configHashPreimage.length - cohortBytes.length),
+      cohortBytes,
+    );
+  }
 
   // ---- the graph, fixed by the session id (§2.2) --------------------------------------------------
   const sessionId = sessionIdFor(configHash, peers);
@@ -713,8 +758,8 @@ export function buildVectorFile(c: VectorCase): JsonObject {
     }
     assert.deepEqual(
       request.signatures?.map((s) => s.id),
-      u4,
-      'the unmask request forwards the signatures of U4',
+      u4.slice(0, t),
+      'the unmask request forwards the signatures of the t lowest ids of U4 (§4.4)',
     );
     consistency = {
       signedMessage: hex(signed),
@@ -806,8 +851,17 @@ export function buildVectorFile(c: VectorCase): JsonObject {
         bytes: hex(d.bytes),
       })),
     };
-    if (r.identity)
-      entry['identity'] = { seed: hex(r.identity.seed), publicKey: hex(r.identity.signer.publicKey) };
+    if (r.identity) {
+      const member = params.cohort?.find((m) => m.id === id);
+      assert.ok(member, `client ${id} is in the cohort`);
+      assert.deepEqual(member.identityKey, r.identity.signer.publicKey, `client ${id}: cohort key`);
+      entry['name'] = member.name;
+      entry['identity'] = {
+        seed: hex(r.identity.seed),
+        publicKey: hex(r.identity.signer.publicKey),
+        publicKeyBase64: Buffer.from(r.identity.signer.publicKey).toString('base64'),
+      };
+    }
     entry['cipherKey'] = { privateKey: hex(r.cipherKey.bytes), publicKey: hex(r.cipherKey.publicKey) };
     entry['maskKey'] = { privateKey: hex(r.maskKey.bytes), publicKey: hex(r.maskKey.publicKey) };
     if (r.identity) {
@@ -884,6 +938,15 @@ export function buildVectorFile(c: VectorCase): JsonObject {
           : { kind: 'complete', kindByte: 0 },
       vectors: params.vectors.map((v) => ({ name: v.name, length: v.length, bits: v.bits })),
       context: hex(params.context),
+      ...(params.cohort && {
+        cohort: params.cohort.map((m) => ({
+          id: m.id,
+          name: m.name,
+          nameUtf8: hex(new TextEncoder().encode(m.name)),
+          identityKey: hex(m.identityKey),
+        })),
+        cohortBytes: hex(encodeCohort(params.cohort)),
+      }),
     },
     configHashPreimage: hex(configHashPreimage),
     configHash: hex(configHash),

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import type { ServerFrame } from '../../src/gen/privagg/v1/secagg.ts';
 import type { Stage } from '../../src/secagg/messages.ts';
 import { roundParams } from '../../src/secagg/params.ts';
-import type { VectorSpec } from '../../src/secagg/types.ts';
+import type { ServerModel, VectorSpec } from '../../src/secagg/types.ts';
 import { Coordinator, type CoordinatorConfig } from '../../src/server/coordinator.ts';
 import { Monitor } from '../../src/server/monitor.ts';
 import { participateService } from '../../src/wire/service.ts';
@@ -30,6 +30,10 @@ export interface ServerJob {
   readonly maxReceiveMessageBytes: number;
   /** Secure mode: serve metrics and the dashboard (server/monitor.ts) on this loopback port. */
   readonly httpPort?: number;
+  /** Secure mode: the setting (default semi-honest). */
+  readonly serverModel?: ServerModel;
+  /** Secure mode, malicious setting: the roster, name → identity public key. */
+  readonly roster?: readonly (readonly [string, Uint8Array])[];
 }
 
 /** Sent once the server listens. */
@@ -84,12 +88,19 @@ async function serve(job: ServerJob): Promise<void> {
       cohortSize: job.clients,
       minClients: job.clients,
       threshold: job.threshold,
-      serverModel: 'semi-honest',
+      serverModel: job.serverModel ?? 'semi-honest',
+      ...(job.roster && { identities: new Map(job.roster) }),
       maxCorruptClients: 0,
       vectors: job.vectors,
       rounds: 1,
       checkInMs: 600_000,
-      timeouts: { advertise: 600_000, share: 600_000, masked: 600_000, unmask: 600_000 },
+      timeouts: {
+        advertise: 600_000,
+        share: 600_000,
+        masked: 600_000,
+        consistency: 600_000,
+        unmask: 600_000,
+      },
       maxConcurrentUploads: job.maxConcurrentUploads,
       maxFramesPerStage: job.maxFramesPerStage,
     };

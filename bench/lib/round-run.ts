@@ -8,9 +8,12 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { credentials } from '@grpc/grpc-js';
 import { Participant } from '../../src/client/sdk.ts';
+import { parseRoster } from '../../src/identity/roster.ts';
 import { packedLength } from '../../src/secagg/bitpack.ts';
+import { Ed25519Signer } from '../../src/secagg/crypto/ed25519.ts';
 import type { Stage } from '../../src/secagg/messages.ts';
 import { defaultThreshold } from '../../src/secagg/params.ts';
+import { systemRng } from '../../src/secagg/rng.ts';
 import type { VectorSpec } from '../../src/secagg/types.ts';
 import type { ServerDone, ServerJob, ServerReady } from './round-coordinator.ts';
 import { plainParticipant } from './round-plain.ts';
@@ -28,9 +31,17 @@ export interface RoundSpec {
   readonly httpPort?: number;
 }
 
+/**
+ * What a round runs: the plaintext baseline, or secure aggregation in a setting. The malicious
+ * setting adds what it needs over the semi-honest one: every client's identity key and the roster
+ * (generated here, before the clock starts), the cohort in the announcement, Ed25519 signatures on
+ * the advertised keys and on the survivor list, and the consistency stage.
+ */
+export type RoundMode = 'plain' | 'secure' | 'malicious';
+
 /** The measurements of one round. */
 export interface RoundRun {
-  readonly mode: 'secure' | 'plain';
+  readonly mode: RoundMode;
   readonly spec: RoundSpec;
   readonly vector: VectorSpec;
   readonly threshold: number;
@@ -104,16 +115,31 @@ async function startServer(job: ServerJob): Promise<{ child: ChildProcess; ready
 }
 
 /** Runs one round in `mode` and returns its measurements; throws if the sum is not exact. */
-export async function runRound(
-  mode: 'secure' | 'plain',
-  spec: RoundSpec,
-  expected?: Uint32Array,
-): Promise<RoundRun> {
+export async function runRound(mode: RoundMode, spec: RoundSpec, expected?: Uint32Array): Promise<RoundRun> {
   const bits = ringBits(spec.inputBits, spec.clients);
   const vector: VectorSpec = { name: 'model', length: spec.length, bits };
-  const threshold = defaultThreshold(spec.clients, 'semi-honest');
+  const serverModel = mode === 'malicious' ? 'malicious' : 'semi-honest';
+  const threshold = defaultThreshold(spec.clients, serverModel);
+  // Enrolment happens before any round: keys and roster are made outside the measured time.
+  const names = Array.from({ length: spec.clients }, (_, index) => clientName(index, spec.clients));
+  const signers =
+    mode === 'malicious'
+      ? new Map(names.map((name) => [name, Ed25519Signer.generate(systemRng)]))
+      : undefined;
+  const roster =
+    signers &&
+    parseRoster(
+      JSON.stringify(
+        Object.fromEntries(
+          [...signers].map(([name, s]) => [name, Buffer.from(s.publicKey).toString('base64')]),
+        ),
+      ),
+      'bench roster',
+    );
   const { child, ready } = await startServer({
-    mode,
+    mode: mode === 'plain' ? 'plain' : 'secure',
+    serverModel,
+    ...(roster && { roster: [...roster.toMap()] }),
     clients: spec.clients,
     threshold,
     vectors: [vector],
@@ -147,6 +173,7 @@ export async function runRound(
       credentials: credentials.createInsecure(),
       name,
       maxChunkBytes: CHUNK_BYTES,
+      ...(signers && roster && { identity: { signer: signers.get(name)!, roster } }),
     });
     try {
       await participant.participate(input(index));

@@ -27,8 +27,14 @@ import { type ClientTlsFiles, readClientTlsFiles } from './tls-files.ts';
 /** Exit status of a process stopped by `--fail-at`. */
 export const FAIL_AT_EXIT_CODE = 3;
 
-/** The stages `--fail-at` accepts (the network coordinator runs the semi-honest protocol). */
-export const FAIL_AT_STAGES = ['advertise', 'share', 'masked', 'unmask'] as const satisfies readonly Stage[];
+/** The stages `--fail-at` accepts (`consistency` is reached in the malicious setting only). */
+export const FAIL_AT_STAGES = [
+  'advertise',
+  'share',
+  'masked',
+  'consistency',
+  'unmask',
+] as const satisfies readonly Stage[];
 
 const DEFAULT_RETRIES = 6;
 const DEFAULT_MIN_NOISE_MULTIPLIER = 0.5;
@@ -69,12 +75,20 @@ of the surviving clients' inputs, never this input.
                             noise (and so sees the un-noised sum of the survivors)
   --rounds R                take part in R rounds, reconnecting between them (default 1)
   --fail-at STAGE           fault injection: exit abruptly (status ${FAIL_AT_EXIT_CODE}, no goodbye) on entering
-                            STAGE: advertise, share, masked or unmask
+                            STAGE: advertise, share, masked, consistency (malicious only) or unmask
   --retries N               reconnection attempts after the first, with exponential backoff, before
                             giving up on an unreachable coordinator (default ${DEFAULT_RETRIES})
   --retry-delay-ms MS       first backoff delay; it doubles up to 8x (default ${DEFAULT_RETRY_DELAY_MS})
   --keepalive-ms MS         ping the coordinator this often and give the connection up when the
                             answer has not come within as long again; 0: no pings (default ${DEFAULT_KEEPALIVE_MS})
+
+identity (the malicious setting, where the coordinator is not trusted to follow the protocol):
+  --identity KEYFILE        this client's long-term Ed25519 identity key ('privagg keygen'; mode
+                            0600: a key file other users can read is refused)
+  --roster FILE             the enrolled clients, {"name": "<base64 public key>", ...}, as the
+                            federation's operator distributes it; it must list --id with KEYFILE's key
+  With both, the client takes part only in malicious-setting rounds, and refuses one whose cohort
+  names a client the roster does not enroll or announces a key other than the roster's.
 
 authentication and transport security:
   --token-file FILE         file holding this client's bearer token (sent as
@@ -391,6 +405,39 @@ function readToken(values: Record<string, string | boolean | undefined>): string
   return raw;
 }
 
+/**
+ * `--identity` and `--roster`, read and checked before connecting: both or neither; the key file
+ * private to its owner and an Ed25519 key; the roster well formed and enrolling `--id` with that
+ * key's public half. One line naming the file and the problem; the key itself is never shown.
+ */
+async function readIdentity(
+  keyFile: string | undefined,
+  rosterFile: string | undefined,
+  name: string,
+): Promise<import('../client/sdk.ts').ClientIdentity | undefined> {
+  if (keyFile === undefined && rosterFile === undefined) return undefined;
+  if (keyFile === undefined) throw new CliError('--roster needs --identity KEYFILE');
+  if (rosterFile === undefined) throw new CliError('--identity needs --roster FILE');
+  const { KeyFileError, readKeyFile } = await import('../identity/keyfile.ts');
+  const { parseRoster, RosterError } = await import('../identity/roster.ts');
+  const { equalBytes } = await import('../secagg/encoding.ts');
+  const shownRoster = `--roster ${echo(rosterFile, ECHO_PATH_CHARS)}`;
+  try {
+    const signer = readKeyFile(keyFile, `--identity ${echo(keyFile, ECHO_PATH_CHARS)}`);
+    const roster = parseRoster(readSmallFile(rosterFile, '--roster').toString('utf8'), shownRoster);
+    const enrolled = roster.keyOf(name);
+    if (enrolled === undefined) throw new CliError(`${shownRoster} does not enroll --id '${echo(name)}'`);
+    if (!equalBytes(enrolled, signer.publicKey)) {
+      throw new CliError(`${shownRoster} enrolls '${echo(name)}' with another key than --identity's`);
+    }
+    return { signer, roster };
+  } catch (error) {
+    if (error instanceof KeyFileError || error instanceof RosterError)
+      throw new CliError(oneLine(error.message));
+    throw error;
+  }
+}
+
 async function run(argv: readonly string[]): Promise<number> {
   const { values } = parseCommandLine(argv, {
     server: { type: 'string' },
@@ -412,6 +459,8 @@ async function run(argv: readonly string[]): Promise<number> {
     dp: { type: 'boolean' },
     'min-noise-multiplier': { type: 'string' },
     'accept-central': { type: 'boolean' },
+    identity: { type: 'string' },
+    roster: { type: 'string' },
   });
   const str = (name: string) => values[name] as string | undefined;
   const required = (name: string): string => {
@@ -467,6 +516,7 @@ async function run(argv: readonly string[]): Promise<number> {
     throw new CliError(`--fail-at must be one of ${FAIL_AT_STAGES.join(', ')}, got '${echo(failAt)}'`);
   }
   const token = readToken(values);
+  const identity = await readIdentity(str('identity'), str('roster'), id);
   const grpc = await import('@grpc/grpc-js');
   // Every failure is reported by this command in one line; grpc-js's own console errors would add more.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
@@ -489,6 +539,7 @@ async function run(argv: readonly string[]): Promise<number> {
     name: id,
     token,
     keepaliveMs,
+    ...(identity && { identity }),
     ...(privacyPolicy && { privacyPolicy }),
     channelOptions: {
       ...channelOptions,

@@ -57,10 +57,18 @@ round:
   --min-clients M           start with M..N clients once the check-in window has passed
                             (default N: always wait for N)
   --threshold T             clients that must survive to the unmask stage
-                            (default floor(2N/3)+1, capped at M)
+                            (default floor(2N/3)+1, at least the malicious minimum, capped at M)
   --max-corrupt-clients C   clients that may collude with the coordinator; T must exceed C
                             (default 0)
-  --server-model semi-honest   the only model served over the network for now
+  --server-model semi-honest|malicious   the coordinator the clients protect themselves against
+                            (default: malicious with --roster, else semi-honest). malicious: clients
+                            sign their keys and the survivor list with their identity keys, and
+                            check every round's cohort against their roster; needs --roster and
+                            2T > N + C
+  --roster FILE             the enrolled clients: a JSON object {"name": "<base64 Ed25519 public
+                            key>", ...} ('privagg keygen' prints each entry). A check-in under a name
+                            it does not list is refused (PERMISSION_DENIED); in the malicious setting
+                            a client without that name's key is dropped at the advertise stage
   --graph complete|auto|harary   the neighbour graph (default complete). auto and harary choose
                             each round's graph, threshold and corrupt-client bound from the threat
                             model below and the cohort size, and log what they chose (k, t, the
@@ -284,6 +292,27 @@ export type TransportSettings = Pick<
   'host' | 'port' | 'tokens' | 'tlsCert' | 'tlsKey' | 'tlsClientCa' | 'insecurePlaintextDevOnly'
 >;
 
+/**
+ * Reads and checks `--roster` (src/identity/roster.ts): one line naming the file and the entry at
+ * fault. The keys in it are public; the file need not be secret, only trustworthy.
+ */
+async function loadRoster(path: string): Promise<ReadonlyMap<string, Uint8Array>> {
+  const shown = `--roster ${echo(path, ECHO_PATH_CHARS)}`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${shown}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  const { parseRoster, RosterError } = await import('../identity/roster.ts');
+  try {
+    return parseRoster(text, shown).toMap();
+  } catch (error) {
+    if (error instanceof RosterError) throw new CliError(oneLine(error.message));
+    throw error;
+  }
+}
+
 /** Everything checked and loaded before the server binds. */
 export interface Prepared {
   readonly settings: TransportSettings;
@@ -341,10 +370,17 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   const settings = asCliError(() => resolveServeSettings(flags));
   checkHost(settings.host);
+  const roster = settings.roster === undefined ? undefined : await loadRoster(settings.roster);
   const m = await loadModules();
   const prepared = prepare(settings, m);
   const { tokens, tls } = prepared;
   const warnings = [...prepared.warnings];
+  if (roster && settings.serverModel === 'semi-honest') {
+    warnings.push(
+      'semi-honest with --roster: the roster only lists the names allowed to check in; nothing is signed, ' +
+        'so neither the names nor the keys the coordinator relays are verified (use --server-model malicious)',
+    );
+  }
   const httpTokenValue = settings.http && httpToken(settings);
   if (settings.http && !isLoopbackHost(settings.http.host)) {
     warnings.push(
@@ -375,7 +411,7 @@ async function run(argv: readonly string[]): Promise<number> {
     );
   const coordinator = asCliError(
     () =>
-      new m.coordinator.Coordinator(coordinatorConfig(settings), {
+      new m.coordinator.Coordinator(coordinatorConfig(settings, roster), {
         logger,
         authenticate: m.auth.makeAuthenticate({ tokens, clientCertificates: tls?.mutual ?? false }),
         ...(privacy && { planner: privacy.planner, privacy: privacy.accounting }),
@@ -437,6 +473,8 @@ async function run(argv: readonly string[]): Promise<number> {
       address,
       tls: tls === undefined ? 'off' : tls.mutual ? 'mutual' : 'server',
       auth: tokens ? (tls?.mutual ? 'tokens+certificates' : 'tokens') : tls?.mutual ? 'certificates' : 'off',
+      serverModel: settings.serverModel,
+      ...(roster && { rosterClients: roster.size }),
       clients: settings.clients,
       minClients: settings.minClients,
       threshold: settings.threshold,

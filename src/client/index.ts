@@ -7,5 +7,7 @@
  * @module
  */
 export { credentials } from '@grpc/grpc-js';
+export { KeyFileError, readKeyFile } from '../identity/keyfile.ts';
+export { parseRoster, Roster, RosterError } from '../identity/roster.ts';
 export * from './control.ts';
 export * from './sdk.ts';

@@ -22,12 +22,16 @@ import {
 } from '../dp/announced.ts';
 import type { NamedTensors } from '../dp/tensors.ts';
 import type { ClientFrame } from '../gen/privagg/v1/secagg.ts';
+import type { Roster } from '../identity/roster.ts';
 import { SecAggClient } from '../secagg/client.ts';
+import type { Ed25519Signer } from '../secagg/crypto/ed25519.ts';
+import { equalBytes } from '../secagg/encoding.ts';
 import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
 import { STAGE_ENTERED, type Stage } from '../secagg/messages.ts';
 import { ParameterError, type RoundParams, roundParams } from '../secagg/params.ts';
 import { systemRng } from '../secagg/rng.ts';
 import type { ClientId, Rng } from '../secagg/types.ts';
+import { echo } from '../text/echo.ts';
 import { roundContext } from '../wire/context.ts';
 import {
   abortFromError,
@@ -124,6 +128,18 @@ export function privateUpdateInput(
   };
 }
 
+/**
+ * This client's long-term identity and the federation's roster (the malicious setting, PROTOCOL.md
+ * §2.3). With one, the client takes part only in malicious-setting rounds whose announced cohort
+ * agrees with the roster, and signs its key advertisement and the survivor list with `signer`.
+ */
+export interface ClientIdentity {
+  /** This client's identity key (src/identity/keyfile.ts reads one). */
+  readonly signer: Ed25519Signer;
+  /** The enrolled clients; it must list this client's name with `signer`'s public key. */
+  readonly roster: Roster;
+}
+
 /** Options for {@link Participant}. */
 export interface ParticipantOptions {
   /** `host:port` of the coordinator. */
@@ -135,6 +151,11 @@ export interface ParticipantOptions {
   readonly token?: string;
   /** Randomness for keys and masks; the OS CSPRNG unless a test injects one. */
   readonly rng?: Rng;
+  /**
+   * The malicious setting: this client's identity key and the roster. Without one the client takes
+   * part in semi-honest rounds only (it has nothing to sign with, and no way to check the cohort).
+   */
+  readonly identity?: ClientIdentity;
   /**
    * What this client insists on before sending anything derived from its data: with a policy, a round
    * without differential privacy, or with less noise than the floor, is refused. Without one, only the
@@ -209,6 +230,16 @@ export class Participant {
     const keepaliveMs = options.keepaliveMs ?? DEFAULT_CLIENT_KEEPALIVE_MS;
     if (!Number.isSafeInteger(keepaliveMs) || keepaliveMs < 0 || keepaliveMs > 2_147_483_647) {
       throw new RangeError(`keepaliveMs must be an integer in [0, 2147483647], got ${keepaliveMs}`);
+    }
+    const identity = options.identity;
+    if (identity) {
+      const enrolled = identity.roster.keyOf(options.name);
+      if (enrolled === undefined) throw new RangeError(`the roster does not enroll '${echo(options.name)}'`);
+      if (!equalBytes(enrolled, identity.signer.publicKey)) {
+        throw new RangeError(
+          `the roster enrolls '${echo(options.name)}' with another key than this identity's`,
+        );
+      }
     }
     this.#options = options;
     const ParticipateClient = participateClientClass(this.#traffic);
@@ -378,6 +409,7 @@ class ParticipantSession {
       }
       throw error;
     }
+    this.#checkCohort(clientId, params);
     const refusal = checkAnnouncedPrivacy(privacy, params, this.options.privacyPolicy);
     if (refusal !== undefined) throw new Refusal('insufficient-privacy', refusal);
     this.#round = params.round;
@@ -388,10 +420,55 @@ class ParticipantSession {
       ...(privacy && { privacy: privacyPlan(privacy, params.clients.length) }),
     });
     if (this.#settled) return;
-    this.#core = new SecAggClient({ id: clientId, params, input, rng: this.options.rng ?? systemRng });
+    this.#core = new SecAggClient({
+      id: clientId,
+      params,
+      input,
+      rng: this.options.rng ?? systemRng,
+      ...(this.options.identity && { identity: this.options.identity.signer }),
+    });
     this.#stage = 'advertise';
     this.options.onStage?.('advertise');
     await this.#send(this.#core.start());
+  }
+
+  /**
+   * The setting and the cohort (PROTOCOL.md §2.3), before anything derived from the input exists. A
+   * client with an identity takes part in the malicious setting only: a semi-honest round would drop
+   * the signatures its protection rests on (a downgrade). It then checks every announced member
+   * against its roster — an unenrolled name, or a key other than the roster's, is refused naming the
+   * member — and that its own id is announced under its own name.
+   * @throws {Refusal} `bad-parameters` naming what is wrong
+   */
+  #checkCohort(clientId: ClientId, params: RoundParams): void {
+    const identity = this.options.identity;
+    if (params.serverModel !== 'malicious') {
+      if (identity) {
+        throw new Refusal(
+          'bad-parameters',
+          'the coordinator announced a semi-honest round; this client has an identity and takes part in the malicious setting only',
+        );
+      }
+      return;
+    }
+    if (!identity) {
+      throw new Refusal(
+        'bad-parameters',
+        'the malicious setting needs an identity key and the roster (privagg client --identity --roster)',
+      );
+    }
+    // The wire requires a cohort in the malicious setting (wire/convert.ts); this is belt and braces.
+    const cohort = params.cohort;
+    if (!cohort) throw new Refusal('bad-parameters', 'the malicious round announces no cohort');
+    const problem = identity.roster.cohortProblem(cohort);
+    if (problem !== undefined) throw new Refusal('bad-parameters', problem);
+    const own = cohort.find((m) => m.id === clientId)!;
+    if (own.name !== this.options.name) {
+      throw new Refusal(
+        'bad-parameters',
+        `the announcement gives this client's id ${clientId} to another member of the cohort`,
+      );
+    }
   }
 
   async #send(message: Parameters<typeof clientMessageToFrames>[0]): Promise<void> {

@@ -14,6 +14,8 @@
  * alone cannot then turn into a refusal of the round.
  * @module
  */
+
+import { roundIdentityKeys } from './cohort.ts';
 import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';
 import { type Ed25519Signer, ed25519Verify } from './crypto/ed25519.ts';
 import { addMasks } from './crypto/prg.ts';
@@ -84,7 +86,10 @@ export interface SecAggClientOptions {
   readonly rng: Rng;
   /** Malicious setting: this client's long-term signing key. */
   readonly identity?: Ed25519Signer;
-  /** Malicious setting: every client's long-term Ed25519 public key. */
+  /**
+   * Malicious setting: every client's long-term Ed25519 public key, when `params` has no cohort (in
+   * process). With a cohort the keys are the cohort's; a map given as well must agree with it.
+   */
   readonly peerIdentities?: ReadonlyMap<ClientId, Uint8Array>;
 }
 
@@ -171,12 +176,10 @@ export class SecAggClient {
     } else {
       this.#input = checkInput(params, options.input);
     }
+    let identities: ReadonlyMap<ClientId, Uint8Array> | undefined;
     if (params.serverModel === 'malicious') {
       if (!options.identity) throw new UsageError('the malicious setting needs an identity signing key');
-      const identities = options.peerIdentities;
-      if (!identities) throw new UsageError('the malicious setting needs every client identity key');
-      const missing = params.clients.find((c) => !identities.has(c));
-      if (missing !== undefined) throw new UsageError(`no identity key for client ${missing}`);
+      identities = roundIdentityKeys(params, options.peerIdentities);
       const own = identities.get(id)!;
       if (!equalBytes(own, options.identity.publicKey)) {
         throw new UsageError(`the identity key listed for client ${id} is not this client's`);
@@ -186,7 +189,7 @@ export class SecAggClient {
     this.params = params;
     this.#rng = options.rng;
     this.#identity = options.identity;
-    this.#peerIdentities = options.peerIdentities;
+    this.#peerIdentities = identities;
   }
 
   /** The current state. */

@@ -6,6 +6,7 @@
  * @module
  */
 export * from './client.ts';
+export * from './cohort.ts';
 export * from './crypto/index.ts';
 export * from './errors.ts';
 export * from './graph-params.ts';

@@ -3,6 +3,7 @@
  * signature and derived key is bound to (docs/PROTOCOL.md §2, §7).
  * @module
  */
+import { CohortError, type CohortMember, encodeCohort, validateCohort } from './cohort.ts';
 import { sha256 } from './crypto/hash.ts';
 import { ascii, concatBytes, str, u8, u32 } from './encoding.ts';
 import { encodeGraphSpec, type GraphSpec, MAX_SECURITY_BITS, MIN_SECURITY_BITS } from './graph.ts';
@@ -34,6 +35,14 @@ export interface RoundParamsInput {
    * differential-privacy parameters and the digest of its training task here (docs/PROTOCOL.md §2).
    */
   readonly context?: Uint8Array;
+  /**
+   * Malicious setting: who the selected clients are — per id, the name it checked in under and its
+   * long-term Ed25519 identity key (docs/PROTOCOL.md §2.3). Hashed into configHash, so every client
+   * verifies signatures against the same table. Required on the wire (every client checks it against
+   * its roster); in process it may be left out when the identity keys are handed to the client and
+   * server state machines directly. Refused in the semi-honest setting, where nothing is signed.
+   */
+  readonly cohort?: readonly CohortMember[];
 }
 
 /** Validated, frozen round parameters. Build with {@link roundParams}. */
@@ -58,6 +67,8 @@ export interface RoundParams {
   readonly minSurvivors: number;
   /** The application context bound into configHash (a copy; empty if none was given). */
   readonly context: Uint8Array;
+  /** Malicious setting: the cohort's names and identity keys, sorted by id (§2.3); frozen. */
+  readonly cohort?: readonly CohortMember[];
   /** SHA-256 configuration hash (§2). */
   readonly configHash: Uint8Array;
 }
@@ -292,6 +303,7 @@ export function roundParams(input: RoundParamsInput): RoundParams {
   }
   const vectors = validateVectors(input.vectors);
   const context = validateContext(input.context);
+  const cohort = validateCohortInput(input.cohort, clients, input.serverModel);
   const configHash = sha256(
     ascii('privagg/v1/config'),
     u32(input.round),
@@ -306,6 +318,8 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     ...vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
     u32(context.length),
     context,
+    // Only with a cohort (§2.3): the preimage of a round without one is unchanged.
+    ...(cohort ? [encodeCohort(cohort)] : []),
   );
   return Object.freeze({
     round: input.round,
@@ -317,6 +331,27 @@ export function roundParams(input: RoundParamsInput): RoundParams {
     graph,
     minSurvivors: graph.kind === 'harary' ? graph.minSurvivors : input.threshold,
     context,
+    ...(cohort && { cohort }),
     configHash: concatBytes(configHash),
   });
+}
+
+function validateCohortInput(
+  cohort: readonly CohortMember[] | undefined,
+  clients: readonly ClientId[],
+  serverModel: ServerModel,
+): readonly CohortMember[] | undefined {
+  if (cohort === undefined) return undefined;
+  if (serverModel !== 'malicious') {
+    throw new ParameterError(
+      'invalid',
+      'a cohort of identity keys is announced in the malicious setting only (nothing is signed in the semi-honest one)',
+    );
+  }
+  try {
+    return validateCohort(cohort, clients);
+  } catch (error) {
+    if (error instanceof CohortError) throw new ParameterError('invalid', error.message);
+    throw error;
+  }
 }

@@ -13,7 +13,7 @@ import { packedLength } from '../secagg/bitpack.ts';
 import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import type { Stage } from '../secagg/messages.ts';
 import { defaultThreshold } from '../secagg/params.ts';
-import type { VectorSpec } from '../secagg/types.ts';
+import type { ServerModel, VectorSpec } from '../secagg/types.ts';
 import { describeValue, ECHO_PATH_CHARS, echo } from '../text/echo.ts';
 import { JsonTextError, parseJson } from '../text/json.ts';
 import type { CoordinatorConfig, CoordinatorGraph } from './coordinator.ts';
@@ -35,8 +35,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The stages a per-stage deadline can be set for (the network coordinator is semi-honest only). */
-export const DEADLINE_STAGES = ['advertise', 'share', 'masked', 'unmask'] as const satisfies readonly Stage[];
+/** The stages a per-stage deadline can be set for (`consistency` runs in the malicious setting only). */
+export const DEADLINE_STAGES = [
+  'advertise',
+  'share',
+  'masked',
+  'consistency',
+  'unmask',
+] as const satisfies readonly Stage[];
 
 /** The monitoring HTTP server's settings (server/http.ts). */
 export interface ServeHttpSettings {
@@ -54,7 +60,14 @@ export interface ServeSettings {
   readonly clients: number;
   readonly minClients: number;
   readonly threshold: number;
-  readonly serverModel: 'semi-honest';
+  /**
+   * `malicious` (the default with a roster): advertised keys and the survivor list are signed with
+   * the clients' identity keys, checked against the roster. `semi-honest` without a roster, or with
+   * one as a list of the names allowed to check in.
+   */
+  readonly serverModel: ServerModel;
+  /** `--roster`: the file of enrolled clients' identity keys (src/identity/roster.ts). */
+  readonly roster?: string;
   readonly maxCorruptClients: number;
   readonly vectors: readonly VectorSpec[];
   readonly rounds: number;
@@ -193,6 +206,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { flag: 'min-clients', key: 'minClients', kind: 'count', limit: MAX_CLIENTS },
   { flag: 'threshold', key: 'threshold', kind: 'count', limit: MAX_CLIENTS },
   { flag: 'server-model', key: 'serverModel', kind: 'model' },
+  { flag: 'roster', key: 'roster', kind: 'path' },
   { flag: 'max-corrupt-clients', key: 'maxCorruptClients', kind: 'nonnegative', limit: MAX_CLIENTS },
   { flag: 'dim', key: 'dim', kind: 'count', limit: MAX_WORDS },
   { flag: 'rounds', key: 'rounds', kind: 'count' },
@@ -478,14 +492,9 @@ function checkValue(spec: OptionSpec, raw: unknown, where: 'flag' | 'file', base
       }
       return raw;
     case 'model':
-      if (raw === 'malicious') {
-        throw new ConfigError(
-          `${name} 'malicious' is not available over the network yet: it needs each client's long-term ` +
-            'identity key distributed to the coordinator and to every client in advance (a follow-up); ' +
-            "use 'semi-honest'",
-        );
+      if (raw !== 'semi-honest' && raw !== 'malicious') {
+        throw new ConfigError(`${name} must be 'semi-honest' or 'malicious', got '${echo(raw)}'`);
       }
-      if (raw !== 'semi-honest') throw new ConfigError(`${name} must be 'semi-honest', got '${echo(raw)}'`);
       return raw;
     default:
       return raw;
@@ -661,8 +670,14 @@ function resolveFixedSettings(
     throw new ConfigError(`--min-clients ${minClients} exceeds --clients ${clients}`);
   }
   if (minClients < 2) throw new ConfigError(`--min-clients must be at least 2, got ${minClients}`);
-  const serverModel = 'semi-honest' as const;
-  const { graph, graphPlans } = graphSettings(get, clients, minClients);
+  const roster = get<string>('roster');
+  const serverModel = get<ServerModel>('serverModel') ?? (roster === undefined ? 'semi-honest' : 'malicious');
+  if (serverModel === 'malicious' && roster === undefined) {
+    throw new ConfigError(
+      "--server-model malicious needs --roster FILE: the clients' identity keys its signatures are checked against",
+    );
+  }
+  const { graph, graphPlans } = graphSettings(get, clients, minClients, serverModel);
   checkCompleteGraphSize(graph, graphPlans, clients);
   const planned = graphPlans?.[0];
   const maxCorruptClients =
@@ -722,6 +737,7 @@ function resolveFixedSettings(
     minClients,
     threshold,
     serverModel,
+    ...(roster !== undefined && { roster }),
     maxCorruptClients,
     vectors,
     rounds: get<number>('rounds') ?? SERVE_DEFAULTS.rounds,
@@ -804,6 +820,7 @@ function graphSettings(
   get: <T>(key: string) => T | undefined,
   clients: number,
   minClients: number,
+  serverModel: ServerModel,
 ): { graph: CoordinatorGraph; graphPlans?: GraphPlan[] } {
   const mode = get<(typeof GRAPH_MODES)[number]>('graph') ?? 'complete';
   const expectedDropout = get<number>('expectedDropout');
@@ -839,7 +856,13 @@ function graphSettings(
   const sizes = minClients < clients ? [clients, minClients] : [clients];
   const graphPlans = sizes.map((n) => {
     try {
-      return planGraph({ n, dropoutRate: expectedDropout, adversarialRate: adversarialFraction, mode });
+      return planGraph({
+        n,
+        dropoutRate: expectedDropout,
+        adversarialRate: adversarialFraction,
+        mode,
+        serverModel,
+      });
     } catch (error) {
       if (error instanceof RangeError) throw new ConfigError(`--graph ${mode}: ${error.message}`);
       throw error;
@@ -903,13 +926,20 @@ export function maxReceiveMessageBytes(clients: number): number {
   return Math.max(2 << 20, clients * 128 + (64 << 10));
 }
 
-/** The coordinator's configuration for these settings. */
-export function coordinatorConfig(s: ServeSettings): CoordinatorConfig {
+/**
+ * The coordinator's configuration for these settings.
+ * @param roster - the enrolled clients' identity keys read from `s.roster` (name → key)
+ */
+export function coordinatorConfig(
+  s: ServeSettings,
+  roster?: ReadonlyMap<string, Uint8Array>,
+): CoordinatorConfig {
   return {
     cohortSize: s.clients,
     minClients: s.minClients,
     threshold: s.threshold,
     serverModel: s.serverModel,
+    ...(roster && { identities: roster }),
     maxCorruptClients: s.maxCorruptClients,
     // With --dp the announced mechanism determines the vectors (src/dp/announced.ts).
     vectors: s.privacy ? [] : s.vectors,

@@ -37,6 +37,7 @@ import {
 import { BudgetExceededError, type RoundMechanism } from '../dp/budget.ts';
 import type { PrivacyLedger } from '../dp/ledger.ts';
 import { type ServerFrame, ServerFrame as ServerFrameCodec } from '../gen/privagg/v1/secagg.ts';
+import type { CohortMember } from '../secagg/cohort.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { ProtocolViolation } from '../secagg/errors.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
@@ -114,7 +115,13 @@ export interface CoordinatorConfig {
   readonly timeouts: StageTimeouts;
   /** How many masked inputs may be assembled at once. */
   readonly maxConcurrentUploads: number;
-  /** Malicious setting: each client name's long-term Ed25519 public key. */
+  /**
+   * The roster: each enrolled client name's long-term Ed25519 public key. With one, a check-in under
+   * a name it does not enroll is refused (PERMISSION_DENIED). In the malicious setting it is required:
+   * each round announces its cohort's names and keys (PROTOCOL.md §2.3), and an advertisement whose
+   * signature does not verify under the key of the name it checked in under — an impostor that took
+   * the name without the key — drops its sender at the advertise stage, never the round.
+   */
   readonly identities?: ReadonlyMap<string, Uint8Array>;
   /** Most frames a client may send in one stage before it is cut off (flooding). */
   readonly maxFramesPerStage: number;
@@ -359,6 +366,11 @@ export class Coordinator implements CoordinatorGauges {
         `threshold ${config.threshold} exceeds min clients ${config.minClients}: a round with M clients could never complete`,
       );
     }
+    if (config.serverModel === 'malicious' && !config.identities) {
+      throw new RangeError(
+        'the malicious setting needs the roster of client identity keys (each round announces its cohort from it)',
+      );
+    }
     const workers = config.unmaskWorkers;
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) {
       throw new RangeError(`unmask workers must be a non-negative integer, got ${workers}`);
@@ -528,8 +540,23 @@ export class Coordinator implements CoordinatorGauges {
       ...base,
       vectors: plan ? plan.vectors : this.config.vectors,
       context: roundContext(privacy, taskDigest),
+      ...(base.serverModel === 'malicious' && { cohort: this.#cohort(cohort, base.clients) }),
     });
     return { params, cohort, privacy, plan, task, taskDigest };
+  }
+
+  /**
+   * The malicious setting's cohort (PROTOCOL.md §2.3): the i-th session by name gets the i-th id, as
+   * #runRound assigns them, announced with the name it checked in under and the roster's key for it
+   * (check-in admits only enrolled names, so every one has a key).
+   */
+  #cohort(sessions: readonly Session[], ids: readonly number[]): CohortMember[] {
+    const roster = this.config.identities!;
+    return sessions.map((session, i) => ({
+      id: ids[i] as ClientId,
+      name: session.name!,
+      identityKey: roster.get(session.name!)!,
+    }));
   }
 
   /** A private round's outcome carries the decoded release instead of its raw sums. */
@@ -666,8 +693,9 @@ export class Coordinator implements CoordinatorGauges {
       this.#end(session, 'name-taken', `client '${shown}' already has a session`);
       return;
     }
-    if (this.config.serverModel === 'malicious' && !this.config.identities?.has(name)) {
-      this.#end(session, 'name-not-caller', `no identity key is registered for client '${shown}'`);
+    const roster = this.config.identities;
+    if ((roster || this.config.serverModel === 'malicious') && !roster?.has(name)) {
+      this.#end(session, 'name-not-caller', `client '${shown}' is not in the roster`);
       return;
     }
     session.name = name;
@@ -949,12 +977,9 @@ export class Coordinator implements CoordinatorGauges {
       session.id = params.clients[i]!;
       sessions.set(session.id, session);
     });
-    const identities = this.config.identities
-      ? new Map(cohort.map((s) => [s.id!, this.config.identities!.get(s.name!)!]))
-      : undefined;
+    // In the malicious setting the identity keys are the announced cohort's (params.cohort).
     const server = new SecAggServer({
       params,
-      identities,
       timeouts: this.config.timeouts,
       ...(this.#env.unmaskExecutor || this.#unmaskWorkers() > 0
         ? { unmask: 'external', planInSteps: true }

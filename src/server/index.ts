@@ -6,6 +6,7 @@
  * @module
  */
 export { Server, ServerCredentials } from '@grpc/grpc-js';
+export { parseRoster, Roster, RosterError } from '../identity/roster.ts';
 export { participateService } from '../wire/service.ts';
 export { Aggregation, type AggregationEnd, type AggregationEvent } from './aggregation.ts';
 export * from './config.ts';

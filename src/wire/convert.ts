@@ -1,9 +1,10 @@
 /**
  * Conversion between the generated protobuf frames (proto/privagg/v1/secagg.proto, code in src/gen/)
  * and the core's messages (src/secagg/messages.ts), strict in both directions: exact byte lengths
- * (keys 32, signatures 64, ciphertexts 88, shares 32, commitments 32), id lists sorted ascending
- * without duplicates (docs/PROTOCOL.md §1), no id 0, every required oneof and enum set. Anything else
- * is a {@link WireFormatError} naming the field.
+ * (keys 32, signatures 64, ciphertexts 88, shares 32, commitments 32, identity keys 32), id lists
+ * sorted ascending without duplicates (docs/PROTOCOL.md §1), no id 0, every required oneof and enum
+ * set, and the cohort (§2.3) present exactly in the malicious setting, one entry per client. Anything
+ * else is a {@link WireFormatError} naming the field.
  *
  * Every message has one `*FromWire` check; the `*ToWire` direction builds the frame and runs the same
  * check over it (as direction `encode`), so both directions accept exactly the same set of frames.
@@ -23,6 +24,7 @@
 import { type AnnouncedClipCount, type AnnouncedPrivacy, ROTATION_SEED_BYTES } from '../dp/announced.ts';
 import * as pb from '../gen/privagg/v1/secagg.ts';
 import { packBits } from '../secagg/bitpack.ts';
+import { type CohortMember, IDENTITY_KEY_BYTES, MAX_COHORT_NAME_BYTES } from '../secagg/cohort.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { equalBytes } from '../secagg/encoding.ts';
 import { type AbortCode, Refusal, type RefusalCode, RoundAborted } from '../secagg/errors.ts';
@@ -62,6 +64,7 @@ export const WIRE_LENGTHS = Object.freeze({
   share: 32,
   commitment: 32,
   pairSeed: 32,
+  identityKey: 32,
 });
 
 /** Longest client name in a check-in, in UTF-8 bytes. */
@@ -121,6 +124,12 @@ export interface AnnouncedParameters {
   readonly privacy?: AnnouncedPrivacy;
   /** SHA-256 of the round's task, when it has one (§2.1). */
   readonly taskDigest?: Uint8Array;
+  /**
+   * Malicious setting: the cohort's ids, names and identity keys (PROTOCOL.md §2.3), sorted by id,
+   * the ids exactly `clients`; present exactly when `serverModel` is malicious. Structurally checked
+   * only (uniqueness of names and keys is `roundParams`'s, agreement with a roster the client's).
+   */
+  readonly cohort?: readonly CohortMember[];
   /**
    * When encoding: the context the parameters were hashed with (a `RoundParams` has it); it must be
    * the §2.1 encoding of `privacy` and `taskDigest`, so a coordinator cannot announce parameters
@@ -382,6 +391,7 @@ function parametersFromWire(v: pb.RoundParameters, f: Fields, field: string): An
   const taskDigest = v.taskDigest?.length
     ? f.bytes(v.taskDigest, `${field}.task_digest`, TASK_DIGEST_BYTES)
     : undefined;
+  const cohort = cohortFromWire(v.cohort, serverModel, clients, f, `${field}.cohort`);
   return {
     round,
     serverModel,
@@ -392,7 +402,40 @@ function parametersFromWire(v: pb.RoundParameters, f: Fields, field: string): An
     vectors,
     ...(privacy && { privacy }),
     ...(taskDigest && { taskDigest }),
+    ...(cohort && { cohort }),
   };
+}
+
+/**
+ * The cohort (§2.3): required and one entry per client, in the order of `clients`, in the malicious
+ * setting (a coordinator that leaves it out cannot downgrade the clients to keys of its choosing);
+ * empty in the semi-honest one.
+ */
+function cohortFromWire(
+  list: readonly pb.CohortMember[] | undefined,
+  serverModel: ServerModel,
+  clients: readonly ClientId[],
+  f: Fields,
+  field: string,
+): CohortMember[] | undefined {
+  const entries = f.list(list ?? [], field);
+  if (serverModel !== 'malicious') {
+    if (entries.length > 0) f.fail(field, 'must be empty in the semi-honest setting');
+    return undefined;
+  }
+  if (entries.length !== clients.length) {
+    f.fail(field, `must have one entry per client (${clients.length}), got ${entries.length}`);
+  }
+  return entries.map((m, i): CohortMember => {
+    const at = `${field}[${i}]`;
+    const id = f.id(m.clientId, `${at}.client_id`);
+    if (id !== clients[i]) f.fail(`${at}.client_id`, `is ${id}, not clients[${i}] = ${clients[i]}`);
+    return {
+      id,
+      name: f.text(m.name, `${at}.name`, 1, MAX_COHORT_NAME_BYTES),
+      identityKey: f.bytes(m.identityKey, `${at}.identity_key`, IDENTITY_KEY_BYTES),
+    };
+  });
 }
 
 function graphFromWire(v: pb.NeighbourGraph, f: Fields, field: string): GraphSpec {
@@ -926,6 +969,11 @@ export function roundAnnouncementToFrame(
         .map((v) => ({ name: v.name, length: v.length, bits: v.bits })),
       privacy: parameters.privacy && privacyToWire(parameters.privacy),
       taskDigest: parameters.taskDigest ?? new Uint8Array(0),
+      cohort: (parameters.cohort ?? []).map((m) => ({
+        clientId: m.id,
+        name: m.name,
+        identityKey: m.identityKey,
+      })),
     },
     clientId,
     task: task ?? new Uint8Array(0),

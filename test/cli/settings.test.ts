@@ -41,7 +41,13 @@ describe('serve settings', () => {
     assert.equal(s.threshold, 14);
     assert.deepEqual(s.vectors, [{ name: 'sum', length: 10, bits: 32 }]);
     assert.equal(s.rounds, 1);
-    assert.deepEqual(s.stageTimeoutsMs, { advertise: 30_000, share: 30_000, masked: 30_000, unmask: 30_000 });
+    assert.deepEqual(s.stageTimeoutsMs, {
+      advertise: 30_000,
+      share: 30_000,
+      masked: 30_000,
+      consistency: 30_000,
+      unmask: 30_000,
+    });
     assert.equal(s.logLevel, 'info');
     assert.equal(s.insecurePlaintextDevOnly, false);
     assert.equal(settings({ ...BASE, 'min-clients': '10' }).threshold, 10);
@@ -50,6 +56,35 @@ describe('serve settings', () => {
     assert.equal(config.cohortSize, 20);
     assert.equal(config.serverModel, 'semi-honest');
     assert.equal(config.maxFramesPerStage, 17);
+  });
+
+  it('--roster implies the malicious setting, with its threshold minimum, unless semi-honest is asked for', () => {
+    const malicious = settings({ ...BASE, roster: 'roster.json' });
+    assert.equal(malicious.serverModel, 'malicious');
+    assert.equal(malicious.roster, 'roster.json');
+    // floor(2·20/3)+1 = 14 already satisfies 2t > n + n_C for n_C = 0; with n_C = 9 it must be 15.
+    assert.equal(malicious.threshold, 14);
+    assert.equal(settings({ ...BASE, roster: 'r.json', 'max-corrupt-clients': '9' }).threshold, 15);
+    assert.equal(settings({ ...BASE, 'max-corrupt-clients': '9' }).threshold, 14, 'semi-honest: t > n_C');
+    const asked = settings({ ...BASE, roster: 'roster.json', 'server-model': 'semi-honest' });
+    assert.equal(asked.serverModel, 'semi-honest');
+    const roster = new Map([['a', new Uint8Array(32)]]);
+    assert.equal(coordinatorConfig(malicious, roster).identities, roster);
+    assert.equal(coordinatorConfig(malicious, roster).serverModel, 'malicious');
+    assert.equal('identities' in coordinatorConfig(settings(BASE)), false);
+    const fromFile = settings(BASE, { roster: 'keys/roster.json' });
+    assert.equal(fromFile.roster, '/etc/privagg/keys/roster.json', 'relative to the config file');
+    assert.equal(fromFile.serverModel, 'malicious');
+    // The malicious setting has no Harary graph (PROTOCOL.md §2.2): auto plans the complete graph.
+    const planned = settings({
+      ...BASE,
+      clients: '500',
+      roster: 'r.json',
+      graph: 'auto',
+      'expected-dropout': '0.1',
+      'adversarial-fraction': '0.05',
+    });
+    assert.equal(planned.graphPlans?.[0]?.graph.kind, 'complete');
   });
 
   it('--unmask-workers: absent means one per core (left to the coordinator); 0 means inline; negative refused', () => {
@@ -94,6 +129,7 @@ describe('serve settings', () => {
       advertise: 30_000,
       share: 30_000,
       masked: 120_000,
+      consistency: 30_000,
       unmask: 30_000,
     });
     const overridden = settings({ port: '0', dim: '5', 'stage-timeout-ms': '1000', out: 'x' }, file);
@@ -133,10 +169,11 @@ describe('serve settings', () => {
         },
         /repeats/,
       ],
-      [BASE, { stageTimeoutMs: { consistency: 5 } }, /unknown stage 'consistency'/],
+      [BASE, { stageTimeoutMs: { reveal: 5 } }, /unknown stage 'reveal'/],
       [BASE, { stageTimeoutMs: { masked: -1 } }, /stageTimeoutMs\.masked/],
-      [{ ...BASE, 'server-model': 'malicious' }, undefined, /identity key/],
-      [BASE, { serverModel: 'honest-ish' }, /must be 'semi-honest'/],
+      [{ ...BASE, 'server-model': 'malicious' }, undefined, /malicious needs --roster FILE/],
+      [BASE, { serverModel: 'malicious' }, /malicious needs --roster FILE/],
+      [BASE, { serverModel: 'honest-ish' }, /must be 'semi-honest' or 'malicious'/],
       [{ ...BASE, clients: '007x' }, undefined, /--clients must be an integer/],
       [{ ...BASE, clients: '-3' }, undefined, /--clients must be an integer/],
       [{ ...BASE, 'tls-key': 'k.pem' }, undefined, /together/],

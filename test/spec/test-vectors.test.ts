@@ -398,6 +398,22 @@ function senders(root: Node, sets: Sets, v: number): number[] {
   return from;
 }
 
+/**
+ * The cohort's bytes in configHash (§2.3), from its members:
+ * `u32(n) ‖ for each by ascending id: u32(id) ‖ u32(|name|) ‖ UTF-8(name) ‖ identityKey`.
+ */
+function cohortEncoding(root: Node): Uint8Array {
+  const members = root.get('params').get('cohort').list();
+  return cat(
+    u32(members.length),
+    ...members.flatMap((m) => {
+      const name = utf8.encode(m.get('name').str());
+      sameBytes(m.get('nameUtf8').bytes(), name, `${m.path}: nameUtf8 is the name's UTF-8`);
+      return [u32(m.get('id').int()), u32(name.length), name, m.get('identityKey').bytes(32)];
+    }),
+  );
+}
+
 interface Keys {
   readonly c: Uint8Array;
   readonly cPk: Uint8Array;
@@ -509,9 +525,53 @@ const CHECKS: Record<string, Check> = {
       ...p.vectors.flatMap((v) => [str(v.name), u32(v.length), u8(v.bits)]),
       u32(p.context.length),
       p.context,
+      // §2.3: the cohort follows in the malicious setting only.
+      ...(p.serverModel === 'malicious' ? [cohortEncoding(root)] : []),
     );
     sameBytes(root.get('configHashPreimage').bytes(), preimage, 'configHash preimage');
     sameBytes(root.get('configHash').bytes(32), sha256(preimage), 'configHash');
+  },
+
+  'cohort: ids, names and identity keys, their §2.3 encoding, and each key as a roster holds it'(root) {
+    const p = readParams(root);
+    const params = root.get('params');
+    const clients = readClients(root, p);
+    if (p.serverModel !== 'malicious') {
+      params.absent('cohort');
+      params.absent('cohortBytes');
+      for (const client of clients.values()) client.absent('name');
+      return;
+    }
+    sameBytes(params.get('cohortBytes').bytes(), cohortEncoding(root), '§2.3 cohort bytes');
+    const members = params.get('cohort').list();
+    assert.deepEqual(
+      members.map((m) => m.get('id').int()),
+      p.clients,
+      'one member per client, by ascending id',
+    );
+    const names = new Set<string>();
+    const keys = new Set<string>();
+    members.forEach((member, i) => {
+      const id = p.clients[i]!;
+      const name = member.get('name').str();
+      const key = member.get('identityKey').bytes(32);
+      names.add(name);
+      keys.add(hex(key));
+      const client = clients.get(id)!;
+      assert.equal(client.get('name').str(), name, `client ${id}: its name is the cohort's`);
+      const identity = client.get('identity');
+      sameBytes(identity.get('publicKey').bytes(32), key, `client ${id}: its identity key is the cohort's`);
+      // The roster form (README "Enrolling clients"): standard base64 with padding, canonical.
+      const base64 = identity.get('publicKeyBase64').str();
+      assert.match(base64, /^[A-Za-z0-9+/]{43}=$/, `client ${id}: base64 of 32 bytes`);
+      sameBytes(
+        Uint8Array.from(Buffer.from(base64, 'base64')),
+        key,
+        `client ${id}: base64 decodes to the key`,
+      );
+    });
+    assert.equal(names.size, members.length, '§2.3: names unique');
+    assert.equal(keys.size, members.length, '§2.3: identity keys unique');
   },
 
   'randomness: each draw from the client stream, in the §10.2 order'(root) {
@@ -1094,7 +1154,8 @@ const CHECKS: Record<string, Check> = {
       const forwarded = m.get('signatures').list();
       assert.deepEqual(
         forwarded.map((s) => s.get('id').int()),
-        sets.U4,
+        sets.U4.slice(0, p.threshold),
+        '§4.4: the signatures of the t lowest ids of U4',
       );
       for (const [i, s] of forwarded.entries()) {
         sameBytes(
@@ -1373,6 +1434,12 @@ describe('spec/test-vectors', () => {
             ]
           : []),
         ['configHash'],
+        ...(json.clients[0] && 'name' in (json.clients[0] as object)
+          ? [
+              ['params', 'cohort', 1, 'identityKey'],
+              ['clients', 0, 'identity', 'publicKeyBase64'],
+            ]
+          : []),
         ['sessionId'],
         ['clients', 0, 'cipherKey', 'privateKey'],
         ['clients', nullSharing, 'sharing'],

@@ -3,6 +3,7 @@
  * @module
  */
 
+import type { CohortMember } from '../../src/secagg/cohort.ts';
 import type {
   AdvertiseKeysMessage,
   ConsistencyRequestMessage,
@@ -34,11 +35,28 @@ export const VECTORS: readonly VectorSpec[] = [
   { name: 'example_count', length: 1, bits: 3 },
 ];
 
+/** A malicious round's cohort (PROTOCOL.md §2.3) for these ids: names `c<id>`, distinct keys. */
+export function cohortFor(ids: readonly ClientId[]): CohortMember[] {
+  return ids.map((n, i) => ({ id: n, name: `c${n}`, identityKey: bytes(32, 60 + i) }));
+}
+
 export const PARAMETERS: AnnouncedParameters = {
   round: 7,
   serverModel: 'malicious',
   threshold: 4,
   maxCorruptClients: 1,
+  clients: [1, 2, 3, 5, 8].map(id),
+  graph: { kind: 'complete' },
+  vectors: VECTORS,
+  cohort: cohortFor([1, 2, 3, 5, 8].map(id)),
+};
+
+/** The same round in the semi-honest setting: no cohort. */
+export const PARAMETERS_SEMI_HONEST: AnnouncedParameters = {
+  round: 7,
+  serverModel: 'semi-honest',
+  threshold: 4,
+  maxCorruptClients: 0,
   clients: [1, 2, 3, 5, 8].map(id),
   graph: { kind: 'complete' },
   vectors: VECTORS,

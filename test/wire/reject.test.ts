@@ -326,6 +326,64 @@ describe('received server frames', () => {
     rejects(() => parseS(announce({}, 4)), 'decode', 'round_announcement.client_id', /not one of/);
   });
 
+  it('round announcement: the cohort — required and one per client in the malicious setting, absent in the semi-honest one', () => {
+    const valid = (announce({}).frame?.value as pb.RoundAnnouncement).parameters!.cohort;
+    const member = (i: number, change: Partial<pb.CohortMember>) =>
+      valid.map((m, j) => (j === i ? { ...m, ...change } : m));
+    rejects(
+      () => parseS(announce({ cohort: [] })),
+      'decode',
+      `${P}.cohort`,
+      /one entry per client \(5\), got 0/,
+    );
+    rejects(() => parseS(announce({ cohort: valid.slice(1) })), 'decode', `${P}.cohort`, /got 4/);
+    rejects(
+      () => parseS(announce({ cohort: member(2, { clientId: 4 }) })),
+      'decode',
+      `${P}.cohort[2].client_id`,
+      /not clients\[2\] = 3/,
+    );
+    rejects(
+      () => parseS(announce({ cohort: member(0, { clientId: 0 }) })),
+      'decode',
+      `${P}.cohort[0].client_id`,
+      /0/,
+    );
+    rejects(
+      () => parseS(announce({ cohort: member(1, { name: '' }) })),
+      'decode',
+      `${P}.cohort[1].name`,
+      /1\.\.255/,
+    );
+    rejects(
+      () => parseS(announce({ cohort: member(1, { name: 'x'.repeat(256) }) })),
+      'decode',
+      `${P}.cohort[1].name`,
+      /1\.\.255/,
+    );
+    for (const length of [0, 31, 33]) {
+      rejects(
+        () => parseS(announce({ cohort: member(4, { identityKey: new Uint8Array(length) }) })),
+        'decode',
+        `${P}.cohort[4].identity_key`,
+        new RegExp(`32 bytes, got ${length}`),
+      );
+    }
+    rejects(
+      () => parseS(announce({ serverModel: pb.ServerModel.SERVER_MODEL_SEMI_HONEST, maxCorruptClients: 0 })),
+      'decode',
+      `${P}.cohort`,
+      /empty in the semi-honest setting/,
+    );
+    // Encoding checks the same: a coordinator cannot announce a malicious round without a cohort.
+    rejects(
+      () => roundAnnouncementToFrame({ ...fx.PARAMETERS, cohort: undefined }, fx.SELF),
+      'encode',
+      `${P}.cohort`,
+      /one entry per client/,
+    );
+  });
+
   it('round announcement: vector specs', () => {
     const v = (name: string, length = 1, bits = 8): pb.VectorSpec => ({ name, length, bits });
     rejects(() => parseS(announce({ vectors: [] })), 'decode', `${P}.vectors`, /empty/);

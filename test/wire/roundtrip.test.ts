@@ -127,7 +127,7 @@ describe('coordinator → client round trip', () => {
   });
 
   it('round announcement, semi-honest', () => {
-    const parameters = { ...fx.PARAMETERS, serverModel: 'semi-honest', maxCorruptClients: 0 } as const;
+    const parameters = fx.PARAMETERS_SEMI_HONEST;
     const back = parseServerFrame(encodeServer(roundAnnouncementToFrame(parameters, fx.id(8))));
     assert.deepEqual(back, { type: 'round', clientId: fx.id(8), parameters });
   });
@@ -222,11 +222,8 @@ describe('roundAnnouncementFrames', () => {
   it('gives each recipient the bytes that decode to its own announcement, task included', () => {
     // Ids up to 2^32 − 1, so every varint length of client_id shows up.
     const task = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
-    const parameters = {
-      ...fx.PARAMETERS,
-      clients: [1, 127, 128, 16384, 0xffff_ffff].map(fx.id),
-      taskDigest: sha256(task),
-    };
+    const clients = [1, 127, 128, 16384, 0xffff_ffff].map(fx.id);
+    const parameters = { ...fx.PARAMETERS, clients, cohort: fx.cohortFor(clients), taskDigest: sha256(task) };
     const frames = roundAnnouncementFrames(parameters, task);
     for (const id of parameters.clients) {
       const bytes = frames(id);

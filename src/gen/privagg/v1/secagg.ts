@@ -38,8 +38,8 @@ export const protobufFileName = "privagg/v1/secagg.proto";
  * - Every list of ids, and every list of entries keyed by an id, is sorted strictly ascending by that
  *   id (sorted, no duplicates). A receiver MUST reject a list that is not.
  * - Byte strings have exact lengths: X25519 public keys 32, Ed25519 signatures 64, share ciphertexts
- *   88, Shamir shares (field elements) 32, commitments 32. A receiver MUST reject any other length,
- *   including 0.
+ *   88, Shamir shares (field elements) 32, commitments 32, Ed25519 identity keys 32. A receiver MUST
+ *   reject any other length, including 0.
  * - A malformed frame is a protocol violation by its sender: the coordinator drops that client; a
  *   client aborts its session.
  * - Field numbers 1-15 encode in one byte. Numbers left free inside a message are kept for future
@@ -303,6 +303,27 @@ export interface RoundParameters {
    * configHash through the context (§2.1).
    */
   readonly taskDigest: Uint8Array;
+  /**
+   * Who the selected clients are (PROTOCOL.md §2.3): one entry per id of `clients`, in the same
+   * order, with the name it checked in under and its long-term Ed25519 identity key. Set exactly in
+   * the malicious setting (there it is required); empty in the semi-honest one. Enters configHash. A
+   * client checks every entry against the roster it holds out of band and refuses the round if one
+   * is not enrolled or carries another key.
+   */
+  readonly cohort: readonly CohortMember[];
+}
+
+/** One selected client of a malicious-setting round (PROTOCOL.md §2.3). */
+export interface CohortMember {
+  /** Its id this round; the entries' ids are exactly RoundParameters.clients, in order. */
+  readonly clientId: number;
+  /** The name it checked in under (CheckIn.client_name): 1..255 bytes of UTF-8, unique in the cohort. */
+  readonly name: string;
+  /**
+   * Its Ed25519 identity public key (RFC 8032), 32 bytes, unique in the cohort. Its AdvertiseKeys and
+   * ConsistencySignature signatures verify under this key.
+   */
+  readonly identityKey: Uint8Array;
 }
 
 /** Differential privacy for a round (PROTOCOL.md §2.1). Exactly one mechanism is set. */
@@ -543,8 +564,9 @@ export interface UnmaskRequest {
   /** U2 \ U3: clients that shared keys but whose masked input never arrived; sorted, no duplicates. */
   readonly dropped: readonly number[];
   /**
-   * The consistency signatures of U4. Set exactly in the malicious setting (where it holds at least
-   * t signatures); absent in the semi-honest one.
+   * Consistency signatures of U4 on `survivors`. Set exactly in the malicious setting, where a client
+   * needs at least t of them (the coordinator sends those of the t lowest ids of U4); absent in the
+   * semi-honest one.
    */
   readonly consistencySignatures?: SignatureList | undefined;
 }
@@ -1080,6 +1102,7 @@ function createBaseRoundParameters(): RoundParameters {
     vectors: [],
     privacy: undefined,
     taskDigest: new Uint8Array(0),
+    cohort: [],
   };
 }
 
@@ -1115,6 +1138,9 @@ export const RoundParameters: MessageFns<RoundParameters> = {
     }
     if (message.taskDigest.length !== 0) {
       writer.uint32(74).bytes(message.taskDigest);
+    }
+    for (const v of message.cohort) {
+      CohortMember.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1214,6 +1240,14 @@ export const RoundParameters: MessageFns<RoundParameters> = {
             message.taskDigest = reader.bytes();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.cohort.push(CohortMember.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1244,6 +1278,86 @@ export const RoundParameters: MessageFns<RoundParameters> = {
       ? DifferentialPrivacy.fromPartial(object.privacy)
       : undefined;
     message.taskDigest = object.taskDigest ?? new Uint8Array(0);
+    message.cohort = object.cohort?.map((e) => CohortMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCohortMember(): CohortMember {
+  return { clientId: 0, name: "", identityKey: new Uint8Array(0) };
+}
+
+export const CohortMember: MessageFns<CohortMember> = {
+  encode(message: CohortMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientId !== 0) {
+      writer.uint32(8).uint32(message.clientId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.identityKey.length !== 0) {
+      writer.uint32(26).bytes(message.identityKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CohortMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCohortMember() as any;
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.clientId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.identityKey = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CohortMember>, I>>(base?: I): CohortMember {
+    return CohortMember.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CohortMember>, I>>(object: I): CohortMember {
+    const message = createBaseCohortMember() as any;
+    message.clientId = object.clientId ?? 0;
+    message.name = object.name ?? "";
+    message.identityKey = object.identityKey ?? new Uint8Array(0);
     return message;
   },
 };
@@ -3212,7 +3326,8 @@ export const SecureAggregationService = {
    *
    * How a session ends (PROTOCOL.md §12.2 has the full table). Before the client is selected (no
    * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
-   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
+   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's, or not
+   * in the coordinator's roster),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
    * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
    * UNAVAILABLE (shutting down, too many clients waiting, or no aggregation defined yet by the
@@ -3249,7 +3364,8 @@ export interface SecureAggregationServer extends UntypedServiceImplementation {
    *
    * How a session ends (PROTOCOL.md §12.2 has the full table). Before the client is selected (no
    * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
-   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
+   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's, or not
+   * in the coordinator's roster),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
    * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
    * UNAVAILABLE (shutting down, too many clients waiting, or no aggregation defined yet by the
@@ -3278,7 +3394,8 @@ export interface SecureAggregationClient extends Client {
    *
    * How a session ends (PROTOCOL.md §12.2 has the full table). Before the client is selected (no
    * RoundAnnouncement yet) the coordinator ends a session with a gRPC status alone:
-   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's),
+   * UNAUTHENTICATED (credentials refused), PERMISSION_DENIED (the name is not the caller's, or not
+   * in the coordinator's roster),
    * ALREADY_EXISTS (the name has a session), INVALID_ARGUMENT (a malformed frame),
    * FAILED_PRECONDITION (a frame out of order), RESOURCE_EXHAUSTED (the privacy budget is spent),
    * UNAVAILABLE (shutting down, too many clients waiting, or no aggregation defined yet by the
