@@ -6,7 +6,11 @@
  *
  * ## Harary graph (SecAgg+)
  * Start from fcp's choice (`graphParams`: the smallest even k, and t, such that privacy fails with
- * probability below 2^−σ and, with at most ⌊δn⌋ dropouts, the round with probability below 2^−η).
+ * probability below 2^−σ and, with at most ⌊δn⌋ dropouts, the round with probability below 2^−η),
+ * with t raised to at least k/2 + 1: the Harary graph runs without a consistency check, so a
+ * client's k + 1 share holders must not split into two groups that each reach t (`splitViewMinimum`,
+ * params.ts). That is what raises k at high dropout rates: a survivor needs t − 1 ≥ k/2 of its k
+ * neighbours to answer.
  * Then fix the survivor floor: `minSurvivors = max(t, n − D)` with D the most lost clients for which
  * the honest survivors' graph stays connected (`maxPrivateDropouts`). Clients refuse to unmask for
  * fewer survivors, so privacy no longer rests on the dropout assumption; it holds for any dropouts.
@@ -26,7 +30,8 @@
  * Harary degree would exceed a quarter of the other clients ({@link AUTO_MAX_DEGREE_FRACTION}), or no
  * degree below n − 1 works, and always in the malicious setting (where the Harary graph is refused:
  * see `harary.ts`). Its threshold is the usual ⌊2n/3⌋ + 1 (`defaultThreshold`), lowered as far as the
- * §7 minimum if needed so that P[Binomial(n, δ) > n − t] < 2^−η.
+ * §7 minimum (in the semi-honest setting ⌊n/2⌋ + 1 at least: `minimumThreshold`) if needed so that
+ * P[Binomial(n, δ) > n − t] < 2^−η.
  * @module
  */
 import type { GraphSpec } from './graph.ts';
@@ -40,7 +45,7 @@ import {
   maxPrivateDropouts,
   minimumHararyThreshold,
 } from './graph-params.ts';
-import { defaultThreshold, minimumThreshold } from './params.ts';
+import { defaultThreshold, minimumThreshold, splitViewMinimum } from './params.ts';
 import type { ServerModel } from './types.ts';
 
 /** `auto`: Harary for large cohorts, complete for small ones; `harary`: the Harary graph or an error. */
@@ -161,8 +166,9 @@ function hararyPlan(fcp: GraphChoice & { kind: 'harary' }, dropoutRate: number):
   const limitSecurity = -(sigma + 1) * Math.LN2;
   const limitCorrectness = -eta * Math.LN2;
   for (let k = fcp.degree; k <= n - 2; k += 2) {
-    // fcp's threshold rule for this k (semi-honest), confirmed with the clients' own check.
-    let t = minimumHararyThreshold(n, k, corrupt, sigma);
+    // fcp's threshold rule for this k (semi-honest), confirmed with the clients' own check, and at
+    // least what rules out a split view (2t > k + 1: the Harary graph has no consistency check).
+    let t = Math.max(minimumHararyThreshold(n, k, corrupt, sigma), splitViewMinimum(k + 1));
     while (t <= k + 1 && !(logExposureBound(n, k, corrupt, t) < limitSecurity)) t++;
     if (t > k + 1) continue;
     const lost = maxPrivateDropouts(n, k, corrupt, sigma);

@@ -38,7 +38,7 @@ import { BudgetExceededError, type RoundMechanism } from '../dp/budget.ts';
 import type { PrivacyLedger } from '../dp/ledger.ts';
 import { type ServerFrame, ServerFrame as ServerFrameCodec } from '../gen/privagg/v1/secagg.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
-import { ProtocolViolation } from '../secagg/errors.ts';
+import { ProtocolViolation, type RefusalCode } from '../secagg/errors.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
 import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import type { ClientMessage, Stage } from '../secagg/messages.ts';
@@ -160,6 +160,13 @@ export interface RoundOutcome {
    * Absent when there were none.
    */
   readonly unreadableShares?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Requests the selected clients refused (their Abort frame: CLIENT_REFUSED with a refusal reason),
+   * counted by reason, keys sorted. Each refusing client is also in `dropped`, at the stage it
+   * refused in. Absent when nobody refused. Honest clients refuse only what could expose their input
+   * (PROTOCOL.md §2–§4), so any count here means parameters or requests worth looking into.
+   */
+  readonly refusals?: Readonly<Partial<Record<RefusalCode, number>>>;
   /** Cumulative ε after this round (with {@link RoundPrivacy}); the round counts even if aborted. */
   readonly epsilon?: number;
   /**
@@ -302,6 +309,8 @@ interface ActiveRound {
   readonly uploading: Set<Session>;
   readonly uploadQueue: Session[];
   readonly done: (result: RoundResult) => void;
+  /** The clients' refusals so far, by reason (RoundOutcome.refusals). */
+  readonly refusals: Map<RefusalCode, number>;
   /** Set once the unmask plan has been handed to the executor. */
   unmasking?: true;
 }
@@ -345,12 +354,11 @@ export class Coordinator implements CoordinatorGauges {
       throw new RangeError(`unmask workers must be a non-negative integer, got ${workers}`);
     }
     this.config = config;
-    // Validate the parameters once up front, for the smallest round the coordinator may run (and,
-    // when the graph is planned per round, the largest); a planner's rounds get their vectors from
-    // the announced privacy.
-    for (const n of graph.mode === 'complete'
-      ? [config.minClients]
-      : [config.minClients, config.cohortSize]) {
+    // Validate the parameters once up front, for the smallest and the largest round the coordinator
+    // may run (one fixed threshold must suit both: t ≤ M, t > n_C, and in the semi-honest setting
+    // 2t > N, lest a split view reach t twice); a planner's rounds get their vectors from the
+    // announced privacy.
+    for (const n of new Set([config.minClients, config.cohortSize])) {
       roundParams({
         ...this.#paramsInput(1, n),
         vectors: config.vectors.length > 0 ? config.vectors : [{ name: 'update', length: 1, bits: 32 }],
@@ -578,16 +586,32 @@ export class Coordinator implements CoordinatorGauges {
       return;
     }
     if (!this.#withinRateLimit(session, round)) return;
-    if (frame.type === 'abort') {
-      this.#env.logger.info(
-        { client: session.shownName, code: frame.code, refusal: frame.refusal },
-        'client aborted',
-      );
-      this.#end(session, 'client-aborted', 'the client aborted');
-      return;
-    }
+    if (frame.type === 'abort') return this.#onClientAbort(session, round, frame);
     if (frame.type === 'masked-chunk') return this.#onMaskedChunk(session, round, frame);
     this.#deliver(session, round, frame);
+  }
+
+  /**
+   * A client's own Abort: it leaves the round at the current stage (dropped there, as PROTOCOL.md
+   * §12.2 says). A refusal is counted by its reason for the round's outcome and logged as one line;
+   * the client's text is echoed bounded (it is the client's own words, and never needed in full).
+   */
+  #onClientAbort(session: Session, round: ActiveRound, frame: WireAbort): void {
+    const stage = round.server.stage;
+    const detail = echo(frame.reason, ABORT_DETAIL_CHARS);
+    if (frame.code === 'client-refused' && frame.refusal !== undefined) {
+      round.refusals.set(frame.refusal, (round.refusals.get(frame.refusal) ?? 0) + 1);
+      this.#env.logger.warn(
+        { round: round.params.round, client: session.shownName, stage, refusal: frame.refusal, detail },
+        'client refused',
+      );
+    } else {
+      this.#env.logger.info(
+        { round: round.params.round, client: session.shownName, stage, code: frame.code, detail },
+        'client aborted',
+      );
+    }
+    this.#end(session, 'client-aborted', 'the client aborted');
   }
 
   #onCheckIn(session: Session, name: string): void {
@@ -922,6 +946,7 @@ export class Coordinator implements CoordinatorGauges {
     }
     const startedAt = this.#now();
     this.#eventLoop.takeWindow();
+    const refusals = new Map<RefusalCode, number>();
     const result = await new Promise<RoundResult>((done) => {
       const round: ActiveRound = {
         params,
@@ -934,6 +959,7 @@ export class Coordinator implements CoordinatorGauges {
         uploading: new Set(),
         uploadQueue: [],
         done,
+        refusals,
       };
       this.#round = round;
       for (const session of cohort) session.round = round;
@@ -975,7 +1001,11 @@ export class Coordinator implements CoordinatorGauges {
     await this.#writer.idle();
     for (const session of sessions.values()) this.#end(session, 'round-completed', 'the round is over');
     await this.#writer.idle();
-    return this.#outcome(roundNumber, params, sessions, result, { totalMs, stageMs, eventLoopDelayMs });
+    return this.#outcome(roundNumber, params, sessions, result, refusals, {
+      totalMs,
+      stageMs,
+      eventLoopDelayMs,
+    });
   }
 
   readonly #stageMarks = new Map<SecAggServer, [Stage, number][]>();
@@ -1118,6 +1148,7 @@ export class Coordinator implements CoordinatorGauges {
     params: RoundParams,
     sessions: ReadonlyMap<ClientId, Session>,
     result: RoundResult,
+    refusals: ReadonlyMap<RefusalCode, number>,
     timing: RoundOutcome['timing'],
   ): RoundOutcome {
     const nameOf = (id: ClientId) => sessions.get(id)!.name!;
@@ -1129,9 +1160,12 @@ export class Coordinator implements CoordinatorGauges {
       map.size === 0
         ? undefined
         : Object.fromEntries([...map].map(([id, ids]) => [nameOf(id), ids.map(nameOf)]));
-    const shares = {
+    const reports = {
       ...(result.badShares.size > 0 && { badShares: byName(result.badShares) }),
       ...(result.unreadableShares.size > 0 && { unreadableShares: byName(result.unreadableShares) }),
+      ...(refusals.size > 0 && {
+        refusals: Object.fromEntries([...refusals].sort(([a], [b]) => (a < b ? -1 : 1))),
+      }),
     };
     if (result.status === 'ok') {
       return {
@@ -1142,7 +1176,7 @@ export class Coordinator implements CoordinatorGauges {
         sums: result.sums,
         vectors: params.vectors,
         timing,
-        ...shares,
+        ...reports,
       };
     }
     return {
@@ -1154,7 +1188,7 @@ export class Coordinator implements CoordinatorGauges {
       vectors: params.vectors,
       reason: result.error.message,
       timing,
-      ...shares,
+      ...reports,
     };
   }
 
@@ -1171,6 +1205,7 @@ export class Coordinator implements CoordinatorGauges {
         eventLoopDelayMs: outcome.timing.eventLoopDelayMs,
         badShares: outcome.badShares,
         unreadableShares: outcome.unreadableShares,
+        refusals: outcome.refusals,
       },
       'round ended',
     );
@@ -1195,6 +1230,9 @@ function limitReadAhead(call: Call): void {
   const state = (call as unknown as { _readableState?: { highWaterMark?: number } })._readableState;
   if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 0;
 }
+
+/** The most characters of a client's own abort message repeated in the log. */
+const ABORT_DETAIL_CHARS = 200;
 
 /**
  * Below this many mask words in all (~1.5 ms of expansion) the coordinator unmasks on the event loop:

@@ -11,7 +11,7 @@ import type { GraphSpec } from '../../src/secagg/graph.ts';
 import { maxPrivateDropouts, minimumHararyThreshold } from '../../src/secagg/graph-params.ts';
 import { planGraph } from '../../src/secagg/graph-plan.ts';
 import { neighbourGraph } from '../../src/secagg/harary.ts';
-import { ParameterError, type RoundParams, roundParams } from '../../src/secagg/params.ts';
+import { ParameterError, type RoundParams, roundParams, splitViewMinimum } from '../../src/secagg/params.ts';
 import { sessionIdFor } from '../../src/secagg/transcript.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
 import { simulateRound } from '../../src/sim/round.ts';
@@ -63,10 +63,19 @@ describe('roundParams checks a Harary graph against its announced threat model',
   });
 
   it('refuses a threshold the corrupt neighbours could reach', () => {
+    const k = (PLAN.graph as { degree: number }).degree;
+    const exposed = minimumHararyThreshold(N, k, PLAN.maxCorruptClients, 40) - 1;
+    assert.throws(() => announce({ threshold: exposed }), refusedWith('threshold-too-low', /threshold t=/));
+  });
+
+  it('refuses a threshold a split view could reach twice: 2t ≤ k + 1 (no consistency check)', () => {
+    const k = (PLAN.graph as { degree: number }).degree;
+    assert.ok(minimumHararyThreshold(N, k, PLAN.maxCorruptClients, 40) <= k / 2, 'the threat model allows k/2');
     assert.throws(
-      () => announce({ threshold: PLAN.threshold - 1 }),
-      refusedWith('threshold-too-low', /threshold t=/),
+      () => announce({ threshold: k / 2 }),
+      refusedWith('threshold-too-low', /2t > k \+ 1 is needed/),
     );
+    assert.doesNotThrow(() => announce({ threshold: k / 2 + 1 }));
   });
 
   it('refuses the same parameters when more clients are assumed corrupt', () => {
@@ -133,7 +142,7 @@ describe('roundParams checks a Harary graph against its announced threat model',
 /** A small Harary round: n = 30, k = 6, n_C = 1, with the widest survivor floor. */
 function smallRound(): RoundParams {
   const n = 30;
-  const threshold = minimumHararyThreshold(n, 6, 1, 40);
+  const threshold = Math.max(minimumHararyThreshold(n, 6, 1, 40), splitViewMinimum(7));
   return makeParams({
     n,
     threshold,

@@ -11,17 +11,20 @@ import { maxPrivateDropouts, minimumHararyThreshold } from '../../src/secagg/gra
 import { planGraph } from '../../src/secagg/graph-plan.ts';
 import { graphSeed, type HararyGraph, neighbourGraph } from '../../src/secagg/harary.ts';
 import type { Stage } from '../../src/secagg/messages.ts';
-import type { RoundParams } from '../../src/secagg/params.ts';
+import { type RoundParams, splitViewMinimum } from '../../src/secagg/params.ts';
 import { sessionIdFor } from '../../src/secagg/transcript.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
 import { localServer, simulateLargeRound } from '../../src/sim/large.ts';
 import { simulateRound } from '../../src/sim/round.ts';
 import { makeInputs, makeParams, plainSum, rngFor } from './harness.ts';
 
-/** A semi-honest round on H(n, k) with n_C corrupt clients, the fcp threshold and the widest floor. */
+/**
+ * A semi-honest round on H(n, k) with n_C corrupt clients, the fcp threshold (at least k/2 + 1, which
+ * rules out a split view) and the widest floor.
+ */
 function hararyParams(n: number, degree: number, corrupt = 0, round = 1): RoundParams {
   const lost = maxPrivateDropouts(n, degree, corrupt, 40);
-  const threshold = minimumHararyThreshold(n, degree, corrupt, 40);
+  const threshold = Math.max(minimumHararyThreshold(n, degree, corrupt, 40), splitViewMinimum(degree + 1));
   return makeParams({
     n,
     round,
