@@ -56,7 +56,8 @@ round:
   --min-clients M           start with M..N clients once the check-in window has passed
                             (default N: always wait for N)
   --threshold T             clients that must survive to the unmask stage
-                            (default floor(2N/3)+1, capped at M)
+                            (default floor(2N/3)+1, capped at M); it must exceed N/2, so that a
+                            coordinator lying about who dropped cannot reach T twice
   --max-corrupt-clients C   clients that may collude with the coordinator; T must exceed C
                             (default 0)
   --server-model semi-honest   the only model served over the network for now

@@ -389,6 +389,9 @@ export class Coordinator implements CoordinatorGauges {
     const session = new Session(call, auth.name);
     call.on('data', (bytes: Uint8Array) => this.#onFrame(session, bytes));
     call.on('end', () => {
+      // A client that sent its own Abort half-closes right after it (PROTOCOL.md §12.2): its end is
+      // decided and queued already (#end), and that queued end closes the call with its status.
+      if (session.ending && !session.closed) return;
       const open = !session.closed;
       this.#onGone(session, 'stream ended');
       // A half-close before the session is over: nothing more will come, so end the call rather than

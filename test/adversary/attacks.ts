@@ -136,7 +136,8 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: 'a Harary degree below what the announced threat model needs',
     setting: 'semi-honest',
     refusal: 'bad-parameters',
-    announce: (honest) => hararyAnnouncement(honest, { degree: 20 }),
+    // t = 11 = k/2 + 1 for k = 20, so that only the degree is wrong.
+    announce: (honest) => hararyAnnouncement(honest, { degree: 20, threshold: 11 }),
   },
   {
     name: 'a Harary threshold of half the neighbourhood: a split view would reach t twice (2t ≤ k + 1)',

@@ -15,8 +15,8 @@
  * `closeAtRoundEnd`: in a refusal test every client is expected to abort, and its abort may come after
  * the core's round is over (a refused repeated request). `stop()` closes whatever is left.
  *
- * Call order: `start()` (resolves with the address), let `rounds` cohorts of `cohort.length` clients
- * check in, read each round with `round(i)`, then `stop()`.
+ * Call order: `start()` (resolves with the address); every time all of `cohort` have checked in, a
+ * round runs; read each with `round(i)`, then `stop()`.
  * @module
  */
 import {
@@ -26,7 +26,12 @@ import {
 } from '@grpc/grpc-js';
 import type { ServerFrame } from '../../src/gen/privagg/v1/secagg.ts';
 import { ProtocolViolation } from '../../src/secagg/errors.ts';
-import type { AdvertisedKeys, ClientMessage, ConsistencySignature } from '../../src/secagg/messages.ts';
+import type {
+  AdvertisedKeys,
+  ClientMessage,
+  ConsistencySignature,
+  ServerMessage,
+} from '../../src/secagg/messages.ts';
 import { type RoundParams, type RoundParamsInput, roundParams } from '../../src/secagg/params.ts';
 import { type RoundResult, SecAggServer } from '../../src/secagg/server.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
@@ -50,8 +55,6 @@ export interface CheatingCoordinatorConfig {
   readonly cohort: readonly string[];
   /** The honest parameters of round `round`, without `clients` (ids 1..n by sorted name). */
   readonly params: (round: number) => Omit<RoundParamsInput, 'clients' | 'round'>;
-  /** Rounds to run (default 1). */
-  readonly rounds?: number;
   /** The attack, made in round `attack.roundsBefore + 1`; none: an honest coordinator. */
   readonly attack?: Cheating;
   /**
@@ -288,7 +291,9 @@ export class CheatingCoordinator {
       }
       const cheat = round.attack?.cheat;
       const rewritten = out.message.type !== 'abort' && cheat ? cheat(out.to, out.message, context) : out.message;
-      const messages = Array.isArray(rewritten) ? rewritten : [rewritten];
+      const messages: readonly ServerMessage[] = Array.isArray(rewritten)
+        ? rewritten
+        : [rewritten as ServerMessage];
       for (const message of messages) {
         const abort = message.type === 'abort';
         connection.call.write(

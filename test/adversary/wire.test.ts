@@ -53,7 +53,6 @@ async function play(
   const coordinator = new CheatingCoordinator({
     cohort: NAMES,
     params: () => ({ serverModel: 'semi-honest', threshold: THRESHOLD, maxCorruptClients: 1, vectors: VECTORS }),
-    rounds,
     ...options,
   });
   coordinators.push(coordinator);

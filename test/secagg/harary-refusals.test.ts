@@ -57,7 +57,7 @@ describe('roundParams checks a Harary graph against its announced threat model',
 
   it('refuses a degree too small for n_C corrupt and n − minSurvivors lost clients', () => {
     assert.throws(
-      () => announce({ graph: { degree: 20 } }),
+      () => announce({ threshold: 11, graph: { degree: 20 } }),
       refusedWith('graph-too-weak', /degree k=20 is too small/),
     );
   });

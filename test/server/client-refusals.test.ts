@@ -12,12 +12,20 @@ import { pino } from 'pino';
 import { outcomeRecord } from '../../src/cli/serve.ts';
 import { ClientRefusedError, Participant, privateUpdateInput } from '../../src/client/sdk.ts';
 import { createMetrics } from '../../src/server/metrics.ts';
-import { coordinatorsForThisFile, inputsFor, plainSums, sdkParticipant, testRng } from './robustness-harness.ts';
+import { checkInToFrame, clientAbortToFrame, parseServerFrame } from '../../src/wire/convert.ts';
+import {
+  codeName,
+  coordinatorsForThisFile,
+  inputsFor,
+  plainSums,
+  RawStream,
+  sdkParticipant,
+  testRng,
+} from './robustness-harness.ts';
 
 const start = coordinatorsForThisFile();
 const HONEST = ['honest-1', 'honest-2', 'honest-3', 'honest-4', 'honest-5'];
 const REFUSER = 'strict';
-const SECRET_WORD = 0xdead_beef;
 
 describe('a client that refuses', () => {
   it('is counted by reason in the outcome, the JSON line, the log and the metrics; the round goes on', async () => {
@@ -33,7 +41,7 @@ describe('a client that refuses', () => {
       rng: testRng(99),
     });
     const refused = strict
-      .participate(privateUpdateInput(() => new Map([['update', Float64Array.of(SECRET_WORD)]])))
+      .participate(privateUpdateInput(() => new Map([['update', Float64Array.of(0.5)]])))
       .then(
         () => assert.fail('the strict client must refuse'),
         (error: unknown) => error,
@@ -61,7 +69,11 @@ describe('a client that refuses', () => {
     assert.equal(refusalLines[0]!['client'], REFUSER);
     assert.equal(refusalLines[0]!['refusal'], 'insufficient-privacy');
     assert.equal(refusalLines[0]!['stage'], 'advertise');
-    assert.doesNotMatch(JSON.stringify(lines), new RegExp(String(SECRET_WORD)));
+    // One line of names, codes and the client's own bounded words: no field for anything else.
+    assert.deepEqual(
+      Object.keys(refusalLines[0]!).sort(),
+      ['client', 'detail', 'hostname', 'level', 'msg', 'pid', 'refusal', 'round', 'stage', 'time'],
+    );
     const ended = lines.find((l) => l['msg'] === 'round ended')!;
     assert.deepEqual(ended['refusals'], { 'insufficient-privacy': 1 });
 
@@ -76,6 +88,32 @@ describe('a client that refuses', () => {
     } finally {
       metrics.close();
     }
+  });
+
+  it('from any implementation: its Abort and half-close get status OK and no frame back', async () => {
+    const tc = await start({ cohortSize: 4, minClients: 4, threshold: 3 });
+    const raw = new RawStream(tc.address);
+    await raw.sendFrame(checkInToFrame('raw'));
+    const honest = Promise.all(['h-1', 'h-2', 'h-3'].map((name) => sdkParticipant(tc.address, name, inputsFor(name))));
+    const announcement = parseServerFrame((await raw.nextBytes())!);
+    assert.equal(announcement.type, 'round');
+    await raw.sendFrame(
+      clientAbortToFrame({
+        type: 'abort',
+        code: 'client-refused',
+        refusal: 'threshold-too-low',
+        reason: 'threshold-too-low: not enough for this client',
+      }),
+    );
+    raw.end();
+    const status = await raw.status;
+    assert.equal(codeName(status), 'OK', status.details);
+    assert.equal(await raw.nextBytes(), undefined, 'no frame follows the announcement');
+    await honest;
+    const outcome = await tc.outcome();
+    assert.equal(outcome.status, 'ok');
+    assert.deepEqual(outcome.dropped, { raw: 'advertise' });
+    assert.deepEqual(outcome.refusals, { 'threshold-too-low': 1 });
   });
 
   it('leaves a round without refusals with no refusals field', async () => {

@@ -192,7 +192,7 @@ export async function startCoordinator(
  */
 export function coordinatorsForThisFile(): (
   overrides?: Partial<CoordinatorConfig>,
-  options?: { authenticate?: Authenticate },
+  options?: { authenticate?: Authenticate; logger?: Logger },
 ) => Promise<TestCoordinator> {
   const running: TestCoordinator[] = [];
   after(() => {
