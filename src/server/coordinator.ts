@@ -19,6 +19,10 @@
  * (unmask-pool.ts; `unmaskWorkers`), so the event loop keeps serving other sessions meanwhile; each
  * thread holds one vector-length accumulator. A worker failure aborts the round: nothing is released.
  *
+ * Refusals: a selected client that refuses a request sends an Abort (CLIENT_REFUSED and its reason)
+ * and leaves the round like any dropout; the coordinator logs it and counts it by reason in the
+ * round's outcome (`refusals`), so a refusal is never mistaken for a lost connection.
+ *
  * Monitoring: an optional observer (observer.ts) hears of each round's start, stages and end and of
  * refused sessions; bytes in and out are counted in place and clients by state are counted when
  * asked, so metrics (metrics.ts) and the dashboard cost a frame one addition. No HTTP here.

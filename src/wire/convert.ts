@@ -25,7 +25,13 @@ import * as pb from '../gen/privagg/v1/secagg.ts';
 import { packBits } from '../secagg/bitpack.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { equalBytes } from '../secagg/encoding.ts';
-import { type AbortCode, ProtocolViolation, Refusal, type RefusalCode, RoundAborted } from '../secagg/errors.ts';
+import {
+  type AbortCode,
+  ProtocolViolation,
+  Refusal,
+  type RefusalCode,
+  RoundAborted,
+} from '../secagg/errors.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
 import type {
   AbortMessage,

@@ -14,13 +14,13 @@
  */
 import { X25519PrivateKey } from '../../src/secagg/crypto/x25519.ts';
 import type { RefusalCode } from '../../src/secagg/errors.ts';
+import { type GraphPlan, planGraph } from '../../src/secagg/graph-plan.ts';
 import type {
   AdvertisedKeys,
   ClientMessage,
   ConsistencySignature,
   ServerMessage,
 } from '../../src/secagg/messages.ts';
-import { type GraphPlan, planGraph } from '../../src/secagg/graph-plan.ts';
 import type { RoundParams } from '../../src/secagg/params.ts';
 import { DeterministicRng } from '../../src/secagg/rng.ts';
 import type { ClientId, ServerModel } from '../../src/secagg/types.ts';
@@ -97,7 +97,12 @@ function peerOf(params: RoundParams, to: ClientId): ClientId {
  * A SecAgg+ plan the clients accept: 500 clients, 5% adversarial, 10% expected dropout. The Harary
  * attacks announce it weakened to clients whose ids are among its 500.
  */
-export const HARARY_PLAN: GraphPlan = planGraph({ n: 500, dropoutRate: 0.1, adversarialRate: 0.05, mode: 'harary' });
+export const HARARY_PLAN: GraphPlan = planGraph({
+  n: 500,
+  dropoutRate: 0.1,
+  adversarialRate: 0.05,
+  mode: 'harary',
+});
 
 /** The honest round's announcement turned into {@link HARARY_PLAN}'s, with `changes` made to it. */
 export function hararyAnnouncement(
@@ -193,7 +198,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
   },
   // ---- stage 4: the unmask request -------------------------------------------------------------
   {
-    name: "both shares of one peer: listed as survivor and dropped at once",
+    name: 'both shares of one peer: listed as survivor and dropped at once',
     setting: 'semi-honest',
     refusal: 'both-shares-requested',
     cheat: on('unmask-request', (m, to, { params }) => ({ ...m, dropped: [peerOf(params, to)] })),

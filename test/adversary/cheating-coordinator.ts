@@ -19,11 +19,7 @@
  * round runs; read each with `round(i)`, then `stop()`.
  * @module
  */
-import {
-  Server,
-  ServerCredentials,
-  type ServerDuplexStream,
-} from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { ServerFrame } from '../../src/gen/privagg/v1/secagg.ts';
 import { ProtocolViolation } from '../../src/secagg/errors.ts';
 import type {
@@ -246,9 +242,7 @@ export class CheatingCoordinator {
     const attack = this.config.attack;
     const attacked = attack !== undefined && number === (attack.roundsBefore ?? 0) + 1;
     const server =
-      attacked && attack.announce
-        ? undefined
-        : new SecAggServer({ params, timeouts: this.#timeouts() });
+      attacked && attack.announce ? undefined : new SecAggServer({ params, timeouts: this.#timeouts() });
     const round: LiveRound = {
       number,
       params,
@@ -290,7 +284,8 @@ export class CheatingCoordinator {
         round.signatures = out.message.signatures;
       }
       const cheat = round.attack?.cheat;
-      const rewritten = out.message.type !== 'abort' && cheat ? cheat(out.to, out.message, context) : out.message;
+      const rewritten =
+        out.message.type !== 'abort' && cheat ? cheat(out.to, out.message, context) : out.message;
       const messages: readonly ServerMessage[] = Array.isArray(rewritten)
         ? rewritten
         : [rewritten as ServerMessage];

@@ -60,7 +60,12 @@ interface CoreRound {
 }
 
 /** One round through the core, its server messages passed through `attack`'s cheat. */
-function playCore(label: string, round: number, earlier: readonly EarlierRound[], attack?: Attack): CoreRound {
+function playCore(
+  label: string,
+  round: number,
+  earlier: readonly EarlierRound[],
+  attack?: Attack,
+): CoreRound {
   const p = params(round);
   const sent: [ClientId, ClientMessage][] = [];
   const keys = new Map<ClientId, AdvertisedKeys>();
@@ -71,7 +76,8 @@ function playCore(label: string, round: number, earlier: readonly EarlierRound[]
     rngFor: roundRng(label, round),
     observe: (from, message) => {
       sent.push([from, message]);
-      if (message.type === 'advertise') keys.set(from, { id: from, cPk: message.cPk, sPk: message.sPk, signature: message.signature! });
+      if (message.type === 'advertise')
+        keys.set(from, { id: from, cPk: message.cPk, sPk: message.sPk, signature: message.signature! });
     },
     tamper: (to, message: ServerMessage) => {
       if (message.type === 'unmask-request' && message.signatures) signatures = message.signatures;
@@ -174,7 +180,10 @@ describe('a split view against the signed consistency check', () => {
     const listB = survivors.filter((id) => id !== target);
     const signed = new Map<ClientId, ConsistencySignature>();
     for (const [id, client] of clients) {
-      const reply = client.handle({ type: 'consistency-request', survivors: groupA.includes(id) ? listA : listB });
+      const reply = client.handle({
+        type: 'consistency-request',
+        survivors: groupA.includes(id) ? listA : listB,
+      });
       assert.equal(reply?.type, 'consistency', `client ${id} signs the list it was shown`);
       if (reply?.type === 'consistency') signed.set(id, { id, signature: reply.signature });
     }

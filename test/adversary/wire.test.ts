@@ -18,14 +18,12 @@ import { checkHararyParameters } from '../../src/secagg/graph-params.ts';
 import type { ClientMessage } from '../../src/secagg/messages.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
 import { inputsFor, plainSums, testRng } from '../server/robustness-harness.ts';
+import { type Attack, exposedInputs, HARARY_PLAN, splitView, WIRE_ATTACKS } from './attacks.ts';
 import {
-  type Attack,
-  exposedInputs,
-  HARARY_PLAN,
-  splitView,
-  WIRE_ATTACKS,
-} from './attacks.ts';
-import { CheatingCoordinator, type CheatingCoordinatorConfig, type CheatingRound } from './cheating-coordinator.ts';
+  CheatingCoordinator,
+  type CheatingCoordinatorConfig,
+  type CheatingRound,
+} from './cheating-coordinator.ts';
 
 const NAMES = ['client-1', 'client-2', 'client-3', 'client-4', 'client-5', 'client-6'];
 const VECTORS = [{ name: 'v', length: 16, bits: 32 }];
@@ -52,7 +50,12 @@ async function play(
 ): Promise<Played> {
   const coordinator = new CheatingCoordinator({
     cohort: NAMES,
-    params: () => ({ serverModel: 'semi-honest', threshold: THRESHOLD, maxCorruptClients: 1, vectors: VECTORS }),
+    params: () => ({
+      serverModel: 'semi-honest',
+      threshold: THRESHOLD,
+      maxCorruptClients: 1,
+      vectors: VECTORS,
+    }),
     ...options,
   });
   coordinators.push(coordinator);
@@ -86,7 +89,9 @@ async function play(
 
 /** Every message the clients sent in a round, with its sender. */
 function sentIn(round: CheatingRound): [ClientId, ClientMessage][] {
-  return [...round.sessions.values()].flatMap((log) => log.sent.map((m): [ClientId, ClientMessage] => [log.id, m]));
+  return [...round.sessions.values()].flatMap((log) =>
+    log.sent.map((m): [ClientId, ClientMessage] => [log.id, m]),
+  );
 }
 
 /** Asserts an honest round: every client done, the exact sum, nothing exposed. */
@@ -141,7 +146,11 @@ function assertRefused(played: Played, attack: Attack, index: number): void {
       `${name}'s Abort frame reached the coordinator`,
     );
     const unmaskResponses = log.sent.filter((m) => m.type === 'unmask').length;
-    assert.equal(unmaskResponses, attack.refusal === 'repeated-request' ? 1 : 0, `${name}'s unmask responses`);
+    assert.equal(
+      unmaskResponses,
+      attack.refusal === 'repeated-request' ? 1 : 0,
+      `${name}'s unmask responses`,
+    );
     if (attack.announce) assert.deepEqual(log.sent, [], `${name} sent nothing after the announcement`);
   }
   assert.deepEqual(exposedInputs(sentIn(round), round.params.threshold), []);

@@ -204,6 +204,16 @@ describe('bad input, in-process', () => {
       run(...base, '--clients', '5', '--max-corrupt-clients', '3', '--threshold', '3'),
       cliError(/below the semi-honest minimum 4/),
     );
+    // 2t > n: a coordinator lying about who dropped must not be able to reach t twice.
+    await assert.rejects(
+      run(...base, '--clients', '6', '--threshold', '3'),
+      cliError(/threshold 3 is below the semi-honest minimum 4 for n=6.*two disjoint survivor views/),
+    );
+    // The default threshold is capped at M, which must then exceed N/2 as well.
+    await assert.rejects(
+      run(...base, '--clients', '10', '--min-clients', '4'),
+      cliError(/threshold 4 is below the semi-honest minimum 6 for n=10/),
+    );
     await assert.rejects(
       run(...base, '--clients', '5', '--server-model', 'malicious'),
       cliError(/not available over the network/),

@@ -70,7 +70,10 @@ describe('roundParams checks a Harary graph against its announced threat model',
 
   it('refuses a threshold a split view could reach twice: 2t ≤ k + 1 (no consistency check)', () => {
     const k = (PLAN.graph as { degree: number }).degree;
-    assert.ok(minimumHararyThreshold(N, k, PLAN.maxCorruptClients, 40) <= k / 2, 'the threat model allows k/2');
+    assert.ok(
+      minimumHararyThreshold(N, k, PLAN.maxCorruptClients, 40) <= k / 2,
+      'the threat model allows k/2',
+    );
     assert.throws(
       () => announce({ threshold: k / 2 }),
       refusedWith('threshold-too-low', /2t > k \+ 1 is needed/),

@@ -70,10 +70,18 @@ describe('a client that refuses', () => {
     assert.equal(refusalLines[0]!['refusal'], 'insufficient-privacy');
     assert.equal(refusalLines[0]!['stage'], 'advertise');
     // One line of names, codes and the client's own bounded words: no field for anything else.
-    assert.deepEqual(
-      Object.keys(refusalLines[0]!).sort(),
-      ['client', 'detail', 'hostname', 'level', 'msg', 'pid', 'refusal', 'round', 'stage', 'time'],
-    );
+    assert.deepEqual(Object.keys(refusalLines[0]!).sort(), [
+      'client',
+      'detail',
+      'hostname',
+      'level',
+      'msg',
+      'pid',
+      'refusal',
+      'round',
+      'stage',
+      'time',
+    ]);
     const ended = lines.find((l) => l['msg'] === 'round ended')!;
     assert.deepEqual(ended['refusals'], { 'insufficient-privacy': 1 });
 
@@ -94,7 +102,9 @@ describe('a client that refuses', () => {
     const tc = await start({ cohortSize: 4, minClients: 4, threshold: 3 });
     const raw = new RawStream(tc.address);
     await raw.sendFrame(checkInToFrame('raw'));
-    const honest = Promise.all(['h-1', 'h-2', 'h-3'].map((name) => sdkParticipant(tc.address, name, inputsFor(name))));
+    const honest = Promise.all(
+      ['h-1', 'h-2', 'h-3'].map((name) => sdkParticipant(tc.address, name, inputsFor(name))),
+    );
     const announcement = parseServerFrame((await raw.nextBytes())!);
     assert.equal(announcement.type, 'round');
     await raw.sendFrame(
