@@ -76,7 +76,7 @@ describe('bad input, as processes', { concurrency: true }, () => {
         privagg(...base, '--clients', '5', '--host', '0.0.0.0', '--insecure-plaintext-dev-only'),
         privagg('serve', '--port', String(taken), '--clients', '2', '--dim', '1', '--out', out),
       ]);
-      assertOneLine(low, 2, /^privagg: threshold 1 is below the semi-honest minimum 2 for n=5/m);
+      assertOneLine(low, 2, /^privagg: threshold 1 is below the semi-honest minimum 3 for n=5/m);
       assertOneLine(
         plaintext,
         2,

@@ -130,14 +130,16 @@ describe('roundParams checks a Harary graph against its announced threat model',
   });
 
   it('binds every graph parameter into configHash', () => {
-    const base = announce({}).configHash;
+    // t one above the plan's, so that a degree two higher still has 2t > k + 1.
+    const threshold = PLAN.threshold + 1;
+    const base = announce({ threshold }).configHash;
     const harary = PLAN.graph as GraphSpec & { kind: 'harary' };
     for (const graph of [
       { degree: harary.degree + 2 },
       { minSurvivors: harary.minSurvivors + 1 },
       { securityBits: 41, minSurvivors: harary.minSurvivors + 20 },
     ]) {
-      assert.notDeepEqual(announce({ graph }).configHash, base, JSON.stringify(graph));
+      assert.notDeepEqual(announce({ threshold, graph }).configHash, base, JSON.stringify(graph));
     }
   });
 });

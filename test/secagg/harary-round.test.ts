@@ -133,14 +133,9 @@ describe('masks cancel on a Harary graph', () => {
 });
 
 describe('fast-check: masks cancel on random Harary graphs under random dropouts', () => {
-  const stageOrNone = fc.constantFrom<Stage | undefined>(
-    undefined,
-    undefined,
-    undefined,
-    'advertise',
-    'share',
-    'masked',
-    'unmask',
+  const mostlySurvives = fc.oneof(
+    { arbitrary: fc.constant<Stage | undefined>(undefined), weight: 3 },
+    { arbitrary: fc.constantFrom<Stage | undefined>('advertise', 'share', 'masked', 'unmask'), weight: 1 },
   );
 
   it('with at most two clients lost, t ≤ k − 2: the round succeeds with the survivors’ exact sum', () => {
@@ -180,7 +175,9 @@ describe('fast-check: masks cancel on random Harary graphs under random dropouts
       fc.property(
         fc.integer({ min: 10, max: 36 }),
         fc.integer({ min: 2, max: 4 }),
-        fc.array(stageOrNone, { minLength: 36, maxLength: 36 }),
+        // A quarter of the clients lost on average: with t = k/2 + 1 (no split view can reach t twice)
+        // on these small degrees, heavier losses would leave almost every round short of shares.
+        fc.array(mostlySurvives, { minLength: 36, maxLength: 36 }),
         fc.nat(),
         (n, half, fates, label) => {
           const k = Math.min(2 * half, n - 2 - ((n - 2) % 2));

@@ -52,7 +52,7 @@ describe('a Harary round over gRPC', () => {
       threshold: 2, // not used: the plan sets it
       serverModel: 'semi-honest',
       maxCorruptClients: 0,
-      graph: { mode: 'harary', expectedDropout: 0.1, adversarialFraction: 0.05 },
+      graph: { mode: 'harary', expectedDropout: 0.05, adversarialFraction: 0.05 }, // 10% needs n ≥ 30 with t ≥ k/2 + 1
       vectors: [{ name: 'v', length: DIM, bits: 32 }],
       rounds: 1,
       checkInMs: 10_000,
@@ -106,7 +106,7 @@ describe('a Harary round over gRPC', () => {
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, N - 3);
 
     // Every client was announced the planned Harary graph, and computed the same configHash.
-    const plan = planGraph({ n: N, dropoutRate: 0.1, adversarialRate: 0.05, mode: 'harary' });
+    const plan = planGraph({ n: N, dropoutRate: 0.05, adversarialRate: 0.05, mode: 'harary' });
     const params = seen.get(nameOf(0))!.params;
     assert.deepEqual(params.graph, plan.graph);
     assert.equal(params.threshold, plan.threshold);
