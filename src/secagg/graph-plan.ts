@@ -21,9 +21,10 @@
  *   unmask request (its own share is the t-th), a client lost after sharing its keys needs t, so with
  *   S ~ Binomial(k, 1 − δ) this is at most n · ((1 − δ) · P[S < t − 1] + δ · P[S < t]),
  * and fcp's own correctness bound (exactly ⌊δn⌋ dropouts) must hold too. The degree is raised from
- * fcp's, two at a time, until the sum of these is below 2^−η. At n ≥ 300 or so fcp's k already
- * passes (e.g. n = 500, γ = 5%, δ = 10%: k = 32, t = 17, D = 129); at n = 100 and δ = 10% the
- * survivor floor needs k = 26 where fcp gives 16.
+ * fcp's, two at a time, until the sum of these is below 2^−η. For γ = 5% and δ = 10%: at n = 500
+ * fcp gives k = 32 and the plan is k = 34, t = 18, minSurvivors = 360; at n = 100 fcp gives k = 16 and
+ * the plan (forced with `harary`) k = 30, t = 16. At δ = 30% the rule t ≥ k/2 + 1 dominates: k = 206
+ * at n = 1,000 where fcp gives about 60.
  *
  * ## Complete graph
  * `auto` keeps the complete graph for small cohorts, where a sparse graph saves little: whenever the
@@ -110,7 +111,7 @@ function log2Text(log: number): string {
  * @returns a frozen {@link GraphPlan}; its Harary parameters pass `checkHararyParameters`
  * @throws TypeError / RangeError for inputs out of range; RangeError when `mode` is `harary` and no
  *   Harary graph fits (a small n, or the malicious setting), or when no parameters are secure at all
- * @example planGraph({ n: 500, dropoutRate: 0.1, adversarialRate: 0.05 }).graph // { kind: 'harary', degree: 32, … }
+ * @example planGraph({ n: 500, dropoutRate: 0.1, adversarialRate: 0.05 }) // H(k = 34, t = 18), ≥ 360 survivors
  */
 export function planGraph(input: GraphPlanInput): GraphPlan {
   if (typeof input !== 'object' || input === null) {

@@ -313,7 +313,7 @@ export function roundParams(input: RoundParamsInput): RoundParams {
   checkInteger(input.threshold, 'threshold', 1, n);
   const graph = validateGraph(input.graph, n, input.threshold, maxCorruptClients, input.serverModel);
   // §7's whole-cohort rule is the complete graph's; a Harary graph's per-neighbourhood conditions
-  // (checked above) replace it: there t is far below n_C (e.g. t = 17 with n_C = 25 at n = 500).
+  // (checked above) replace it: there t is far below n_C (e.g. t = 18 with n_C = 25 at n = 500).
   const needed = graph.kind === 'complete' ? minimumThreshold(n, input.serverModel, maxCorruptClients) : 2;
   if (input.threshold < needed) {
     const rule =
