@@ -24,7 +24,7 @@
  * fcp's, two at a time, until the sum of these is below 2^−η. For γ = 5% and δ = 10%: at n = 500
  * fcp gives k = 32 and the plan is k = 34, t = 18, minSurvivors = 360; at n = 100 fcp gives k = 16 and
  * the plan (forced with `harary`) k = 30, t = 16. At δ = 30% the rule t ≥ k/2 + 1 dominates: k = 206
- * at n = 1,000 where fcp gives about 60.
+ * at n = 1,000 where fcp gives 66.
  *
  * ## Complete graph
  * `auto` keeps the complete graph for small cohorts, where a sparse graph saves little: whenever the
