@@ -98,7 +98,7 @@ serveRpc<MeasuredRequest, MeasuredResponse>(ROLE, async (request) => {
         const params = roundParams({
           round: r,
           serverModel: 'semi-honest',
-          threshold: 3,
+          threshold: 5,
           maxCorruptClients: 0,
           clients: Array.from({ length: n }, (_, i) => i + 1),
           vectors: [{ name: 'warm-up', length: request.length, bits: request.bits }],

@@ -144,12 +144,12 @@ async function runOnce(
       graph: plan.graph,
     };
   } else {
-    // Validated as a round the checks accept (no corrupt client, no loss), then given Flower's
-    // threshold and no survivor floor, on both sides alike.
+    // Validated as a round the checks accept (no corrupt client, no loss, Flower's threshold, which
+    // is k/2 + 1), then given no survivor floor, on both sides alike.
     input = {
       round,
       serverModel: 'semi-honest',
-      threshold: 2,
+      threshold: FLOWER.threshold,
       maxCorruptClients: 0,
       clients,
       vectors,

@@ -44,7 +44,8 @@ Appends one JSON line per round to FILE:
   {"round":1,"status":"ok","survivors":["id",...],"dropped":{"id":"stage",...},"sum":[...]}
   {"round":2,"status":"aborted","survivors":[],"dropped":{...},"reason":"..."}
 plus, only when a round had them, "badShares" ({"id":["whose secret",...]}: unmask shares found
-wrong, by sender) and "unreadableShares" ({"id":["recipient",...]}: share messages not readable).
+wrong, by sender), "unreadableShares" ({"id":["recipient",...]}: share messages not readable) and
+"refusals" ({"reason":count,...}: requests the clients refused, by refusal reason).
 The first line on stdout is "listening on HOST:PORT"; then one summary line per round. Logs (JSON,
 pino) go to stderr. Exits 0 after R rounds, or when the privacy budget allows no further round
 (a "stopped: ..." line on stdout; checked before binding too); 130/143 after SIGINT/SIGTERM (the
@@ -57,7 +58,9 @@ round:
   --min-clients M           start with M..N clients once the check-in window has passed
                             (default N: always wait for N)
   --threshold T             clients that must survive to the unmask stage
-                            (default floor(2N/3)+1, at least the malicious minimum, capped at M)
+                            (default floor(2N/3)+1, at least the malicious minimum, capped at M);
+                            it must exceed N/2, so that a coordinator lying about who dropped
+                            cannot reach T twice
   --max-corrupt-clients C   clients that may collude with the coordinator; T must exceed C
                             (default 0)
   --server-model semi-honest|malicious   the coordinator the clients protect themselves against
@@ -185,6 +188,7 @@ export function outcomeRecord(outcome: RoundOutcome): Record<string, unknown> {
   // Present only when a round had them, so that ordinary lines keep their fields.
   if (outcome.badShares) record['badShares'] = outcome.badShares;
   if (outcome.unreadableShares) record['unreadableShares'] = outcome.unreadableShares;
+  if (outcome.refusals) record['refusals'] = { ...outcome.refusals };
   return record;
 }
 

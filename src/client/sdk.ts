@@ -220,6 +220,13 @@ export interface Participation {
  */
 export const DEFAULT_UPLOAD_CHUNK_BYTES = 16 << 10;
 
+/**
+ * How long a client that sent its Abort (a refusal) waits for the coordinator to close the call
+ * before cancelling it. The coordinator closes it as soon as the Abort arrives, so this bounds only
+ * the wait on one that does not.
+ */
+export const ABORT_GRACE_MS = 1_000;
+
 /** One client's connection to a coordinator. */
 export class Participant {
   readonly #options: ParticipantOptions;
@@ -334,6 +341,8 @@ class ParticipantSession {
   #round = 0;
   #chain: Promise<void> = Promise.resolve();
   #settled = false;
+  /** The call has its final status (the coordinator ended it, or it failed). */
+  #hasStatus = false;
   #resolve!: (value: Participation) => void;
   #reject!: (error: Error) => void;
 
@@ -363,6 +372,9 @@ class ParticipantSession {
     });
     call.on('end', () => {
       this.#chain = this.#chain.then(() => this.#onEnd());
+    });
+    call.on('status', () => {
+      this.#hasStatus = true;
     });
     call.write(checkInToFrame(this.options.name));
     return result;
@@ -503,24 +515,49 @@ class ParticipantSession {
   #fail(error: unknown): void {
     if (this.#settled) return;
     if (error instanceof Refusal || error instanceof ProtocolViolation) {
-      // Tell the coordinator why, then stop: nothing more is revealed.
+      // Tell the coordinator why (an Abort frame: CLIENT_REFUSED with the refusal reason, or
+      // PROTOCOL_VIOLATION), then stop: nothing more is revealed.
       this.call.write(clientAbortToFrame(abortFromError(error)));
       this.call.end();
-      this.#settle(error instanceof Refusal ? new ClientRefusedError(error) : error);
+      this.#settle(error instanceof Refusal ? new ClientRefusedError(error) : error, 'after-abort');
       return;
     }
     this.#settle(error instanceof Error ? error : new Error(String(error)));
   }
 
-  #settle(outcome: Participation | Error): void {
+  /**
+   * Ends the session with its outcome. A failure cancels the call, except after this client's own
+   * Abort (`after-abort`): a cancel resets the stream at once, and the Abort frame written just
+   * before it would be lost with it, leaving the coordinator unable to tell a refusal from a
+   * dropout. So the call is left to the coordinator to close (it does so as soon as the Abort
+   * arrives, PROTOCOL.md §12.2), and cancelled only if it has not within {@link ABORT_GRACE_MS}.
+   */
+  #settle(outcome: Participation | Error, ending: 'cancel' | 'after-abort' = 'cancel'): void {
     if (this.#settled) return;
     this.#settled = true;
-    if (outcome instanceof Error) {
-      this.call.cancel();
-      this.#reject(outcome);
-    } else {
+    if (!(outcome instanceof Error)) {
       this.call.end();
       this.#resolve(outcome);
+    } else if (ending === 'after-abort') {
+      void this.#closed(ABORT_GRACE_MS).then(() => {
+        this.call.cancel();
+        this.#reject(outcome);
+      });
+    } else {
+      this.call.cancel();
+      this.#reject(outcome);
     }
+  }
+
+  /** Resolves once the call has its final status, or after `limitMs`. */
+  #closed(limitMs: number): Promise<void> {
+    if (this.#hasStatus) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, limitMs);
+      this.call.once('status', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

@@ -635,6 +635,15 @@ export class SecAggClient {
     message: UnmaskRequestMessage,
   ): UnmaskResponseMessage {
     const { survivors, dropped } = message;
+    if (this.params.serverModel !== 'malicious' && message.signatures !== undefined) {
+      // The field is set only in the malicious setting (§4.5); a semi-honest round has no consistency
+      // check whose signatures it could carry. Answering would let a coordinator present one setting
+      // to some clients and the other to the rest.
+      throw new Refusal(
+        'bad-signature',
+        'the unmask request carries consistency signatures, but a semi-honest round has no consistency check',
+      );
+    }
     if (!isStrictlyAscending(dropped)) {
       throw new Refusal('inconsistent-survivors', 'the dropped list is not sorted and unique');
     }

@@ -6,7 +6,11 @@
  *
  * ## Harary graph (SecAgg+)
  * Start from fcp's choice (`graphParams`: the smallest even k, and t, such that privacy fails with
- * probability below 2^−σ and, with at most ⌊δn⌋ dropouts, the round with probability below 2^−η).
+ * probability below 2^−σ and, with at most ⌊δn⌋ dropouts, the round with probability below 2^−η),
+ * with t raised to at least k/2 + 1: the Harary graph runs without a consistency check, so a
+ * client's k + 1 share holders must not split into two groups that each reach t (`splitViewMinimum`,
+ * params.ts). That is what raises k at high dropout rates: a survivor needs t − 1 ≥ k/2 of its k
+ * neighbours to answer.
  * Then fix the survivor floor: `minSurvivors = max(t, n − D)` with D the most lost clients for which
  * the honest survivors' graph stays connected (`maxPrivateDropouts`). Clients refuse to unmask for
  * fewer survivors, so privacy no longer rests on the dropout assumption; it holds for any dropouts.
@@ -17,16 +21,18 @@
  *   unmask request (its own share is the t-th), a client lost after sharing its keys needs t, so with
  *   S ~ Binomial(k, 1 − δ) this is at most n · ((1 − δ) · P[S < t − 1] + δ · P[S < t]),
  * and fcp's own correctness bound (exactly ⌊δn⌋ dropouts) must hold too. The degree is raised from
- * fcp's, two at a time, until the sum of these is below 2^−η. At n ≥ 300 or so fcp's k already
- * passes (e.g. n = 500, γ = 5%, δ = 10%: k = 32, t = 17, D = 129); at n = 100 and δ = 10% the
- * survivor floor needs k = 26 where fcp gives 16.
+ * fcp's, two at a time, until the sum of these is below 2^−η. For γ = 5% and δ = 10%: at n = 500
+ * fcp gives k = 32 and the plan is k = 34, t = 18, minSurvivors = 360; at n = 100 fcp gives k = 16 and
+ * the plan (forced with `harary`) k = 30, t = 16. At δ = 30% the rule t ≥ k/2 + 1 dominates: k = 206
+ * at n = 1,000 where fcp gives 66.
  *
  * ## Complete graph
  * `auto` keeps the complete graph for small cohorts, where a sparse graph saves little: whenever the
  * Harary degree would exceed a quarter of the other clients ({@link AUTO_MAX_DEGREE_FRACTION}), or no
  * degree below n − 1 works, and always in the malicious setting (where the Harary graph is refused:
  * see `harary.ts`). Its threshold is the usual ⌊2n/3⌋ + 1 (`defaultThreshold`), lowered as far as the
- * §7 minimum if needed so that P[Binomial(n, δ) > n − t] < 2^−η.
+ * §7 minimum (in the semi-honest setting ⌊n/2⌋ + 1 at least: `minimumThreshold`) if needed so that
+ * P[Binomial(n, δ) > n − t] < 2^−η.
  * @module
  */
 import type { GraphSpec } from './graph.ts';
@@ -40,7 +46,7 @@ import {
   maxPrivateDropouts,
   minimumHararyThreshold,
 } from './graph-params.ts';
-import { defaultThreshold, minimumThreshold } from './params.ts';
+import { defaultThreshold, minimumThreshold, splitViewMinimum } from './params.ts';
 import type { ServerModel } from './types.ts';
 
 /** `auto`: Harary for large cohorts, complete for small ones; `harary`: the Harary graph or an error. */
@@ -105,7 +111,7 @@ function log2Text(log: number): string {
  * @returns a frozen {@link GraphPlan}; its Harary parameters pass `checkHararyParameters`
  * @throws TypeError / RangeError for inputs out of range; RangeError when `mode` is `harary` and no
  *   Harary graph fits (a small n, or the malicious setting), or when no parameters are secure at all
- * @example planGraph({ n: 500, dropoutRate: 0.1, adversarialRate: 0.05 }).graph // { kind: 'harary', degree: 32, … }
+ * @example planGraph({ n: 500, dropoutRate: 0.1, adversarialRate: 0.05 }) // H(k = 34, t = 18), ≥ 360 survivors
  */
 export function planGraph(input: GraphPlanInput): GraphPlan {
   if (typeof input !== 'object' || input === null) {
@@ -161,8 +167,9 @@ function hararyPlan(fcp: GraphChoice & { kind: 'harary' }, dropoutRate: number):
   const limitSecurity = -(sigma + 1) * Math.LN2;
   const limitCorrectness = -eta * Math.LN2;
   for (let k = fcp.degree; k <= n - 2; k += 2) {
-    // fcp's threshold rule for this k (semi-honest), confirmed with the clients' own check.
-    let t = minimumHararyThreshold(n, k, corrupt, sigma);
+    // fcp's threshold rule for this k (semi-honest), confirmed with the clients' own check, and at
+    // least what rules out a split view (2t > k + 1: the Harary graph has no consistency check).
+    let t = Math.max(minimumHararyThreshold(n, k, corrupt, sigma), splitViewMinimum(k + 1));
     while (t <= k + 1 && !(logExposureBound(n, k, corrupt, t) < limitSecurity)) t++;
     if (t > k + 1) continue;
     const lost = maxPrivateDropouts(n, k, corrupt, sigma);

@@ -105,14 +105,35 @@ export const MAX_VECTOR_ELEMENTS = 2 ** 28;
 export const MAX_CONTEXT_BYTES = 65_536;
 
 /**
- * The smallest threshold the security theorems allow for `n` clients (§7): semi-honest needs
- * t > n_C (Bonawitz et al. 2017, Thm 6.3); malicious needs 2t > n + n_C (Thm 6.5, with the signed
- * consistency check). Never below 2: with t = 1 a single share is the secret.
+ * The smallest threshold privagg allows for `n` clients on the complete graph (§7): semi-honest needs
+ * t > n_C (Bonawitz et al. 2017, Thm 6.3) and 2t > n (see {@link splitViewMinimum}); malicious needs
+ * 2t > n + n_C (Thm 6.5, with the signed consistency check). Never below 2: with t = 1 a single share
+ * is the secret.
  */
 export function minimumThreshold(n: number, serverModel: ServerModel, maxCorruptClients: number): number {
   const bound =
-    serverModel === 'malicious' ? Math.floor((n + maxCorruptClients) / 2) + 1 : maxCorruptClients + 1;
+    serverModel === 'malicious'
+      ? Math.floor((n + maxCorruptClients) / 2) + 1
+      : Math.max(maxCorruptClients + 1, splitViewMinimum(n));
   return Math.max(2, bound);
+}
+
+/**
+ * The smallest threshold that keeps a split view from exposing an input when nothing makes the
+ * clients agree on who survived (the semi-honest setting has no consistency check, §4.4): t with
+ * 2t > `holders`, the clients that hold shares of one client's secrets (the client itself and its
+ * neighbours: n on the complete graph, k + 1 on a Harary graph of degree k).
+ *
+ * Why: a coordinator that tells some holders of u's shares that u survived (they reveal shares of
+ * u's self-mask seed b_u, and u reveals its own) and the others that u dropped (they reveal shares of
+ * u's mask key s_u) learns both secrets, and so u's input, once each group reaches t. The two groups
+ * are disjoint, so both can reach t exactly when 2t ≤ holders: with n = 6 and t = 3, three clients
+ * told one story and three the other unmask everyone. Each view is consistent on its own, so no
+ * client can notice it; only the threshold can rule it out. The malicious setting's bound
+ * 2t > n + n_C already implies this one.
+ */
+export function splitViewMinimum(holders: number): number {
+  return Math.floor(holders / 2) + 1;
 }
 
 /** The default threshold: ⌊2n/3⌋ + 1 (safe in both settings for n_C < n/3), at least the minimum. */
@@ -186,7 +207,8 @@ function validateContext(context: Uint8Array | undefined): Uint8Array {
 /**
  * Validates a Harary graph spec against the round (docs/PROTOCOL.md §2.2): semi-honest only; k even
  * in [2, n − 1]; t in [2, k + 1]; minSurvivors in [t, n]; σ in [{@link MIN_SECURITY_BITS},
- * {@link MAX_SECURITY_BITS}]; and the privacy bounds of `checkHararyParameters`.
+ * {@link MAX_SECURITY_BITS}]; the privacy bounds of `checkHararyParameters`; and 2t > k + 1
+ * ({@link splitViewMinimum}: the Harary graph runs without a consistency check).
  */
 function validateHarary(
   spec: GraphSpec & { kind: 'harary' },
@@ -235,6 +257,16 @@ function validateHarary(
       check.message,
     );
   }
+  // Checked after the threat model's bounds, whose messages say more when both fail.
+  const splitView = splitViewMinimum(spec.degree + 1);
+  if (threshold < splitView) {
+    throw new ParameterError(
+      'threshold-too-low',
+      `threshold ${threshold} is below ${splitView}: without a consistency check a client's ` +
+        `${spec.degree + 1} share holders (itself and its ${spec.degree} neighbours) could be split into two ` +
+        `groups that each reach t, one told it survived and one that it dropped (2t > k + 1 is needed)`,
+    );
+  }
   return Object.freeze({
     kind: 'harary',
     degree: spec.degree,
@@ -264,7 +296,8 @@ const COMPLETE: GraphSpec = Object.freeze({ kind: 'complete' });
 /**
  * Validates and freezes round parameters and computes the configuration hash.
  * @throws {ParameterError} with problem `threshold-too-low` when t is below {@link minimumThreshold}
- *   (complete graph) or below what a Harary graph's threat model needs, `graph-too-weak` for a Harary
+ *   (complete graph) or below what a Harary graph's threat model and {@link splitViewMinimum} need
+ *   (2t > k + 1), `graph-too-weak` for a Harary
  *   degree, survivor floor or σ that is not private enough, `invalid` for anything malformed.
  */
 export function roundParams(input: RoundParamsInput): RoundParams {
@@ -291,14 +324,17 @@ export function roundParams(input: RoundParamsInput): RoundParams {
   checkInteger(input.threshold, 'threshold', 1, n);
   const graph = validateGraph(input.graph, n, input.threshold, maxCorruptClients, input.serverModel);
   // §7's whole-cohort rule is the complete graph's; a Harary graph's per-neighbourhood conditions
-  // (checked above) replace it: there t is far below n_C (e.g. t = 17 with n_C = 25 at n = 500).
+  // (checked above) replace it: there t is far below n_C (e.g. t = 18 with n_C = 25 at n = 500).
   const needed = graph.kind === 'complete' ? minimumThreshold(n, input.serverModel, maxCorruptClients) : 2;
   if (input.threshold < needed) {
-    const rule = input.serverModel === 'malicious' ? '2t > n + n_C' : 't > n_C';
+    const rule =
+      input.serverModel === 'malicious'
+        ? '2t > n + n_C'
+        : 't > n_C, and 2t > n: without a consistency check two disjoint survivor views must not both reach t';
     throw new ParameterError(
       'threshold-too-low',
       `threshold ${input.threshold} is below the ${input.serverModel} minimum ${needed} for n=${n}, ` +
-        `n_C=${maxCorruptClients} (${rule}, and t >= 2)`,
+        `n_C=${maxCorruptClients} (${rule}; and t >= 2)`,
     );
   }
   const vectors = validateVectors(input.vectors);

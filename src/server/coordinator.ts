@@ -19,6 +19,10 @@
  * (unmask-pool.ts; `unmaskWorkers`), so the event loop keeps serving other sessions meanwhile; each
  * thread holds one vector-length accumulator. A worker failure aborts the round: nothing is released.
  *
+ * Refusals: a selected client that refuses a request sends an Abort (CLIENT_REFUSED and its reason)
+ * and leaves the round like any dropout; the coordinator logs it and counts it by reason in the
+ * round's outcome (`refusals`), so a refusal is never mistaken for a lost connection.
+ *
  * Monitoring: an optional observer (observer.ts) hears of each round's start, stages and end and of
  * refused sessions; bytes in and out are counted in place and clients by state are counted when
  * asked, so metrics (metrics.ts) and the dashboard cost a frame one addition. No HTTP here.
@@ -39,7 +43,7 @@ import type { PrivacyLedger } from '../dp/ledger.ts';
 import { type ServerFrame, ServerFrame as ServerFrameCodec } from '../gen/privagg/v1/secagg.ts';
 import type { CohortMember } from '../secagg/cohort.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
-import { ProtocolViolation } from '../secagg/errors.ts';
+import { ProtocolViolation, type RefusalCode } from '../secagg/errors.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
 import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import type { ClientMessage, Stage } from '../secagg/messages.ts';
@@ -173,6 +177,13 @@ export interface RoundOutcome {
    * Absent when there were none.
    */
   readonly unreadableShares?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Requests the selected clients refused (their Abort frame: CLIENT_REFUSED with a refusal reason),
+   * counted by reason, keys sorted. Each refusing client is also in `dropped`, at the stage it
+   * refused in. Absent when nobody refused. Honest clients refuse only what could expose their input
+   * (PROTOCOL.md §2–§4), so any count here means parameters or requests worth looking into.
+   */
+  readonly refusals?: Readonly<Partial<Record<RefusalCode, number>>>;
   /** Cumulative ε after this round (with {@link RoundPrivacy}); the round counts even if aborted. */
   readonly epsilon?: number;
   /**
@@ -326,6 +337,8 @@ interface ActiveRound {
   readonly uploading: Set<Session>;
   readonly uploadQueue: Session[];
   readonly done: (result: RoundResult) => void;
+  /** The clients' refusals so far, by reason (RoundOutcome.refusals). */
+  readonly refusals: Map<RefusalCode, number>;
   /** Set once the unmask plan has been handed to the executor. */
   unmasking?: true;
 }
@@ -376,12 +389,11 @@ export class Coordinator implements CoordinatorGauges {
       throw new RangeError(`unmask workers must be a non-negative integer, got ${workers}`);
     }
     this.config = config;
-    // Validate the parameters once up front, for the smallest round the coordinator may run (and,
-    // when the graph is planned per round, the largest); a planner's rounds get their vectors from
-    // the announced privacy.
-    for (const n of graph.mode === 'complete'
-      ? [config.minClients]
-      : [config.minClients, config.cohortSize]) {
+    // Validate the parameters once up front, for the smallest and the largest round the coordinator
+    // may run (one fixed threshold must suit both: t ≤ M, t > n_C, and in the semi-honest setting
+    // 2t > N, lest a split view reach t twice); a planner's rounds get their vectors from the
+    // announced privacy.
+    for (const n of new Set([config.minClients, config.cohortSize])) {
       roundParams({
         ...this.#paramsInput(1, n),
         vectors: config.vectors.length > 0 ? config.vectors : [{ name: 'update', length: 1, bits: 32 }],
@@ -412,6 +424,9 @@ export class Coordinator implements CoordinatorGauges {
     const session = new Session(call, auth.name);
     call.on('data', (bytes: Uint8Array) => this.#onFrame(session, bytes));
     call.on('end', () => {
+      // A client that sent its own Abort half-closes right after it (PROTOCOL.md §12.2): its end is
+      // decided and queued already (#end), and that queued end closes the call with its status.
+      if (session.ending && !session.closed) return;
       const open = !session.closed;
       this.#onGone(session, 'stream ended');
       // A half-close before the session is over: nothing more will come, so end the call rather than
@@ -649,16 +664,32 @@ export class Coordinator implements CoordinatorGauges {
       return;
     }
     if (!this.#withinRateLimit(session, round)) return;
-    if (frame.type === 'abort') {
-      this.#env.logger.info(
-        { client: session.shownName, code: frame.code, refusal: frame.refusal },
-        'client aborted',
-      );
-      this.#end(session, 'client-aborted', 'the client aborted');
-      return;
-    }
+    if (frame.type === 'abort') return this.#onClientAbort(session, round, frame);
     if (frame.type === 'masked-chunk') return this.#onMaskedChunk(session, round, frame);
     this.#deliver(session, round, frame);
+  }
+
+  /**
+   * A client's own Abort: it leaves the round at the current stage (dropped there, as PROTOCOL.md
+   * §12.2 says). A refusal is counted by its reason for the round's outcome and logged as one line;
+   * the client's text is echoed bounded (it is the client's own words, and never needed in full).
+   */
+  #onClientAbort(session: Session, round: ActiveRound, frame: WireAbort): void {
+    const stage = round.server.stage;
+    const detail = echo(frame.reason, ABORT_DETAIL_CHARS);
+    if (frame.code === 'client-refused' && frame.refusal !== undefined) {
+      round.refusals.set(frame.refusal, (round.refusals.get(frame.refusal) ?? 0) + 1);
+      this.#env.logger.warn(
+        { round: round.params.round, client: session.shownName, stage, refusal: frame.refusal, detail },
+        'client refused',
+      );
+    } else {
+      this.#env.logger.info(
+        { round: round.params.round, client: session.shownName, stage, code: frame.code, detail },
+        'client aborted',
+      );
+    }
+    this.#end(session, 'client-aborted', 'the client aborted');
   }
 
   #onCheckIn(session: Session, name: string): void {
@@ -993,6 +1024,7 @@ export class Coordinator implements CoordinatorGauges {
     }
     const startedAt = this.#now();
     this.#eventLoop.takeWindow();
+    const refusals = new Map<RefusalCode, number>();
     const result = await new Promise<RoundResult>((done) => {
       const round: ActiveRound = {
         params,
@@ -1005,6 +1037,7 @@ export class Coordinator implements CoordinatorGauges {
         uploading: new Set(),
         uploadQueue: [],
         done,
+        refusals,
       };
       this.#round = round;
       for (const session of cohort) session.round = round;
@@ -1046,7 +1079,11 @@ export class Coordinator implements CoordinatorGauges {
     await this.#writer.idle();
     for (const session of sessions.values()) this.#end(session, 'round-completed', 'the round is over');
     await this.#writer.idle();
-    return this.#outcome(roundNumber, params, sessions, result, { totalMs, stageMs, eventLoopDelayMs });
+    return this.#outcome(roundNumber, params, sessions, result, refusals, {
+      totalMs,
+      stageMs,
+      eventLoopDelayMs,
+    });
   }
 
   readonly #stageMarks = new Map<SecAggServer, [Stage, number][]>();
@@ -1201,6 +1238,7 @@ export class Coordinator implements CoordinatorGauges {
     params: RoundParams,
     sessions: ReadonlyMap<ClientId, Session>,
     result: RoundResult,
+    refusals: ReadonlyMap<RefusalCode, number>,
     timing: RoundOutcome['timing'],
   ): RoundOutcome {
     const nameOf = (id: ClientId) => sessions.get(id)!.name!;
@@ -1212,9 +1250,12 @@ export class Coordinator implements CoordinatorGauges {
       map.size === 0
         ? undefined
         : Object.fromEntries([...map].map(([id, ids]) => [nameOf(id), ids.map(nameOf)]));
-    const shares = {
+    const reports = {
       ...(result.badShares.size > 0 && { badShares: byName(result.badShares) }),
       ...(result.unreadableShares.size > 0 && { unreadableShares: byName(result.unreadableShares) }),
+      ...(refusals.size > 0 && {
+        refusals: Object.fromEntries([...refusals].sort(([a], [b]) => (a < b ? -1 : 1))),
+      }),
     };
     if (result.status === 'ok') {
       return {
@@ -1225,7 +1266,7 @@ export class Coordinator implements CoordinatorGauges {
         sums: result.sums,
         vectors: params.vectors,
         timing,
-        ...shares,
+        ...reports,
       };
     }
     return {
@@ -1237,7 +1278,7 @@ export class Coordinator implements CoordinatorGauges {
       vectors: params.vectors,
       reason: result.error.message,
       timing,
-      ...shares,
+      ...reports,
     };
   }
 
@@ -1254,6 +1295,7 @@ export class Coordinator implements CoordinatorGauges {
         eventLoopDelayMs: outcome.timing.eventLoopDelayMs,
         badShares: outcome.badShares,
         unreadableShares: outcome.unreadableShares,
+        refusals: outcome.refusals,
       },
       'round ended',
     );
@@ -1282,6 +1324,9 @@ function limitReadAhead(call: Call): void {
   const state = (call as unknown as { _readableState?: { highWaterMark?: number } })._readableState;
   if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 0;
 }
+
+/** The most characters of a client's own abort message repeated in the log. */
+const ABORT_DETAIL_CHARS = 200;
 
 /**
  * Below this many mask words in all (~1.5 ms of expansion) the coordinator unmasks on the event loop:

@@ -91,6 +91,15 @@ export function createMetrics(options: MetricsOptions): CoordinatorMetrics {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  // Not in privagg_client_refusals_total: that one counts the coordinator turning sessions away;
+  // this one, clients turning the coordinator's requests down — a sign of bad parameters or a
+  // cheating coordinator, which an alert on the other would drown in routine waiting-full counts.
+  const roundRefusals = new Counter({
+    name: 'privagg_round_refusals_total',
+    help: "Requests selected clients refused during a round (their Abort: CLIENT_REFUSED), by the client's refusal reason.",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   new Counter({
     name: 'privagg_bytes_received_total',
     help: 'Bytes of client frames received (protobuf-encoded).',
@@ -150,6 +159,9 @@ export function createMetrics(options: MetricsOptions): CoordinatorMetrics {
         if (ms !== undefined) stageDuration.observe({ stage }, ms / 1000);
       }
       for (const stage of Object.values(outcome.dropped)) dropped.inc({ stage });
+      for (const [reason, count] of Object.entries(outcome.refusals ?? {})) {
+        if (count !== undefined) roundRefusals.inc({ reason }, count);
+      }
       if (epsilonSpent && outcome.epsilon !== undefined) epsilonSpent.set(outcome.epsilon);
     },
     refused(cause) {

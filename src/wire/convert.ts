@@ -27,7 +27,13 @@ import { packBits } from '../secagg/bitpack.ts';
 import { type CohortMember, IDENTITY_KEY_BYTES, MAX_COHORT_NAME_BYTES } from '../secagg/cohort.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
 import { equalBytes } from '../secagg/encoding.ts';
-import { type AbortCode, Refusal, type RefusalCode, RoundAborted } from '../secagg/errors.ts';
+import {
+  type AbortCode,
+  ProtocolViolation,
+  Refusal,
+  type RefusalCode,
+  RoundAborted,
+} from '../secagg/errors.ts';
 import type { GraphSpec } from '../secagg/graph.ts';
 import type {
   AbortMessage,
@@ -805,7 +811,8 @@ function abortToWire(abort: WireAbort | AbortMessage): pb.Abort {
 
 /**
  * Turns an error into the abort to send: a {@link Refusal} becomes `client-refused` with its code, a
- * {@link RoundAborted} keeps its code, a {@link WireFormatError} about received data is a
+ * {@link RoundAborted} keeps its code, a {@link WireFormatError} about received data and a core
+ * {@link ProtocolViolation} (a message out of order or against the protocol) are a
  * `protocol-violation` of the peer, and anything else is `server-aborted` with a generic message
  * (an unexpected error's text is not sent).
  * @param error - what was thrown
@@ -816,7 +823,10 @@ export function abortFromError(error: unknown): WireAbort {
     return { type: 'abort', code: 'client-refused', refusal: error.code, reason: error.message };
   }
   if (error instanceof RoundAborted) return { type: 'abort', code: error.code, reason: error.message };
-  if (error instanceof WireFormatError && error.direction === 'decode') {
+  if (
+    (error instanceof WireFormatError && error.direction === 'decode') ||
+    error instanceof ProtocolViolation
+  ) {
     return { type: 'abort', code: 'protocol-violation', reason: error.message };
   }
   return { type: 'abort', code: 'server-aborted', reason: 'internal error' };

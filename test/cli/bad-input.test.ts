@@ -76,7 +76,7 @@ describe('bad input, as processes', { concurrency: true }, () => {
         privagg(...base, '--clients', '5', '--host', '0.0.0.0', '--insecure-plaintext-dev-only'),
         privagg('serve', '--port', String(taken), '--clients', '2', '--dim', '1', '--out', out),
       ]);
-      assertOneLine(low, 2, /^privagg: threshold 1 is below the semi-honest minimum 2 for n=5/m);
+      assertOneLine(low, 2, /^privagg: threshold 1 is below the semi-honest minimum 3 for n=5/m);
       assertOneLine(
         plaintext,
         2,
@@ -203,6 +203,16 @@ describe('bad input, in-process', () => {
     await assert.rejects(
       run(...base, '--clients', '5', '--max-corrupt-clients', '3', '--threshold', '3'),
       cliError(/below the semi-honest minimum 4/),
+    );
+    // 2t > n: a coordinator lying about who dropped must not be able to reach t twice.
+    await assert.rejects(
+      run(...base, '--clients', '6', '--threshold', '3'),
+      cliError(/threshold 3 is below the semi-honest minimum 4 for n=6.*two disjoint survivor views/),
+    );
+    // The default threshold is capped at M, which must then exceed N/2 as well.
+    await assert.rejects(
+      run(...base, '--clients', '10', '--min-clients', '4'),
+      cliError(/threshold 4 is below the semi-honest minimum 6 for n=10/),
     );
     await assert.rejects(
       run(...base, '--clients', '5', '--server-model', 'malicious'),

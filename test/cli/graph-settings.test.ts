@@ -38,7 +38,7 @@ describe('serve --graph', () => {
     assert.equal(s.threshold, plan.threshold);
     assert.equal(s.maxCorruptClients, 25);
     assert.equal(s.graphPlans?.length, 1);
-    assert.match(s.graphPlans![0]!.summary, /Harary graph for n=500.*degree k=\d+.*threshold t=17/);
+    assert.match(s.graphPlans![0]!.summary, /Harary graph for n=500.*degree k=\d+.*threshold t=18/);
     assert.deepEqual(coordinatorConfig(s).graph, s.graph);
   });
 

@@ -30,27 +30,45 @@ function describePlan(n: number, dropoutRate: number): string {
 describe('planGraph', () => {
   it('γ = 5%: k/t/minSurvivors for the benchmark cohorts at 0, 10 and 30% dropout', () => {
     // fcp's degrees (14/32/58 at n = 500) are raised where independent dropouts at rate δ would
-    // break rounds more often than 2^-20: e.g. 34 at n = 500, δ = 10%.
+    // break rounds more often than 2^-20: e.g. 34 at n = 500, δ = 10%. And t ≥ k/2 + 1 (no split
+    // view can reach t twice), which at δ = 30% takes k past 200: a survivor needs k/2 of its k
+    // neighbours to answer. At n = 500 that is past a quarter of the peers, so auto keeps the
+    // complete graph.
     assert.deepEqual(
       [0, 0.1, 0.3].map((d) => describePlan(500, d)),
-      ['14/13/491', '34/17/360', '60/20/254'],
+      ['14/13/491', '34/18/360', 'complete/300'],
     );
     assert.deepEqual(
       [0, 0.1, 0.3].map((d) => describePlan(1000, d)),
-      ['14/13/993', '36/19/723', '66/23/502'],
+      ['14/13/993', '36/19/723', '206/104/213'],
     );
     assert.deepEqual(
       [0, 0.1, 0.3].map((d) => describePlan(10_000, d)),
-      ['16/15/9934', '42/22/7154', '80/29/4866'],
+      ['16/15/9934', '42/22/7154', '232/117/2282'],
     );
+    for (const n of [500, 1000, 10_000]) {
+      for (const d of [0, 0.1, 0.3]) {
+        const p = planGraph({ n, dropoutRate: d, adversarialRate: 0.05 });
+        if (p.graph.kind === 'harary') assert.ok(2 * p.threshold > p.graph.degree + 1, p.summary);
+      }
+    }
   });
 
   it('auto keeps the complete graph for small cohorts, with a threshold that completes rounds', () => {
     assert.equal(describePlan(100, 0.1), 'complete/67');
-    assert.equal(describePlan(100, 0.3), 'complete/47');
+    const p10 = planGraph({ n: 100, dropoutRate: 0.1, adversarialRate: 0.05 });
+    assert.ok(p10.log2FailureBound < -20, p10.summary);
+    // At δ = 30% the threshold would have to go below n/2 + 1 for rounds to fail less than 2^-20
+    // of the time; it stops there (a split view must not reach t twice), and the plan says so.
+    assert.equal(describePlan(100, 0.3), 'complete/51');
     const p = planGraph({ n: 100, dropoutRate: 0.3, adversarialRate: 0.05 });
-    assert.ok(p.log2FailureBound < -20, p.summary);
-    assert.match(p.summary, /a quarter of the other 99 clients/);
+    assert.ok(p.log2FailureBound > -20 && p.log2FailureBound < -15, p.summary);
+    assert.match(p.summary, /above the 2\^-20 target/);
+    assert.match(p.summary, /no degree below n - 1 completes rounds reliably enough/);
+    assert.match(
+      planGraph({ n: 500, dropoutRate: 0.3, adversarialRate: 0.05 }).summary,
+      /the Harary degree \d+ would exceed a quarter of the other 499 clients/,
+    );
     assert.equal(planGraph({ n: 150, dropoutRate: 0.1, adversarialRate: 0.05 }).graph.kind, 'harary');
   });
 

@@ -11,7 +11,7 @@ import type { GraphSpec } from '../../src/secagg/graph.ts';
 import { maxPrivateDropouts, minimumHararyThreshold } from '../../src/secagg/graph-params.ts';
 import { planGraph } from '../../src/secagg/graph-plan.ts';
 import { neighbourGraph } from '../../src/secagg/harary.ts';
-import { ParameterError, type RoundParams, roundParams } from '../../src/secagg/params.ts';
+import { ParameterError, type RoundParams, roundParams, splitViewMinimum } from '../../src/secagg/params.ts';
 import { sessionIdFor } from '../../src/secagg/transcript.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
 import { simulateRound } from '../../src/sim/round.ts';
@@ -57,16 +57,28 @@ describe('roundParams checks a Harary graph against its announced threat model',
 
   it('refuses a degree too small for n_C corrupt and n − minSurvivors lost clients', () => {
     assert.throws(
-      () => announce({ graph: { degree: 20 } }),
+      () => announce({ threshold: 11, graph: { degree: 20 } }),
       refusedWith('graph-too-weak', /degree k=20 is too small/),
     );
   });
 
   it('refuses a threshold the corrupt neighbours could reach', () => {
-    assert.throws(
-      () => announce({ threshold: PLAN.threshold - 1 }),
-      refusedWith('threshold-too-low', /threshold t=/),
+    const k = (PLAN.graph as { degree: number }).degree;
+    const exposed = minimumHararyThreshold(N, k, PLAN.maxCorruptClients, 40) - 1;
+    assert.throws(() => announce({ threshold: exposed }), refusedWith('threshold-too-low', /threshold t=/));
+  });
+
+  it('refuses a threshold a split view could reach twice: 2t ≤ k + 1 (no consistency check)', () => {
+    const k = (PLAN.graph as { degree: number }).degree;
+    assert.ok(
+      minimumHararyThreshold(N, k, PLAN.maxCorruptClients, 40) <= k / 2,
+      'the threat model allows k/2',
     );
+    assert.throws(
+      () => announce({ threshold: k / 2 }),
+      refusedWith('threshold-too-low', /2t > k \+ 1 is needed/),
+    );
+    assert.doesNotThrow(() => announce({ threshold: k / 2 + 1 }));
   });
 
   it('refuses the same parameters when more clients are assumed corrupt', () => {
@@ -118,14 +130,16 @@ describe('roundParams checks a Harary graph against its announced threat model',
   });
 
   it('binds every graph parameter into configHash', () => {
-    const base = announce({}).configHash;
+    // t one above the plan's, so that a degree two higher still has 2t > k + 1.
+    const threshold = PLAN.threshold + 1;
+    const base = announce({ threshold }).configHash;
     const harary = PLAN.graph as GraphSpec & { kind: 'harary' };
     for (const graph of [
       { degree: harary.degree + 2 },
       { minSurvivors: harary.minSurvivors + 1 },
       { securityBits: 41, minSurvivors: harary.minSurvivors + 20 },
     ]) {
-      assert.notDeepEqual(announce({ graph }).configHash, base, JSON.stringify(graph));
+      assert.notDeepEqual(announce({ threshold, graph }).configHash, base, JSON.stringify(graph));
     }
   });
 });
@@ -133,7 +147,7 @@ describe('roundParams checks a Harary graph against its announced threat model',
 /** A small Harary round: n = 30, k = 6, n_C = 1, with the widest survivor floor. */
 function smallRound(): RoundParams {
   const n = 30;
-  const threshold = minimumHararyThreshold(n, 6, 1, 40);
+  const threshold = Math.max(minimumHararyThreshold(n, 6, 1, 40), splitViewMinimum(7));
   return makeParams({
     n,
     threshold,

@@ -19,7 +19,7 @@ import type {
   Stage,
   UnmaskResponseMessage,
 } from '../../src/secagg/messages.ts';
-import type { RoundParams } from '../../src/secagg/params.ts';
+import { type RoundParams, splitViewMinimum } from '../../src/secagg/params.ts';
 import { DeterministicRng } from '../../src/secagg/rng.ts';
 import { type RoundResult, SecAggServer } from '../../src/secagg/server.ts';
 import type { ClientId, ServerModel } from '../../src/secagg/types.ts';
@@ -228,7 +228,7 @@ describe('a corrupted unmask share', () => {
   });
 
   it('from two holders of one secret (m ≥ t + 4): both found by decoding, both blamed', () => {
-    const params = makeParams({ n: 8, threshold: 4 });
+    const params = makeParams({ n: 9, threshold: 5 });
     const forge = forges(corruptUnmask(id(1), [id(6)]), corruptUnmask(id(3), [id(6)]));
     const { inputs, report } = run(params, 'corrupt/two', { forge });
     const result = assertOk(report);
@@ -291,7 +291,7 @@ describe('a corrupted unmask share', () => {
 /** A Harary round (PROTOCOL.md §2.2) on n clients of degree k, as harary-round.test.ts builds it. */
 function hararyParams(n: number, degree: number): RoundParams {
   const lost = maxPrivateDropouts(n, degree, 1, 40);
-  const threshold = minimumHararyThreshold(n, degree, 1, 40);
+  const threshold = Math.max(minimumHararyThreshold(n, degree, 1, 40), splitViewMinimum(degree + 1));
   return makeParams({
     n,
     threshold,

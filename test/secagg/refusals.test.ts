@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Refusal, type RefusalCode } from '../../src/secagg/errors.ts';
 import type { ServerMessage } from '../../src/secagg/messages.ts';
-import { ParameterError, roundParams } from '../../src/secagg/params.ts';
+import { minimumThreshold, ParameterError, roundParams } from '../../src/secagg/params.ts';
 import type { ClientId, ServerModel } from '../../src/secagg/types.ts';
 import { simulateRound } from '../../src/sim/round.ts';
 import { makeInputs, makeParams, rngFor, TWO_VECTORS } from './harness.ts';
@@ -110,6 +110,19 @@ const cases: Case[] = [
     rewrite: (m, victim) =>
       m.type === 'unmask-request'
         ? { ...m, survivors: m.survivors.filter((id) => id === victim || id > 2) }
+        : m,
+  },
+  {
+    name: 'an unmask request carrying an empty list of consistency signatures',
+    code: 'bad-signature',
+    rewrite: (m) => (m.type === 'unmask-request' ? { ...m, signatures: [] } : m),
+  },
+  {
+    name: 'an unmask request carrying one consistency signature per survivor',
+    code: 'bad-signature',
+    rewrite: (m) =>
+      m.type === 'unmask-request'
+        ? { ...m, signatures: m.survivors.map((id) => ({ id, signature: new Uint8Array(64) })) }
         : m,
   },
   {
@@ -223,12 +236,35 @@ describe('parameter validation', () => {
           serverModel: 'semi-honest',
           threshold: 3,
           maxCorruptClients: 3,
-          clients: [1, 2, 3, 4, 5, 6, 7, 8],
+          clients: [1, 2, 3, 4, 5],
           vectors: TWO_VECTORS,
         }),
       (e: unknown) =>
         e instanceof ParameterError && e.problem === 'threshold-too-low' && /minimum 4/.test(e.message),
     );
+  });
+
+  it('refuses a semi-honest threshold two disjoint survivor views could both reach (2t <= n)', () => {
+    const input = {
+      round: 1,
+      serverModel: 'semi-honest' as const,
+      maxCorruptClients: 0,
+      clients: [1, 2, 3, 4, 5, 6],
+      vectors: TWO_VECTORS,
+    };
+    assert.throws(
+      () => roundParams({ ...input, threshold: 3 }),
+      (e: unknown) =>
+        e instanceof ParameterError &&
+        e.problem === 'threshold-too-low' &&
+        /minimum 4 for n=6/.test(e.message) &&
+        /two disjoint survivor views/.test(e.message),
+    );
+    assert.equal(roundParams({ ...input, threshold: 4 }).threshold, 4);
+    // The malicious setting's consistency check bound, 2t > n + n_C, already implies it.
+    assert.equal(minimumThreshold(6, 'malicious', 0), 4);
+    assert.equal(minimumThreshold(7, 'semi-honest', 0), 4);
+    assert.equal(minimumThreshold(7, 'semi-honest', 5), 6);
   });
 
   it('refuses a malicious threshold with 2t <= n + n_C, and names what is needed', () => {

@@ -63,7 +63,12 @@ describe('vector length limits', () => {
 describe('cohort size', () => {
   it('hashes the parameters of 300,000 clients (one argument per client overflowed the stack)', () => {
     const clients = Array.from({ length: 300_000 }, (_, i) => i + 1);
-    const params = roundParams({ ...base, clients, vectors: [{ name: 'sum', length: 4, bits: 32 }] });
+    const params = roundParams({
+      ...base,
+      threshold: 150_001, // 2t > n
+      clients,
+      vectors: [{ name: 'sum', length: 4, bits: 32 }],
+    });
     assert.equal(params.clients.length, 300_000);
     assert.equal(params.configHash.length, 32);
   });

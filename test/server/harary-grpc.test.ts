@@ -10,6 +10,7 @@ import { credentials, Server, ServerCredentials, type ServerDuplexStream } from 
 import { pino } from 'pino';
 import { ClientRefusedError, Participant } from '../../src/client/sdk.ts';
 import type { ServerFrame } from '../../src/gen/privagg/v1/secagg.ts';
+import { minimumHararyThreshold } from '../../src/secagg/graph-params.ts';
 import { planGraph } from '../../src/secagg/graph-plan.ts';
 import type { Stage } from '../../src/secagg/messages.ts';
 import type { RoundParams } from '../../src/secagg/params.ts';
@@ -17,7 +18,7 @@ import { DeterministicRng } from '../../src/secagg/rng.ts';
 import type { ClientId } from '../../src/secagg/types.ts';
 import { Coordinator, type CoordinatorConfig, type RoundOutcome } from '../../src/server/coordinator.ts';
 import { simulateRound } from '../../src/sim/round.ts';
-import { parseClientFrame, roundAnnouncementToFrame } from '../../src/wire/convert.ts';
+import { parseClientFrame, roundAnnouncementToFrame, type WireAbort } from '../../src/wire/convert.ts';
 import { participateService } from '../../src/wire/service.ts';
 
 const DIM = 64;
@@ -51,7 +52,7 @@ describe('a Harary round over gRPC', () => {
       threshold: 2, // not used: the plan sets it
       serverModel: 'semi-honest',
       maxCorruptClients: 0,
-      graph: { mode: 'harary', expectedDropout: 0.1, adversarialFraction: 0.05 },
+      graph: { mode: 'harary', expectedDropout: 0.05, adversarialFraction: 0.05 }, // 10% needs n ≥ 30 with t ≥ k/2 + 1
       vectors: [{ name: 'v', length: DIM, bits: 32 }],
       rounds: 1,
       checkInMs: 10_000,
@@ -105,7 +106,7 @@ describe('a Harary round over gRPC', () => {
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, N - 3);
 
     // Every client was announced the planned Harary graph, and computed the same configHash.
-    const plan = planGraph({ n: N, dropoutRate: 0.1, adversarialRate: 0.05, mode: 'harary' });
+    const plan = planGraph({ n: N, dropoutRate: 0.05, adversarialRate: 0.05, mode: 'harary' });
     const params = seen.get(nameOf(0))!.params;
     assert.deepEqual(params.graph, plan.graph);
     assert.equal(params.threshold, plan.threshold);
@@ -150,13 +151,20 @@ describe('a Harary round over gRPC', () => {
 describe('a client refuses a weak Harary announcement', () => {
   /**
    * A fake coordinator that announces `graph` for 500 clients with n_C = 25; resolves with the error
-   * the client's participate() rejects with. (The SDK writes its Abort frame and cancels the call at
-   * once, so the frame itself may never reach this fake.)
+   * the client's participate() rejects with, once the fake has received the client's Abort frame
+   * (naming the same refusal) and closed the call, as a coordinator does.
    */
   async function announceTo(threshold: number, graph: RoundParams['graph']): Promise<ClientRefusedError> {
+    let abort: WireAbort | undefined;
     const port = await serve((call) => {
       call.on('data', (bytes: Uint8Array) => {
-        if (parseClientFrame(bytes, undefined).type !== 'check-in') return;
+        const frame = parseClientFrame(bytes, undefined);
+        if (frame.type === 'abort') {
+          abort = frame;
+          call.end();
+          return;
+        }
+        if (frame.type !== 'check-in') return;
         call.write(
           roundAnnouncementToFrame(
             {
@@ -184,6 +192,8 @@ describe('a client refuses a weak Harary announcement', () => {
       return assert.fail('the client must refuse');
     } catch (error) {
       assert.ok(error instanceof ClientRefusedError, `a refusal, got ${String(error)}`);
+      assert.equal(abort?.code, 'client-refused', 'the Abort frame reached the coordinator');
+      assert.equal(abort?.refusal, error.refusal.code);
       return error;
     } finally {
       p.close();
@@ -194,13 +204,15 @@ describe('a client refuses a weak Harary announcement', () => {
   const harary = plan.graph as RoundParams['graph'] & { kind: 'harary' };
 
   it('a degree below what 25 corrupt clients and the allowed losses require', async () => {
-    const error = await announceTo(plan.threshold, { ...harary, degree: 20 });
+    // t = 11 = k/2 + 1 for k = 20 (the planned t may exceed what 20 neighbours can hold).
+    const error = await announceTo(11, { ...harary, degree: 20 });
     assert.equal(error.refusal.code, 'bad-parameters');
     assert.match(error.message, /degree k=20 is too small/);
   });
 
   it('a threshold below what 25 corrupt clients require', async () => {
-    const error = await announceTo(plan.threshold - 2, harary);
+    const exposed = minimumHararyThreshold(500, harary.degree, plan.maxCorruptClients, 40) - 1;
+    const error = await announceTo(exposed, harary);
     assert.equal(error.refusal.code, 'threshold-too-low');
     assert.match(error.message, /threshold t=\d+ is too low/);
   });

@@ -18,7 +18,7 @@ import {
   status as Status,
   type StatusObject,
 } from '@grpc/grpc-js';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { Participant } from '../../src/client/sdk.ts';
 import * as pb from '../../src/gen/privagg/v1/secagg.ts';
 import { SecAggClient } from '../../src/secagg/client.ts';
@@ -112,10 +112,10 @@ export interface TestCoordinator {
 /** Starts a coordinator on 127.0.0.1 with an ephemeral port and runs it. */
 export async function startCoordinator(
   config: CoordinatorConfig,
-  options: { authenticate?: Authenticate } = {},
+  options: { authenticate?: Authenticate; logger?: Logger } = {},
 ): Promise<TestCoordinator> {
   const coordinator = new Coordinator(config, {
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     authenticate: options.authenticate ?? (() => ({ ok: true, name: undefined })),
   });
   const calls: CallRecord[] = [];
@@ -192,7 +192,7 @@ export async function startCoordinator(
  */
 export function coordinatorsForThisFile(): (
   overrides?: Partial<CoordinatorConfig>,
-  options?: { authenticate?: Authenticate },
+  options?: { authenticate?: Authenticate; logger?: Logger },
 ) => Promise<TestCoordinator> {
   const running: TestCoordinator[] = [];
   after(() => {

@@ -42,7 +42,10 @@ async function roundWith(
   inSum: readonly string[],
 ): Promise<PlayedRound> {
   const n = HONEST.length + scripts.length;
-  const tc = await startCoordinator(testConfig({ cohortSize: n, minClients: n, threshold: 3 }));
+  // The lowest threshold allowed (2t > n): the honest clients alone must be able to finish the round.
+  const tc = await startCoordinator(
+    testConfig({ cohortSize: n, minClients: n, threshold: Math.floor(n / 2) + 1 }),
+  );
   running.push(tc);
   const scripted = scripts.map(
     (s) => new ScriptedParticipant(tc.address, { name: s.name, input: inputsFor(s.name), tamper: s.tamper }),
@@ -107,7 +110,7 @@ describe('a hostile client over gRPC', () => {
   });
 
   it("repeating another client's keys (two clients with one random stream) loses its place, the first stays", async () => {
-    const tc = await startCoordinator(testConfig({ cohortSize: 6, minClients: 6, threshold: 3 }));
+    const tc = await startCoordinator(testConfig({ cohortSize: 6, minClients: 6, threshold: 4 }));
     running.push(tc);
     // The same seed gives both the same key pairs: whichever advertisement arrives second repeats a key.
     const twins = ['twin-a', 'twin-b'].map(
