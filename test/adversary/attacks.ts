@@ -155,7 +155,18 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: 'the malicious setting, to clients that hold no identity keys',
     setting: 'semi-honest',
     refusal: 'bad-parameters',
-    announce: (honest) => ({ ...honest, serverModel: 'malicious', threshold: 4 }),
+    // A well-formed malicious announcement (the wire requires its cohort): the clients, holding no
+    // identity keys, refuse it however the cohort looks.
+    announce: (honest) => ({
+      ...honest,
+      serverModel: 'malicious',
+      threshold: 4,
+      cohort: honest.clients.map((id) => ({
+        id,
+        name: `client-${id}`,
+        identityKey: new Uint8Array(32).fill(id),
+      })),
+    }),
   },
   // ---- stage 0: keys ---------------------------------------------------------------------------
   {

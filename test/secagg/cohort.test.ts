@@ -93,7 +93,7 @@ describe('the cohort in the round parameters (§2.3)', () => {
       assert.throws(() => roundParams({ ...base, cohort: bad }), invalid(pattern), String(pattern));
     }
     assert.throws(
-      () => roundParams({ ...base, serverModel: 'semi-honest', threshold: 3, cohort }),
+      () => roundParams({ ...base, serverModel: 'semi-honest', cohort }),
       invalid(/malicious setting only/),
     );
   });

@@ -189,7 +189,7 @@ describe('the malicious setting over gRPC', () => {
 
   it('the coordinator refuses a check-in under a name its roster does not enroll', async () => {
     const { coordinator, port, running } = await startCoordinator(
-      config({ rounds: 1, checkInMs: 50, minClients: 2, threshold: 2 }),
+      config({ rounds: 1, checkInMs: 50, cohortSize: 2, minClients: 2, threshold: 2 }),
     );
     const stranger = participant(port, 'stranger');
     await assert.rejects(
