@@ -166,15 +166,19 @@ function checkGraph(
       );
     }
     try {
-      roundParams({
-        round: 1,
-        serverModel: 'semi-honest',
-        threshold,
-        maxCorruptClients,
-        clients: Array.from({ length: minClients }, (_, i) => i + 1),
-        vectors: [{ name: 'check', length: 1, bits: 32 }],
-        graph: { kind: 'complete' },
-      });
+      // At the smallest and the largest cohort, as the coordinator checks it: one threshold must suit
+      // both (t ≤ M, t > n_C, and 2t > N, lest a split view reach t twice).
+      for (const n of new Set([minClients, clients])) {
+        roundParams({
+          round: 1,
+          serverModel: 'semi-honest',
+          threshold,
+          maxCorruptClients,
+          clients: Array.from({ length: n }, (_, i) => i + 1),
+          vectors: [{ name: 'check', length: 1, bits: 32 }],
+          graph: { kind: 'complete' },
+        });
+      }
     } catch (error) {
       if (error instanceof RangeError) throw invalid(`${field}.threshold`, error.message);
       throw error;

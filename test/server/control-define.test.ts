@@ -65,8 +65,8 @@ describe('checkDefinition', () => {
         stageTimeoutMs: 30_000,
       },
     );
-    const capped = checkDefinition({ ...base, cohort: { clients: 10, minClients: 5, checkInWindowMs: 100 } });
-    assert.equal(capped.threshold, 5, 'the default threshold is capped at M');
+    const capped = checkDefinition({ ...base, cohort: { clients: 10, minClients: 6, checkInWindowMs: 100 } });
+    assert.equal(capped.threshold, 6, 'the default threshold is capped at M');
   });
 
   it('plans a threat-model graph for N and M as serve --graph does', () => {
@@ -146,15 +146,20 @@ describe('checkDefinition', () => {
       [{ ...base, graph: {} }, 'aggregation.graph: set one of complete, auto, harary'],
       [
         { ...base, graph: { choice: { $case: 'complete', value: { threshold: 1, maxCorruptClients: 0 } } } },
-        'aggregation.graph.complete.threshold: threshold 1 is below the semi-honest minimum 2',
+        'aggregation.graph.complete.threshold: threshold 1 is below the semi-honest minimum 6',
       ],
       [
         { ...base, graph: { choice: { $case: 'complete', value: { threshold: 11, maxCorruptClients: 0 } } } },
         'aggregation.graph.complete.threshold: must be at most the smallest cohort (10)',
       ],
       [
-        { ...base, graph: { choice: { $case: 'complete', value: { threshold: 3, maxCorruptClients: 3 } } } },
-        'aggregation.graph.complete.threshold: threshold 3 is below the semi-honest minimum 4',
+        { ...base, graph: { choice: { $case: 'complete', value: { threshold: 7, maxCorruptClients: 7 } } } },
+        'aggregation.graph.complete.threshold: threshold 7 is below the semi-honest minimum 8',
+      ],
+      [
+        // The default threshold capped at M = 5 cannot exceed N/2 = 5: a split view could reach it twice.
+        { ...base, cohort: { clients: 10, minClients: 5, checkInWindowMs: 100 } },
+        'aggregation.graph.complete.threshold: threshold 5 is below the semi-honest minimum 6',
       ],
       [
         {
