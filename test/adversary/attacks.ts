@@ -5,11 +5,12 @@
  * and against the protocol core in process (`simulateRound`'s tamper hook), so an attack written
  * once is tried wherever the setting it needs is served.
  *
- * Which setting an attack needs decides where it runs today: the network serves the semi-honest
- * setting only (a malicious announcement is refused until clients hold identity keys), so attacks on
- * signatures (`setting: 'malicious'`) run against the core in process (malicious-core.test.ts) and
- * join the wire tests (wire.test.ts) once the malicious setting is served: the catalogue does not
- * change, only the driver.
+ * Which setting an attack needs decides where it runs today: the wire tests (wire.test.ts) run
+ * clients without identity keys, which refuse a malicious announcement, so attacks on signatures
+ * (`setting: 'malicious'`) run against the core in process (malicious-core.test.ts). The network now
+ * serves the malicious setting (clients with `identity`, the roster and the cohort); running these
+ * attacks over the wire too needs the cheating coordinator to announce a cohort and its clients to hold
+ * identities, not yet done: the catalogue does not change, only the driver.
  * @module
  */
 import { X25519PrivateKey } from '../../src/secagg/crypto/x25519.ts';
@@ -264,8 +265,8 @@ export const WIRE_ATTACKS: readonly Attack[] = [
 
 /**
  * Attacks that need the malicious setting (signed keys, the signed consistency check), for a round of
- * six clients with t = 4 and n_C = 1. They run against the core in process today, and over the wire
- * once the network serves the malicious setting.
+ * six clients with t = 4 and n_C = 1. They run against the core in process today; over the wire once
+ * the cheating coordinator drives clients with identities (see the module comment).
  */
 export const MALICIOUS_ATTACKS: readonly Attack[] = [
   {

@@ -5,8 +5,8 @@
  * and before the client sends anything that would let the coordinator unmask an input. The same
  * server with its cheating switched off completes rounds with exact sums.
  *
- * Not here: attacks on signatures (the malicious setting, not served over the network until clients
- * hold identity keys) run against the core in malicious-core.test.ts; and a coordinator that
+ * Not here: attacks on signatures (the malicious setting; these clients hold no identity keys) run
+ * against the core in malicious-core.test.ts; and a coordinator that
  * substitutes fresh keys of its own in the semi-honest setting is out of that setting's threat model
  * (README: the coordinator is trusted to relay keys), so no client can refuse it.
  */
