@@ -338,6 +338,12 @@ export function resolveControlSettings(
       );
     }
   }
+  if (values.has('roster')) {
+    // Not silently ignored: an operator who gives a roster expects the malicious setting.
+    throw new ConfigError(
+      '--roster is not available with --control yet (its aggregations run the semi-honest setting; the malicious setting is served without --control)',
+    );
+  }
   const get = <T>(key: string): T | undefined => values.get(key) as T | undefined;
   const port = get<number>('port');
   if (port === undefined) throw new ConfigError('missing --port (see privagg serve --help)');
