@@ -26,6 +26,7 @@ import {
   prepare,
   resourcesUsed,
   SHUTDOWN_GRACE_MS,
+  shutdownOnSignals,
 } from './serve.ts';
 import { oneLine } from './text.ts';
 
@@ -133,30 +134,12 @@ export async function runControl(settings: ControlServeSettings): Promise<number
     'coordinator listening for its operator',
   );
 
-  const signalled = await new Promise<NodeJS.Signals>((resolve) => {
-    let first: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (first !== undefined) {
-        logger.warn({ signal }, 'second signal: cancelling every call now');
-        server.forceShutdown();
-        return;
-      }
-      first = signal;
-      logger.info(
-        { signal, graceMs: SHUTDOWN_GRACE_MS },
-        'shutting down: no new rounds; the active round, if any, may finish',
-      );
-      health.setAll('NOT_SERVING');
-      // The aggregation ends (its last events go out), then the server, within the grace period.
-      void Promise.all([control.shutdown(), m.listen.shutdown(server, SHUTDOWN_GRACE_MS)]).then(() => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        resolve(signal);
-      });
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  // The aggregation ends (its last events go out), then the server, within the grace period.
+  const signals = shutdownOnSignals(logger, server, health, () =>
+    Promise.all([control.shutdown(), m.listen.shutdown(server, SHUTDOWN_GRACE_MS)]),
+  );
+  const signalled = await signals.stopped;
+  signals.detach();
   health.shutdown();
   if (out !== undefined) closeSync(out);
   logger.info({ signal: signalled, ...resourcesUsed() }, 'stopped');

@@ -496,26 +496,11 @@ async function run(argv: readonly string[]): Promise<number> {
     'coordinator listening',
   );
 
-  let signalled: NodeJS.Signals | undefined;
-  let stopping: Promise<void> | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled !== undefined) {
-      logger.warn({ signal }, 'second signal: cancelling every call now');
-      server.forceShutdown();
-      return;
-    }
-    signalled = signal;
-    logger.info(
-      { signal, graceMs: SHUTDOWN_GRACE_MS },
-      'shutting down: no new rounds; the active round, if any, may finish',
-    );
-    health.setAll('NOT_SERVING');
+  const signals = shutdownOnSignals(logger, server, health, () => {
     coordinator.close();
     // No new connections from here on; calls in progress get the grace period, then are cancelled.
-    stopping = m.listen.shutdown(server, SHUTDOWN_GRACE_MS);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+    return m.listen.shutdown(server, SHUTDOWN_GRACE_MS);
+  });
 
   let written = 0;
   const record = (outcome: RoundOutcome) => {
@@ -534,17 +519,78 @@ async function run(argv: readonly string[]): Promise<number> {
   privacy?.ledger.close();
   health.setAll('NOT_SERVING');
   health.shutdown();
-  await (stopping ?? m.listen.shutdown(server, 2_000));
+  await (signals.stopping ?? m.listen.shutdown(server, 2_000));
   await monitor?.close();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  signals.detach();
   closeSync(out);
+  const signalled = signals.signalled;
   if (signalled !== undefined) {
     logger.info({ signal: signalled, rounds: written, ...resourcesUsed() }, 'stopped');
     return 128 + constants.signals[signalled];
   }
   logger.info({ rounds: written, ...resourcesUsed() }, 'all rounds done');
   return 0;
+}
+
+/** What {@link shutdownOnSignals} reports. */
+export interface ShutdownSignals {
+  /** The first signal received, if any. */
+  readonly signalled: NodeJS.Signals | undefined;
+  /** The graceful stop the first signal started, if any. */
+  readonly stopping: Promise<unknown> | undefined;
+  /** Resolves with the first signal once the stop it started is over. */
+  readonly stopped: Promise<NodeJS.Signals>;
+  /** Removes the handlers. */
+  detach(): void;
+}
+
+/**
+ * SIGINT and SIGTERM for a serving process (`serve`, `serve --control`): the first signal marks the
+ * services NOT_SERVING and starts `stop` (a graceful stop within {@link SHUTDOWN_GRACE_MS}); a second
+ * cancels every call at once.
+ */
+export function shutdownOnSignals(
+  logger: { info(fields: object, msg: string): void; warn(fields: object, msg: string): void },
+  server: { forceShutdown(): void },
+  health: { setAll(status: 'NOT_SERVING'): void },
+  stop: () => Promise<unknown>,
+): ShutdownSignals {
+  let signalled: NodeJS.Signals | undefined;
+  let stopping: Promise<unknown> | undefined;
+  let stoppedWith!: (signal: NodeJS.Signals) => void;
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    stoppedWith = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled !== undefined) {
+      logger.warn({ signal }, 'second signal: cancelling every call now');
+      server.forceShutdown();
+      return;
+    }
+    signalled = signal;
+    logger.info(
+      { signal, graceMs: SHUTDOWN_GRACE_MS },
+      'shutting down: no new rounds; the active round, if any, may finish',
+    );
+    health.setAll('NOT_SERVING');
+    stopping = stop();
+    void stopping.then(() => stoppedWith(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    get signalled() {
+      return signalled;
+    },
+    get stopping() {
+      return stopping;
+    },
+    stopped,
+    detach() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /** The process's CPU time and peak resident memory (unmask worker threads included), for the log. */

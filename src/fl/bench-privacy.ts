@@ -739,6 +739,19 @@ function pct(x: number | undefined): string {
  * only), then the noise multipliers z of each family.
  */
 export function resultsTable(result: PrivacyBenchResult): string {
+  return accuracyTable(result, (epsilon, family, secure) =>
+    pct(cellRun(result, epsilon, family, secure)?.finalAccuracy),
+  );
+}
+
+/**
+ * A row per ε (∞ last), a column per aggregator whose family was run, each cell `cellText`, then the
+ * noise multipliers z of each family (those of `result`: they do not depend on the seed).
+ */
+function accuracyTable(
+  result: PrivacyBenchResult,
+  cellText: (epsilon: number, family: (typeof COLUMNS)[number]['family'], secure: boolean) => string,
+): string {
   const families = result.config.mechanisms;
   const columns = COLUMNS.filter((c) => families.includes(c.family));
   const epsilons = [...result.config.epsilons].sort((a, b) => a - b);
@@ -749,11 +762,7 @@ export function resultsTable(result: PrivacyBenchResult): string {
       const run = result.runs.find((r) => r.family === f && r.targetEpsilon === epsilon);
       return run?.noiseMultiplier === undefined ? '—' : run.noiseMultiplier.toFixed(3);
     });
-    rows.push([
-      formatEpsilon(epsilon),
-      ...columns.map((c) => pct(cellRun(result, epsilon, c.family, c.secure)?.finalAccuracy)),
-      ...z,
-    ]);
+    rows.push([formatEpsilon(epsilon), ...columns.map((c) => cellText(epsilon, c.family, c.secure)), ...z]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) =>
@@ -926,33 +935,12 @@ function cellStats(
  */
 export function seedsTable(results: readonly PrivacyBenchResult[]): string {
   checkSameConfig(results);
-  const first = results[0]!;
-  const families = first.config.mechanisms;
-  const columns = COLUMNS.filter((c) => families.includes(c.family));
-  const epsilons = [...first.config.epsilons].sort((a, b) => a - b);
-  const header = ['ε', ...columns.map((c) => c.title), ...families.map((f) => `z (${f})`)];
-  const rows: string[][] = [];
-  for (const epsilon of [...epsilons, Infinity]) {
-    const z = families.map((f) => {
-      const run = first.runs.find((r) => r.family === f && r.targetEpsilon === epsilon);
-      return run?.noiseMultiplier === undefined ? '—' : run.noiseMultiplier.toFixed(3);
-    });
-    rows.push([
-      formatEpsilon(epsilon),
-      ...columns.map((c) => {
-        const stats = cellStats(results, epsilon, c.family, c.secure);
-        return stats === undefined
-          ? '—'
-          : `${(100 * stats.mean).toFixed(1)}% ±${(100 * stats.spread).toFixed(1)}`;
-      }),
-      ...z,
-    ]);
-  }
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 2)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
+  return accuracyTable(results[0]!, (epsilon, family, secure) => {
+    const stats = cellStats(results, epsilon, family, secure);
+    return stats === undefined
+      ? '—'
+      : `${(100 * stats.mean).toFixed(1)}% ±${(100 * stats.spread).toFixed(1)}`;
+  });
 }
 
 function checkSameConfig(results: readonly PrivacyBenchResult[]): void {

@@ -353,15 +353,7 @@ export function resolveControlSettings(
       '--control needs --control-token-file FILE (the operator token the control calls must send)',
     );
   }
-  const tlsCert = get<string>('tlsCert');
-  const tlsKey = get<string>('tlsKey');
-  const tlsClientCa = get<string>('tlsClientCa');
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
-    throw new ConfigError('give --tls-cert and --tls-key together');
-  }
-  if (tlsClientCa !== undefined && tlsCert === undefined) {
-    throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
-  }
+  const { tlsCert, tlsKey, tlsClientCa } = tlsFiles(get);
   const controlClientName = get<string>('controlClientName');
   if (controlClientName !== undefined && tlsClientCa === undefined) {
     throw new ConfigError(
@@ -710,15 +702,7 @@ function resolveFixedSettings(
         ? checkStageTimeouts(fileStageTimeouts, SERVE_DEFAULTS.stageTimeoutMs)
         : all(SERVE_DEFAULTS.stageTimeoutMs);
 
-  const tlsCert = get<string>('tlsCert');
-  const tlsKey = get<string>('tlsKey');
-  const tlsClientCa = get<string>('tlsClientCa');
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
-    throw new ConfigError('give --tls-cert and --tls-key together');
-  }
-  if (tlsClientCa !== undefined && tlsCert === undefined) {
-    throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
-  }
+  const { tlsCert, tlsKey, tlsClientCa } = tlsFiles(get);
 
   const http = httpSettings(get);
   const privacy = privacySettings(get);
@@ -775,6 +759,24 @@ function resolveFixedSettings(
 
 /** The default `--http-host`: loopback, as the dashboard names clients and times their rounds. */
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
+
+/** The TLS file flags, checked to come in the combinations that make sense. */
+function tlsFiles(get: <T>(key: string) => T | undefined): {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+} {
+  const tlsCert = get<string>('tlsCert');
+  const tlsKey = get<string>('tlsKey');
+  const tlsClientCa = get<string>('tlsClientCa');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError('give --tls-cert and --tls-key together');
+  }
+  if (tlsClientCa !== undefined && tlsCert === undefined) {
+    throw new ConfigError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
+  }
+  return { tlsCert, tlsKey, tlsClientCa };
+}
 
 /**
  * `--http-port`, `--http-host`, `--http-token-file`. The host and the token file mean nothing

@@ -165,7 +165,8 @@ describe('fast-check: masks cancel on random Harary graphs under random dropouts
           assert.deepEqual(result.sums, plainSum(params, inputs, inSum));
         },
       ),
-      { numRuns: 25 },
+      // A fixed seed, as the other property tests here: CI runs the same cases every time.
+      { numRuns: 25, seed: 20261207 },
     );
   });
 
@@ -204,7 +205,9 @@ describe('fast-check: masks cancel on random Harary graphs under random dropouts
           }
         },
       ),
-      { numRuns: 30 },
+      // A fixed seed: with a random one, all 30 draws of fates sometimes aborted (CI stop 18's
+      // clean-clone run), which the assertion below rightly calls a test that checked no sum.
+      { numRuns: 30, seed: 20261208 },
     );
     assert.ok(completed > 0, 'some rounds complete');
   });
