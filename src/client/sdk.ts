@@ -24,7 +24,7 @@ import type { NamedTensors } from '../dp/tensors.ts';
 import type { ClientFrame } from '../gen/privagg/v1/secagg.ts';
 import type { Roster } from '../identity/roster.ts';
 import { SecAggClient } from '../secagg/client.ts';
-import type { Ed25519Signer } from '../secagg/crypto/ed25519.ts';
+import { type Ed25519Signer, VerifiedSignatures } from '../secagg/crypto/ed25519.ts';
 import { equalBytes } from '../secagg/encoding.ts';
 import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
 import { STAGE_ENTERED, type Stage } from '../secagg/messages.ts';
@@ -399,7 +399,12 @@ class ParticipantSession {
     if (!core) throw new ProtocolViolation(`'${frame.type}' before the round announcement`);
     this.#stage = STAGE_ENTERED[frame.type];
     this.options.onStage?.(this.#stage);
-    const reply = await takeTurn(() => core.handle(frame));
+    // The malicious setting's signature checks (n − 1 or t of them) run ahead on the threadpool, in
+    // parallel and beside the event loop; the step then finds them done (and checks anything else).
+    const checks = core.signatureChecks(frame);
+    const verified = checks.length > 0 ? await VerifiedSignatures.verifyAll(checks) : undefined;
+    if (this.#settled) return;
+    const reply = await takeTurn(() => core.handle(frame, verified));
     if (this.#settled) return;
     if (reply) await this.#send(reply);
   }

@@ -17,7 +17,12 @@
 
 import { roundIdentityKeys } from './cohort.ts';
 import { aesGcmOpen, aesGcmSeal } from './crypto/aead.ts';
-import { type Ed25519Signer, ed25519Verify } from './crypto/ed25519.ts';
+import {
+  type Ed25519Signer,
+  type SignatureCheck,
+  type SignatureVerifier,
+  verifyOnTheSpot,
+} from './crypto/ed25519.ts';
 import { addMasks } from './crypto/prg.ts';
 import {
   fieldElementFromBytes,
@@ -238,19 +243,66 @@ export class SecAggClient {
   }
 
   /**
+   * The signature verifications `handle(message)` would make, in the state the client is in now
+   * (malicious setting: the neighbours' advertisement signatures in `PeerKeys`, the consistency
+   * signatures in `UnmaskRequest`; empty otherwise, and for what is too malformed to check). A caller
+   * may verify them ahead, in parallel (`VerifiedSignatures.verifyAll`), and pass the result to
+   * `handle`; the client decides nothing here.
+   */
+  signatureChecks(message: ServerMessage): SignatureCheck[] {
+    const identities = this.#peerIdentities;
+    const phase = this.#phase;
+    if (identities === undefined) return [];
+    const check = (id: ClientId, transcript: () => Uint8Array, signature: Uint8Array | undefined) => {
+      const publicKey = identities.get(id);
+      if (publicKey === undefined || signature?.length !== 64) return [];
+      try {
+        return [{ publicKey, message: transcript(), signature }];
+      } catch {
+        return []; // malformed: handle() refuses it without a signature check
+      }
+    };
+    if (message.type === 'peer-keys' && phase.state === 'awaiting-peer-keys') {
+      return message.peers.flatMap((peer) =>
+        peer.id === this.id
+          ? []
+          : check(
+              peer.id,
+              () => advertiseTranscript(this.params.configHash, peer.id, peer.cPk, peer.sPk),
+              peer.signature,
+            ),
+      );
+    }
+    if (message.type === 'unmask-request' && phase.state === 'awaiting-unmask') {
+      let transcript: Uint8Array;
+      try {
+        transcript = consistencyTranscript(phase.session.sessionId, message.survivors);
+      } catch {
+        return [];
+      }
+      return (message.signatures ?? []).flatMap(({ id, signature }) =>
+        check(id, () => transcript, signature),
+      );
+    }
+    return [];
+  }
+
+  /**
    * Feeds one server message; returns the reply to send, if any.
+   * @param verifier - what signatures are checked with: on the spot by default, or a
+   *   `VerifiedSignatures` made from {@link signatureChecks} (which re-verifies anything it did not find valid)
    * @throws {Refusal} when the request could expose this client's input (the client fails).
    * @throws {ProtocolViolation} when the message is malformed or out of order (the client fails).
    * @throws {UsageError} when called after the client has ended.
    */
-  handle(message: ServerMessage): ClientMessage | undefined {
+  handle(message: ServerMessage, verifier: SignatureVerifier = verifyOnTheSpot): ClientMessage | undefined {
     this.#assertUsable();
     if (message.type === 'abort') {
       this.#end({ state: 'aborted', reason: message.reason });
       return undefined;
     }
     try {
-      return this.#dispatch(message);
+      return this.#dispatch(message, verifier);
     } catch (error) {
       if (error instanceof Refusal || error instanceof ProtocolViolation)
         this.#end({ state: 'failed', error });
@@ -258,12 +310,12 @@ export class SecAggClient {
     }
   }
 
-  #dispatch(message: Exclude<ServerMessage, { type: 'abort' }>): ClientMessage {
+  #dispatch(message: Exclude<ServerMessage, { type: 'abort' }>, verifier: SignatureVerifier): ClientMessage {
     const phase = this.#phase;
     switch (message.type) {
       case 'peer-keys':
         if (phase.state !== 'awaiting-peer-keys') break;
-        return this.#onPeerKeys(message);
+        return this.#onPeerKeys(message, verifier);
       case 'share-delivery':
         if (phase.state !== 'awaiting-shares') break;
         return this.#onShareDelivery(phase.session, message);
@@ -274,7 +326,7 @@ export class SecAggClient {
         if (phase.state === 'done')
           throw new Refusal('repeated-request', 'already answered an unmask request');
         if (phase.state !== 'awaiting-unmask') break;
-        return this.#onUnmaskRequest(phase.session, phase.received, phase.signedSurvivors, message);
+        return this.#onUnmaskRequest(phase.session, phase.received, phase.signedSurvivors, message, verifier);
       default:
         return assertNever(message);
     }
@@ -283,7 +335,7 @@ export class SecAggClient {
 
   // ---- stage 0 → 1 ---------------------------------------------------------------------------
 
-  #onPeerKeys(message: PeerKeysMessage): EncryptedSharesMessage {
+  #onPeerKeys(message: PeerKeysMessage, verifier: SignatureVerifier): EncryptedSharesMessage {
     const { params } = this;
     const peers = message.peers;
     const own = this.#checkPeerList(peers);
@@ -308,7 +360,7 @@ export class SecAggClient {
       }
       if (params.serverModel === 'malicious') {
         const transcript = advertiseTranscript(params.configHash, peer.id, peer.cPk, peer.sPk);
-        if (!ed25519Verify(this.#peerIdentities!.get(peer.id)!, transcript, peer.signature!)) {
+        if (!verifier.verify(this.#peerIdentities!.get(peer.id)!, transcript, peer.signature!)) {
           throw new Refusal('bad-signature', `client ${peer.id}'s key advertisement signature is invalid`);
         }
       }
@@ -633,6 +685,7 @@ export class SecAggClient {
     received: ReceivedShares,
     signedSurvivors: readonly ClientId[] | undefined,
     message: UnmaskRequestMessage,
+    verifier: SignatureVerifier,
   ): UnmaskResponseMessage {
     const { survivors, dropped } = message;
     if (this.params.serverModel !== 'malicious' && message.signatures !== undefined) {
@@ -670,7 +723,7 @@ export class SecAggClient {
       throw new Refusal('inconsistent-survivors', `client ${unaccounted} shared keys but is in neither list`);
     }
     if (this.params.serverModel === 'malicious')
-      this.#checkConsistencySignatures(session, signedSurvivors!, message);
+      this.#checkConsistencySignatures(session, signedSurvivors!, message, verifier);
 
     // Never both secrets of one peer: a self-mask share for a survivor, a key share for a dropped peer.
     // For a peer whose share message could not be read this client holds no share at all: nothing
@@ -703,6 +756,7 @@ export class SecAggClient {
     session: Session,
     signedSurvivors: readonly ClientId[],
     message: UnmaskRequestMessage,
+    verifier: SignatureVerifier,
   ): void {
     const { survivors, signatures = [] } = message;
     if (survivors.length !== signedSurvivors.length || survivors.some((id, i) => id !== signedSurvivors[i])) {
@@ -724,7 +778,7 @@ export class SecAggClient {
     const survivorSet = new Set(survivors);
     for (const { id, signature } of signatures) {
       if (!survivorSet.has(id)) throw new Refusal('bad-signature', `signer ${id} is not a survivor`);
-      if (!ed25519Verify(this.#peerIdentities!.get(id)!, transcript, signature)) {
+      if (!verifier.verify(this.#peerIdentities!.get(id)!, transcript, signature)) {
         throw new Refusal('bad-signature', `client ${id}'s consistency signature is invalid`);
       }
     }

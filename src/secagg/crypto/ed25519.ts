@@ -4,7 +4,7 @@
  * @module
  */
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
-import { assertBytes, readRandom } from '../encoding.ts';
+import { assertBytes, equalBytes, readRandom } from '../encoding.ts';
 import type { Rng } from '../types.ts';
 
 /** PKCS#8 DER header of an Ed25519 private key (RFC 8410): 16 bytes followed by the 32-byte seed. */
@@ -125,5 +125,88 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
     return verify(null, message, key, signature);
   } catch {
     return false;
+  }
+}
+
+/** One Ed25519 verification a protocol step makes: the signer's public key, the signed bytes, the signature. */
+export interface SignatureCheck {
+  readonly publicKey: Uint8Array;
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** What a protocol step verifies signatures with (see {@link VerifiedSignatures}). */
+export interface SignatureVerifier {
+  /** As {@link ed25519Verify}: true iff the signature is valid. */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+/** Verifies every signature on the spot. */
+export const verifyOnTheSpot: SignatureVerifier = { verify: ed25519Verify };
+
+/**
+ * As {@link ed25519Verify}, on libuv's threadpool (node:crypto's asynchronous form), so that many
+ * verifications run in parallel, beside the event loop, on as many cores as the pool has threads.
+ * Malformed inputs resolve to false.
+ */
+export function ed25519VerifyAsync(check: SignatureCheck): Promise<boolean> {
+  const { publicKey, message, signature } = check;
+  assertBytes(publicKey, 'publicKey');
+  assertBytes(message, 'message');
+  assertBytes(signature, 'signature');
+  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) {
+    return Promise.resolve(false);
+  }
+  const key = importPublicKey(publicKey);
+  if (key === undefined) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify(null, message, key, signature, (error, valid) => resolve(error === null && valid));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/**
+ * Signatures found valid ahead of the step that checks them. A client in the malicious setting
+ * verifies n − 1 advertisement signatures in one step and t consistency signatures in another; on
+ * the event loop they run one after another (~120 µs each), while verified here beforehand they run
+ * in parallel on the threadpool. The step still asks about every signature it relies on: one found
+ * valid here, with the same key and bytes, is answered at once; anything else — a signature found
+ * invalid, or one not checked here — is verified on the spot, so the result never depends on what
+ * was checked ahead. Only {@link VerifiedSignatures.verifyAll} makes one: holding one means its
+ * entries were verified.
+ */
+export class VerifiedSignatures implements SignatureVerifier {
+  /** Valid checks by their signature (hex): an Ed25519 signature names its key and message. */
+  readonly #valid: ReadonlyMap<string, SignatureCheck>;
+
+  private constructor(valid: ReadonlyMap<string, SignatureCheck>) {
+    this.#valid = valid;
+  }
+
+  /**
+   * Verifies `checks` in parallel on the threadpool.
+   * @returns the set of those found valid
+   */
+  static async verifyAll(checks: readonly SignatureCheck[]): Promise<VerifiedSignatures> {
+    const results = await Promise.all(checks.map(ed25519VerifyAsync));
+    const valid = new Map<string, SignatureCheck>();
+    checks.forEach((check, i) => {
+      if (results[i]) valid.set(Buffer.from(check.signature).toString('hex'), check);
+    });
+    return new VerifiedSignatures(valid);
+  }
+
+  /** How many signatures were found valid. */
+  get size(): number {
+    return this.#valid.size;
+  }
+
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    const known = this.#valid.get(Buffer.from(signature).toString('hex'));
+    if (known && equalBytes(known.publicKey, publicKey) && equalBytes(known.message, message)) return true;
+    return ed25519Verify(publicKey, message, signature);
   }
 }

@@ -5,7 +5,15 @@
  * @module
  */
 export { aesGcmOpen, aesGcmSeal } from './aead.ts';
-export { Ed25519Signer, ed25519Verify } from './ed25519.ts';
+export {
+  Ed25519Signer,
+  ed25519Verify,
+  ed25519VerifyAsync,
+  type SignatureCheck,
+  type SignatureVerifier,
+  VerifiedSignatures,
+  verifyOnTheSpot,
+} from './ed25519.ts';
 export { hkdf, sha256 } from './hash.ts';
 export {
   addMask,
