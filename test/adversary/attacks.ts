@@ -5,14 +5,15 @@
  * and against the protocol core in process (`simulateRound`'s tamper hook), so an attack written
  * once is tried wherever the setting it needs is served.
  *
- * Which setting an attack needs decides where it runs today: the wire tests (wire.test.ts) run
- * clients without identity keys, which refuse a malicious announcement, so attacks on signatures
- * (`setting: 'malicious'`) run against the core in process (malicious-core.test.ts). The network now
- * serves the malicious setting (clients with `identity`, the roster and the cohort); running these
- * attacks over the wire too needs the cheating coordinator to announce a cohort and its clients to hold
- * identities, not yet done: the catalogue does not change, only the driver.
+ * Which setting an attack needs decides where it runs. Over the wire (wire.test.ts) every attack runs
+ * in each setting it applies to: the semi-honest ones (WIRE_ATTACKS) against clients without identity
+ * keys, and — against clients holding identity keys and the roster, with the cohort announced —
+ * those of them that mean something there (`inMalicious`), the attacks on signatures
+ * (MALICIOUS_ATTACKS) and those on the cohort (COHORT_ATTACKS). MALICIOUS_ATTACKS also run against
+ * the core in process (malicious-core.test.ts), which has no announcement and no roster.
  * @module
  */
+import { Ed25519Signer } from '../../src/secagg/crypto/ed25519.ts';
 import { X25519PrivateKey } from '../../src/secagg/crypto/x25519.ts';
 import type { RefusalCode } from '../../src/secagg/errors.ts';
 import { type GraphPlan, planGraph } from '../../src/secagg/graph-plan.ts';
@@ -56,10 +57,16 @@ export type Cheat = (
 /** One attack on the clients. */
 export interface Attack {
   readonly name: string;
-  /** The setting the attack needs; the network serves only the semi-honest one for now. */
+  /** The setting the attack is written for. */
   readonly setting: ServerModel;
   /** The refusal every honest client answers with. */
   readonly refusal: RefusalCode;
+  /**
+   * The refusal when the same attack is made on clients of the malicious setting (identities, the
+   * cohort announced, signed keys); absent when it has no meaning there. Over the wire, each attack is
+   * tried in every setting it applies to.
+   */
+  readonly inMalicious?: RefusalCode;
   /** Replaces the announced parameters (the honest ones are what the coordinator runs). */
   readonly announce?: (honest: RoundParams) => AnnouncedParameters;
   /** Rewrites the server's messages. */
@@ -130,12 +137,14 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: 'a threshold of n/2: a split view would reach t twice (n = 6, t = 3)',
     setting: 'semi-honest',
     refusal: 'threshold-too-low',
+    inMalicious: 'threshold-too-low',
     announce: (honest) => ({ ...honest, threshold: 3 }),
   },
   {
     name: 'a threshold not above the corrupt clients it announces (t = n_C = 4)',
     setting: 'semi-honest',
     refusal: 'threshold-too-low',
+    inMalicious: 'threshold-too-low',
     announce: (honest) => ({ ...honest, maxCorruptClients: 4 }),
   },
   {
@@ -174,6 +183,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: "a peer's keys substituted by a small-order point",
     setting: 'semi-honest',
     refusal: 'invalid-public-key',
+    inMalicious: 'invalid-public-key',
     cheat: on('peer-keys', (m, to, { params }) => {
       const victim = peerOf(params, to);
       return { ...m, peers: m.peers.map((p) => (p.id === victim ? { ...p, sPk: SMALL_ORDER_POINT } : p)) };
@@ -183,6 +193,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: "a peer's keys substituted by another peer's (a replay within the round)",
     setting: 'semi-honest',
     refusal: 'duplicate-public-key',
+    inMalicious: 'duplicate-public-key',
     cheat: on('peer-keys', (m, to) => {
       const others = m.peers.filter((p) => p.id !== to);
       const [first, second] = others;
@@ -193,6 +204,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: "the client's own keys replayed from its previous round",
     setting: 'semi-honest',
     refusal: 'own-keys-altered',
+    inMalicious: 'own-keys-altered',
     roundsBefore: 1,
     cheat: on('peer-keys', (m, to, { earlier }) => {
       const old = earlier.at(-1)!.keys.get(to)!;
@@ -203,6 +215,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: 'too few peers to reach the threshold',
     setting: 'semi-honest',
     refusal: 'too-few-peers',
+    inMalicious: 'too-few-peers',
     cheat: on('peer-keys', (m, to, { params }) => {
       const keep = [to, peerOf(params, to)];
       return { ...m, peers: m.peers.filter((p) => keep.includes(p.id)) };
@@ -213,12 +226,14 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: 'both shares of one peer: listed as survivor and dropped at once',
     setting: 'semi-honest',
     refusal: 'both-shares-requested',
+    inMalicious: 'both-shares-requested',
     cheat: on('unmask-request', (m, to, { params }) => ({ ...m, dropped: [peerOf(params, to)] })),
   },
   {
     name: 'the client listed as dropped, then asked to unmask',
     setting: 'semi-honest',
     refusal: 'self-listed-as-dropped',
+    inMalicious: 'self-listed-as-dropped',
     cheat: on('unmask-request', (m, to) => ({
       ...m,
       survivors: m.survivors.filter((id) => id !== to),
@@ -229,6 +244,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: 'a survivor list below the threshold (the rest declared dropped)',
     setting: 'semi-honest',
     refusal: 'survivors-below-threshold',
+    inMalicious: 'survivors-below-threshold',
     cheat: on('unmask-request', (m, to, { params }) => {
       const survivors = [to, peerOf(params, to)].sort((a, b) => a - b);
       return { ...m, survivors, dropped: m.survivors.filter((id) => !survivors.includes(id)) };
@@ -253,6 +269,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
     name: 'a second unmask request asking for the other secret of a survivor',
     setting: 'semi-honest',
     refusal: 'repeated-request',
+    inMalicious: 'repeated-request',
     cheat: on('unmask-request', (m, to, { params }) => {
       const victim = peerOf(params, to);
       return [
@@ -265,8 +282,7 @@ export const WIRE_ATTACKS: readonly Attack[] = [
 
 /**
  * Attacks that need the malicious setting (signed keys, the signed consistency check), for a round of
- * six clients with t = 4 and n_C = 1. They run against the core in process today; over the wire once
- * the cheating coordinator drives clients with identities (see the module comment).
+ * six clients with t = 4 and n_C = 1: over the wire and against the core in process (module comment).
  */
 export const MALICIOUS_ATTACKS: readonly Attack[] = [
   {
@@ -333,14 +349,26 @@ export const MALICIOUS_ATTACKS: readonly Attack[] = [
 ];
 
 /**
- * A split view: the first `half` of the round's clients are told that `target` survived (they reveal
- * shares of its self-mask seed, and it reveals its own), the others that it dropped (they reveal
- * shares of its mask key). Each view is consistent in itself, so no client can see the lie; only a
- * threshold with 2t > n keeps both groups from reaching t.
+ * A split view: the clients in `half` (and `target` itself) are told that `target` survived (they
+ * reveal shares of its self-mask seed, and it reveals its own), the others that it dropped (they
+ * reveal shares of its mask key). Each view is consistent in itself, so no client can see the lie;
+ * only a threshold with 2t > n keeps both groups from reaching t. Made at the unmask request (the
+ * semi-honest setting) or, with `at: 'consistency-request'`, at the list the malicious setting's
+ * clients sign: each group then signs a different list.
  */
-export function splitView(target: ClientId, half: readonly ClientId[]): Cheat {
+export function splitView(
+  target: ClientId,
+  half: readonly ClientId[],
+  at: 'unmask-request' | 'consistency-request' = 'unmask-request',
+): Cheat {
+  const told = (to: ClientId) => to === target || half.includes(to);
+  if (at === 'consistency-request') {
+    return on('consistency-request', (m, to) =>
+      told(to) ? m : { ...m, survivors: m.survivors.filter((id) => id !== target) },
+    );
+  }
   return on('unmask-request', (m, to) => {
-    if (to === target || half.includes(to)) return m;
+    if (told(to)) return m;
     return {
       ...m,
       survivors: m.survivors.filter((id) => id !== target),
@@ -376,3 +404,56 @@ export function exposedInputs(
     .filter((owner) => selfMask.get(owner)!.size >= threshold && (maskKey.get(owner)?.size ?? 0) >= threshold)
     .sort((a, b) => a - b);
 }
+
+/** An identity key the coordinator made itself: no roster enrols it. */
+const COORDINATOR_IDENTITY = Ed25519Signer.generate(
+  new DeterministicRng('the coordinator’s own identity'),
+).publicKey;
+
+/** The honest announcement with the last cohort member rewritten by `change`. */
+function withLastMember(
+  honest: RoundParams,
+  change: (member: NonNullable<RoundParams['cohort']>[number]) => NonNullable<RoundParams['cohort']>[number],
+): AnnouncedParameters {
+  const last = honest.clients.at(-1)!;
+  return { ...honest, cohort: honest.cohort!.map((m) => (m.id === last ? change(m) : m)) };
+}
+
+/**
+ * Attacks on the announced cohort, which exists only over the network (the roster is the clients'
+ * trust anchor, PROTOCOL.md §2.3), for the six clients of the malicious wire tests.
+ */
+export const COHORT_ATTACKS: readonly Attack[] = [
+  {
+    name: 'a cohort member the roster does not enrol (a Sybil under a name of its own)',
+    setting: 'malicious',
+    refusal: 'bad-parameters',
+    announce: (honest) =>
+      withLastMember(honest, (m) => ({ ...m, name: 'mallory', identityKey: COORDINATOR_IDENTITY })),
+  },
+  {
+    name: "an enrolled member's identity key swapped for one the coordinator holds",
+    setting: 'malicious',
+    refusal: 'bad-parameters',
+    announce: (honest) => withLastMember(honest, (m) => ({ ...m, identityKey: COORDINATOR_IDENTITY })),
+  },
+  {
+    name: "two members' names swapped (each with the other's key: a different id → key table)",
+    setting: 'malicious',
+    refusal: 'bad-parameters',
+    announce: (honest) => {
+      const cohort = honest.cohort!;
+      const [a, b] = [cohort.at(-2)!, cohort.at(-1)!];
+      return {
+        ...honest,
+        cohort: cohort.map((m) => (m === a ? { ...m, name: b.name } : m === b ? { ...m, name: a.name } : m)),
+      };
+    },
+  },
+  {
+    name: 'a semi-honest announcement to clients with identities (a downgrade that drops the signatures)',
+    setting: 'malicious',
+    refusal: 'bad-parameters',
+    announce: ({ cohort: _, ...honest }) => ({ ...honest, serverModel: 'semi-honest' }),
+  },
+];

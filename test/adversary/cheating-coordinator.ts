@@ -21,6 +21,7 @@
  */
 import { Server, ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { ServerFrame } from '../../src/gen/privagg/v1/secagg.ts';
+import type { Roster } from '../../src/identity/roster.ts';
 import { ProtocolViolation } from '../../src/secagg/errors.ts';
 import type {
   AdvertisedKeys,
@@ -49,8 +50,13 @@ export type Cheating = Pick<Attack, 'announce' | 'cheat' | 'roundsBefore'>;
 export interface CheatingCoordinatorConfig {
   /** The names of the clients of every round; a round starts once all have checked in. */
   readonly cohort: readonly string[];
-  /** The honest parameters of round `round`, without `clients` (ids 1..n by sorted name). */
-  readonly params: (round: number) => Omit<RoundParamsInput, 'clients' | 'round'>;
+  /** The honest parameters of round `round`, without `clients` (ids 1..n by sorted name) or `cohort`. */
+  readonly params: (round: number) => Omit<RoundParamsInput, 'clients' | 'round' | 'cohort'>;
+  /**
+   * The federation's roster, for rounds in the malicious setting: each round announces its cohort
+   * (ids, names, identity keys) from it, as the real coordinator does.
+   */
+  readonly roster?: Roster;
   /** The attack, made in round `attack.roundsBefore + 1`; none: an honest coordinator. */
   readonly attack?: Cheating;
   /**
@@ -238,7 +244,18 @@ export class CheatingCoordinator {
     const number = this.#next++;
     const cohort = this.#waiting.splice(0).sort((a, b) => (a.name! < b.name! ? -1 : 1));
     const ids = cohort.map((_, i) => (i + 1) as ClientId);
-    const params = roundParams({ ...this.config.params(number), round: number, clients: ids });
+    const honest = this.config.params(number);
+    const roster = this.config.roster;
+    const cohortMembers =
+      honest.serverModel === 'malicious' && roster
+        ? cohort.map((c, i) => ({ id: ids[i]!, name: c.name!, identityKey: roster.keyOf(c.name!)! }))
+        : undefined;
+    const params = roundParams({
+      ...honest,
+      round: number,
+      clients: ids,
+      ...(cohortMembers && { cohort: cohortMembers }),
+    });
     const attack = this.config.attack;
     const attacked = attack !== undefined && number === (attack.roundsBefore ?? 0) + 1;
     const server =

@@ -1,9 +1,8 @@
 /**
  * The attacks that need the malicious setting (attacks.ts MALICIOUS_ATTACKS), against the protocol
  * core in process: the honest server's messages pass through the same {@link Cheat} the wire driver
- * uses, and every client must refuse with the attack's reason before revealing a share. The network
- * does not serve this setting yet (clients hold no identity keys); when it does, these attacks join
- * wire.test.ts unchanged. Also here: a split view against the signed consistency check, which needs
+ * uses, and every client must refuse with the attack's reason before revealing a share. The same
+ * attacks run over the wire against clients with identities in wire.test.ts. Also here: a split view against the signed consistency check, which needs
  * the coordinator to forge the rest of the round itself, and the liveness side — one client's garbage
  * signature drops that client, not the round.
  */
