@@ -21,6 +21,7 @@ import {
   asCliError,
   checkHost,
   loadModules,
+  loadSetting,
   outcomeRecord,
   outcomeSummary,
   prepare,
@@ -48,10 +49,11 @@ function checkLedgerDir(path: string): void {
 export async function runControl(settings: ControlServeSettings): Promise<number> {
   checkHost(settings.host);
   if (settings.ledgerDir !== undefined) checkLedgerDir(settings.ledgerDir);
+  const setting = await loadSetting(settings);
   const m = await loadModules();
   const prepared = prepare(settings, m);
   const { tokens, tls } = prepared;
-  const warnings = [...prepared.warnings];
+  const warnings = [...prepared.warnings, ...setting.warnings];
   const operator = asCliError(
     () => m.operator.loadOperatorCredentials(settings.controlTokenFile, tokens, settings.controlClientName),
     m,
@@ -83,6 +85,8 @@ export async function runControl(settings: ControlServeSettings): Promise<number
       ),
       ...(settings.ledgerDir !== undefined && { ledgerDir: settings.ledgerDir }),
       ...(settings.unmaskWorkers !== undefined && { unmaskWorkers: settings.unmaskWorkers }),
+      serverModel: settings.serverModel,
+      ...(setting.roster && { identities: setting.roster }),
     },
     onEvent: (aggregation, event) => {
       const name = aggregation.definition.name;
@@ -130,6 +134,7 @@ export async function runControl(settings: ControlServeSettings): Promise<number
       auth: tokens ? (tls?.mutual ? 'tokens+certificates' : 'tokens') : tls?.mutual ? 'certificates' : 'off',
       control: settings.controlClientName === undefined ? 'token' : 'token+certificate',
       ledgerDir: settings.ledgerDir ?? 'none (private aggregations refused)',
+      serverModel: settings.serverModel,
     },
     'coordinator listening for its operator',
   );

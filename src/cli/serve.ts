@@ -12,6 +12,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
 import { format } from 'node:util';
+import type { ServerModel } from '../secagg/types.ts';
 import type { TokenTable } from '../server/auth.ts';
 import {
   ConfigError,
@@ -145,7 +146,8 @@ operator control (privagg.v1.AggregationControl, proto/privagg/v1/control.proto,
                             cohort, vectors, graph, privacy), starts every round with a task and
                             streams the outcomes; the round flags above (--clients, --dim, --rounds,
                             --dp, ...) are refused, the operator's Define call sets them. Runs until
-                            SIGINT/SIGTERM; --out, when given, gets every round's JSON line
+                            SIGINT/SIGTERM; --out, when given, gets every round's JSON line.
+                            --server-model and --roster set the setting of every aggregation
   --control-token-file FILE   the operator's token (16..4096 printable characters): every control
                             call must send "authorization: Bearer <token>"; it never works as a
                             participant's, nor a participant's here (required with --control)
@@ -317,6 +319,26 @@ async function loadRoster(path: string): Promise<ReadonlyMap<string, Uint8Array>
   }
 }
 
+/**
+ * The setting's roster, read and checked (`--roster`), and the warning a semi-honest setting with one
+ * deserves — alike for `privagg serve` and `privagg serve --control`.
+ */
+export async function loadSetting(settings: {
+  readonly serverModel: ServerModel;
+  readonly roster?: string;
+}): Promise<{ roster?: ReadonlyMap<string, Uint8Array>; warnings: string[] }> {
+  if (settings.roster === undefined) return { warnings: [] };
+  const roster = await loadRoster(settings.roster);
+  const warnings =
+    settings.serverModel === 'semi-honest'
+      ? [
+          'semi-honest with --roster: the roster only lists the names allowed to check in; nothing is signed, ' +
+            'so neither the names nor the keys the coordinator relays are verified (use --server-model malicious)',
+        ]
+      : [];
+  return { roster, warnings };
+}
+
 /** Everything checked and loaded before the server binds. */
 export interface Prepared {
   readonly settings: TransportSettings;
@@ -374,17 +396,12 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   const settings = asCliError(() => resolveServeSettings(flags));
   checkHost(settings.host);
-  const roster = settings.roster === undefined ? undefined : await loadRoster(settings.roster);
+  const setting = await loadSetting(settings);
+  const roster = setting.roster;
   const m = await loadModules();
   const prepared = prepare(settings, m);
   const { tokens, tls } = prepared;
-  const warnings = [...prepared.warnings];
-  if (roster && settings.serverModel === 'semi-honest') {
-    warnings.push(
-      'semi-honest with --roster: the roster only lists the names allowed to check in; nothing is signed, ' +
-        'so neither the names nor the keys the coordinator relays are verified (use --server-model malicious)',
-    );
-  }
+  const warnings = [...prepared.warnings, ...setting.warnings];
   const httpTokenValue = settings.http && httpToken(settings);
   if (settings.http && !isLoopbackHost(settings.http.host)) {
     warnings.push(

@@ -25,6 +25,7 @@ import { status as Status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { LedgerError } from '../dp/ledger.ts';
 import { sha256 } from '../secagg/crypto/hash.ts';
+import type { ServerModel } from '../secagg/types.ts';
 import { MAX_TASK_BYTES } from '../wire/convert.ts';
 import {
   DEADLINE_STAGES,
@@ -67,6 +68,13 @@ export interface AggregationEnvironment {
   /** Worker threads that remove the masks (default: one per core). */
   readonly unmaskWorkers?: number;
   readonly observer?: CoordinatorObserver;
+  /**
+   * The setting every aggregation runs (default semi-honest). The malicious setting needs
+   * `identities`: each round then announces its cohort's names and keys from them (PROTOCOL.md §2.3).
+   */
+  readonly serverModel?: ServerModel;
+  /** The roster: each enrolled client name's Ed25519 identity key (only enrolled names may check in). */
+  readonly identities?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** The privacy budget, as GetBudget reports it. */
@@ -79,14 +87,15 @@ export interface BudgetReport {
 }
 
 /** The parts of a definition `privagg serve` would have taken from its flags. */
-function coordinatorConfig(d: AggregationDefinition): CoordinatorConfig {
+function coordinatorConfig(d: AggregationDefinition, env: AggregationEnvironment): CoordinatorConfig {
   // A private update is padded to a power of two: at most 2·D words (as serve sizes it).
   const sized = d.privacy ? [{ name: 'update', length: 2 * d.privacy.dimension, bits: 32 }] : d.vectors;
   return {
     cohortSize: d.clients,
     minClients: d.minClients,
     threshold: d.threshold,
-    serverModel: 'semi-honest',
+    serverModel: env.serverModel ?? 'semi-honest',
+    ...(env.identities && { identities: env.identities }),
     maxCorruptClients: d.maxCorruptClients,
     ...(d.graph.mode !== 'complete' && { graph: d.graph }),
     vectors: d.vectors,
@@ -129,7 +138,7 @@ export class Aggregation {
     this.#rounds = new OperatorRounds(privacy?.planner);
     this.coordinator = new Coordinator(
       {
-        ...coordinatorConfig(definition),
+        ...coordinatorConfig(definition, env),
         ...(env.unmaskWorkers !== undefined && { unmaskWorkers: env.unmaskWorkers }),
       },
       {

@@ -306,6 +306,10 @@ export interface ControlServeSettings {
   readonly controlClientName?: string;
   /** Where private aggregations keep their ledgers; without it they are refused. */
   readonly ledgerDir?: string;
+  /** The setting of every aggregation defined (as `privagg serve`'s: malicious with a roster). */
+  readonly serverModel: ServerModel;
+  /** `--roster`: the enrolled clients' identity keys (needed by, and implying, the malicious setting). */
+  readonly roster?: string;
 }
 
 /**
@@ -338,13 +342,8 @@ export function resolveControlSettings(
       );
     }
   }
-  if (values.has('roster')) {
-    // Not silently ignored: an operator who gives a roster expects the malicious setting.
-    throw new ConfigError(
-      '--roster is not available with --control yet (its aggregations run the semi-honest setting; the malicious setting is served without --control)',
-    );
-  }
   const get = <T>(key: string): T | undefined => values.get(key) as T | undefined;
+  const { serverModel, roster } = settingOf(get);
   const port = get<number>('port');
   if (port === undefined) throw new ConfigError('missing --port (see privagg serve --help)');
   const controlTokenFile = get<string>('controlTokenFile');
@@ -378,7 +377,24 @@ export function resolveControlSettings(
     controlTokenFile,
     ...(controlClientName !== undefined && { controlClientName }),
     ...(ledgerDir !== undefined && { ledgerDir }),
+    serverModel,
+    ...(roster !== undefined && { roster }),
   };
+}
+
+/**
+ * `--server-model` and `--roster`, alike with and without `--control`: the malicious setting is the
+ * default with a roster, and needs one.
+ */
+function settingOf(get: <T>(key: string) => T | undefined): { serverModel: ServerModel; roster?: string } {
+  const roster = get<string>('roster');
+  const serverModel = get<ServerModel>('serverModel') ?? (roster === undefined ? 'semi-honest' : 'malicious');
+  if (serverModel === 'malicious' && roster === undefined) {
+    throw new ConfigError(
+      "--server-model malicious needs --roster FILE: the clients' identity keys its signatures are checked against",
+    );
+  }
+  return { serverModel, ...(roster !== undefined && { roster }) };
 }
 
 /** Keys only a configuration file can have. */
@@ -668,13 +684,7 @@ function resolveFixedSettings(
     throw new ConfigError(`--min-clients ${minClients} exceeds --clients ${clients}`);
   }
   if (minClients < 2) throw new ConfigError(`--min-clients must be at least 2, got ${minClients}`);
-  const roster = get<string>('roster');
-  const serverModel = get<ServerModel>('serverModel') ?? (roster === undefined ? 'semi-honest' : 'malicious');
-  if (serverModel === 'malicious' && roster === undefined) {
-    throw new ConfigError(
-      "--server-model malicious needs --roster FILE: the clients' identity keys its signatures are checked against",
-    );
-  }
+  const { serverModel, roster } = settingOf(get);
   const { graph, graphPlans } = graphSettings(get, clients, minClients, serverModel);
   checkCompleteGraphSize(graph, graphPlans, clients);
   const planned = graphPlans?.[0];

@@ -12,7 +12,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { type Aggregation, type PrivacyDefinition, PrivacyMechanism } from '../gen/privagg/v1/control.ts';
 import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
 import { defaultThreshold, roundParams } from '../secagg/params.ts';
-import type { VectorSpec } from '../secagg/types.ts';
+import type { ServerModel, VectorSpec } from '../secagg/types.ts';
 import { echo } from '../text/echo.ts';
 import { DEFAULT_DELTA, SERVE_DEFAULTS } from './config.ts';
 import type { CoordinatorGraph } from './coordinator.ts';
@@ -145,6 +145,7 @@ function checkGraph(
   choice: NonNullable<Aggregation['graph']>['choice'] | undefined,
   clients: number,
   minClients: number,
+  serverModel: ServerModel,
 ): Pick<AggregationDefinition, 'graph' | 'graphPlans' | 'threshold' | 'maxCorruptClients'> {
   if (choice === undefined || choice.$case === 'complete') {
     const field = 'aggregation.graph.complete';
@@ -158,7 +159,7 @@ function checkGraph(
     }
     const given = choice?.value.threshold ?? 0;
     const threshold =
-      given !== 0 ? given : Math.min(defaultThreshold(clients, 'semi-honest', maxCorruptClients), minClients);
+      given !== 0 ? given : Math.min(defaultThreshold(clients, serverModel, maxCorruptClients), minClients);
     if (threshold > minClients) {
       throw invalid(
         `${field}.threshold`,
@@ -167,11 +168,12 @@ function checkGraph(
     }
     try {
       // At the smallest and the largest cohort, as the coordinator checks it: one threshold must suit
-      // both (t ≤ M, t > n_C, and 2t > N, lest a split view reach t twice).
+      // both (t ≤ M, t > n_C, and 2t > N lest a split view reach t twice; 2t > N + n_C in the
+      // malicious setting).
       for (const n of new Set([minClients, clients])) {
         roundParams({
           round: 1,
-          serverModel: 'semi-honest',
+          serverModel,
           threshold,
           maxCorruptClients,
           clients: Array.from({ length: n }, (_, i) => i + 1),
@@ -196,7 +198,13 @@ function checkGraph(
   const sizes = minClients < clients ? [clients, minClients] : [clients];
   const graphPlans = sizes.map((n) => {
     try {
-      return planGraph({ n, dropoutRate: expectedDropout, adversarialRate: adversarialFraction, mode });
+      return planGraph({
+        n,
+        dropoutRate: expectedDropout,
+        adversarialRate: adversarialFraction,
+        mode,
+        serverModel,
+      });
     } catch (error) {
       if (error instanceof RangeError) throw invalid(field, error.message);
       throw error;
@@ -275,10 +283,14 @@ function checkPrivacy(p: PrivacyDefinition): DefinedPrivacy {
 }
 
 /**
- * Checks a Define request's aggregation.
+ * Checks a Define request's aggregation for the server's setting (`privagg serve --control`'s
+ * `--server-model`, malicious with `--roster`): the threshold and graph rules differ between them.
  * @throws ControlRequestError (INVALID_ARGUMENT) naming the first bad field
  */
-export function checkDefinition(aggregation: Aggregation | undefined): AggregationDefinition {
+export function checkDefinition(
+  aggregation: Aggregation | undefined,
+  serverModel: ServerModel = 'semi-honest',
+): AggregationDefinition {
   if (aggregation === undefined) throw invalid('aggregation', 'is required');
   const name = checkName('aggregation.name', aggregation.name);
   const cohort = aggregation.cohort;
@@ -307,7 +319,7 @@ export function checkDefinition(aggregation: Aggregation | undefined): Aggregati
   if (aggregation.graph !== undefined && aggregation.graph.choice === undefined) {
     throw invalid('aggregation.graph', 'set one of complete, auto, harary (or leave graph out)');
   }
-  const graph = checkGraph(aggregation.graph?.choice, clients, minClients);
+  const graph = checkGraph(aggregation.graph?.choice, clients, minClients, serverModel);
   const privacy = aggregation.privacy && checkPrivacy(aggregation.privacy);
   let vectors: VectorSpec[];
   if (privacy) {

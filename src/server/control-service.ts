@@ -184,7 +184,7 @@ export class ControlService {
         `aggregation.name: aggregation '${current.definition.name}' is defined and running: Stop it first`,
       );
     }
-    const definition = checkDefinition(request.aggregation);
+    const definition = checkDefinition(request.aggregation, this.#env.aggregations.serverModel);
     const aggregation = Aggregation.open(definition, this.#env.aggregations);
     this.#current = aggregation;
     this.#following = this.#follow(aggregation).catch((error: unknown) => {

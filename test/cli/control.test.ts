@@ -71,14 +71,13 @@ describe('privagg serve --control', () => {
 
   it('refuses the fixed-configuration flags, and control flags without --control', async () => {
     const token = tmp.file('op-token', OPERATOR_TOKEN);
-    const [withDim, noToken, strayToken, withRoster] = await Promise.all([
+    const [withDim, noToken, strayToken] = await Promise.all([
       privagg('serve', '--control', '--port', '0', '--control-token-file', token, '--dim', '4'),
       privagg('serve', '--control', '--port', '0'),
       privagg(
         ...['serve', '--port', '0', '--clients', '3', '--dim', '4', '--out', `${tmp.dir}/x`],
         ...['--control-token-file', token],
       ),
-      privagg('serve', '--control', '--port', '0', '--control-token-file', token, '--roster', token),
     ]);
     assert.equal(withDim.status, 2);
     assert.equal(
@@ -89,8 +88,6 @@ describe('privagg serve --control', () => {
     assert.match(noToken.stderr, /^privagg: --control needs --control-token-file FILE/);
     assert.equal(strayToken.status, 2);
     assert.equal(strayToken.stderr, 'privagg: --control-token-file needs --control\n');
-    assert.equal(withRoster.status, 2);
-    assert.match(withRoster.stderr, /^privagg: --roster is not available with --control yet/);
   });
 
   it('defines, starts rounds with a task, streams outcomes and a dropped client, stops; budget with DP', async () => {

@@ -144,7 +144,11 @@ export interface DefineRequest {
   readonly aggregation?: Aggregation | undefined;
 }
 
-/** What is summed, over whom, and under which threat model and privacy. */
+/**
+ * What is summed, over whom, and under which threat model and privacy. The setting (semi-honest, or
+ * malicious with identities) is the server's: `privagg serve --control --roster FILE` runs every
+ * aggregation in the malicious setting, and its threshold rules apply to this definition.
+ */
 export interface Aggregation {
   /** Names the aggregation in every later call and in the logs: 1..64 characters of [A-Za-z0-9._-]. */
   readonly name: string;
