@@ -11,7 +11,10 @@
  * what monitoring costs in coordinator CPU), `--settings semi-honest,malicious` (the default: each
  * cell also runs the malicious setting — identity keys, the cohort in the announcement, signed keys
  * and the consistency stage — and a table sets it beside the semi-honest round; `--settings
- * semi-honest` leaves it out).
+ * semi-honest` leaves it out), `--setting-pairs 3` (that comparison is made over this many pairs of
+ * rounds, semi-honest and malicious, in alternating order — semi first, then malicious first — and the
+ * table gives each pair's ratio and their median: a shared machine's speed drifts by more than the
+ * difference measured).
  * @module
  */
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     'http-port': { type: 'string' },
     'monitor-pairs': { type: 'string', default: '3' },
     settings: { type: 'string', default: 'semi-honest,malicious' },
+    'setting-pairs': { type: 'string', default: '3' },
   },
 });
 
@@ -54,6 +58,7 @@ const [inputBits] = positiveList(values['input-bits'], 'input-bits');
 const [uploads] = positiveList(values.uploads, 'uploads');
 const [budgetS] = positiveList(values['budget-s'], 'budget-s');
 const [monitorPairs] = positiveList(values['monitor-pairs'], 'monitor-pairs');
+const [settingPairs] = positiveList(values['setting-pairs'], 'setting-pairs');
 const httpPort = values['http-port'] === undefined ? undefined : Number(values['http-port']);
 if (httpPort !== undefined && !(Number.isInteger(httpPort) && httpPort >= 0 && httpPort <= 65_535)) {
   throw new RangeError(`--http-port must be a port number (0: a free one), got '${values['http-port']}'`);
@@ -75,6 +80,8 @@ interface Cell {
   secure?: RoundRun;
   /** The malicious-setting secure round (with `--settings …,malicious`). */
   malicious?: RoundRun;
+  /** Pairs of rounds in the two settings (the first is `secure` and `malicious`), alternating order. */
+  settingPairs?: { readonly secure: RoundRun; readonly malicious: RoundRun }[];
   plain?: RoundRun;
   /** With --http-port: secure rounds without and with monitoring, alternating. */
   unmonitored?: RoundRun[];
@@ -86,6 +93,17 @@ const mib = (kib: number) => (kib / 1024).toFixed(0);
 const ms = (x: number) => (x >= 10_000 ? x.toFixed(0) : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const kShort = (d: number) =>
   d % 1_000_000 === 0 ? `${d / 1_000_000}M` : d % 1000 === 0 ? `${d / 1000}k` : `${d}`;
+
+function ratioText(a: number, b: number): string {
+  return `${(a / b).toFixed(2)}×`;
+}
+
+/** The median (the mean of the middle two for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 function printTable(title: string, header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -204,6 +222,21 @@ async function main(): Promise<void> {
       process.stdout.write(`${ms(cell.secure.serverMs)} ms; malicious… `);
       cell.malicious = await runRound('malicious', cell.spec, expected);
       console.log(`${ms(cell.malicious.serverMs)} ms (sums exact)`);
+      cell.settingPairs = [{ secure: cell.secure, malicious: cell.malicious }];
+      for (let pair = 1; pair < settingPairs!; pair++) {
+        // Odd pairs run the malicious round first, so that a drift in the machine's speed favours
+        // neither setting.
+        const order =
+          pair % 2 === 1 ? (['malicious', 'secure'] as const) : (['secure', 'malicious'] as const);
+        process.stdout.write(`  setting pair ${pair + 1}/${settingPairs}: `);
+        const runs: Partial<Record<'secure' | 'malicious', RoundRun>> = {};
+        for (const mode of order) {
+          process.stdout.write(`${mode === 'secure' ? 'semi-honest' : 'malicious'}… `);
+          runs[mode] = await runRound(mode, cell.spec, expected);
+        }
+        cell.settingPairs.push({ secure: runs.secure!, malicious: runs.malicious! });
+        console.log(`wall ${ratioText(runs.malicious!.wallMs, runs.secure!.wallMs)}`);
+      }
     } else {
       console.log(`${ms(cell.secure.serverMs)} ms (sums exact)`);
     }
@@ -320,30 +353,39 @@ async function main(): Promise<void> {
       }),
     );
   }
-  const both = done.filter((c) => c.malicious);
+  const both = done.filter((c) => c.settingPairs);
   if (both.length > 0) {
     const maliciousStages: readonly Stage[] = [...STAGES.slice(0, 3), 'consistency', 'unmask'];
+    const medianOf = (runs: readonly RoundRun[], f: (r: RoundRun) => number | undefined) => {
+      const values = runs.map(f).filter((v): v is number => v !== undefined);
+      return values.length === 0 ? undefined : median(values);
+    };
+    const stageCell = (runs: readonly RoundRun[], stage: Stage) => {
+      const value = medianOf(runs, (r) => r.stageMs[stage]);
+      return value === undefined ? '-' : ms(value);
+    };
     printTable(
-      'Malicious round time per stage (ms; server clock)',
-      ['n', 'd', 'round', ...maliciousStages],
-      both.map(({ spec, malicious }) => [
-        String(spec.clients),
-        kShort(spec.length),
-        ms(malicious!.serverMs),
-        ...maliciousStages.map((s) =>
-          malicious!.stageMs[s] === undefined ? '-' : ms(malicious!.stageMs[s]!),
-        ),
-      ]),
+      `Time per stage in the two settings (ms; server clock; median of ${settingPairs} round(s) each)`,
+      ['n', 'd', 'setting', 'round', ...maliciousStages],
+      both.flatMap(({ spec, settingPairs: pairs }) =>
+        (['secure', 'malicious'] as const).map((mode) => {
+          const runs = pairs!.map((p) => p[mode]);
+          return [
+            String(spec.clients),
+            kShort(spec.length),
+            mode === 'secure' ? 'semi-honest' : 'malicious',
+            ms(medianOf(runs, (r) => r.serverMs)!),
+            ...maliciousStages.map((stage) => stageCell(runs, stage)),
+          ];
+        }),
+      ),
     );
-    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
     printTable(
-      'The malicious setting beside the semi-honest one (target: ≤ 1.15× the wall time and the bytes)',
+      `The malicious setting beside the semi-honest one (target: ≤ 1.15× the wall time and the bytes; ${settingPairs} pair(s) of rounds in alternating order: each pair's wall ratio, and medians)`,
       [
         'n',
         'd',
-        'round semi',
-        'round mal',
-        'consistency',
+        'wall ratio per pair',
         'wall semi',
         'wall mal',
         'wall ratio',
@@ -354,22 +396,29 @@ async function main(): Promise<void> {
         'coord CPU mal',
         'CPU ratio',
       ],
-      both.map(({ spec, secure, malicious }) => [
-        String(spec.clients),
-        kShort(spec.length),
-        ms(secure!.serverMs),
-        ms(malicious!.serverMs),
-        malicious!.stageMs.consistency === undefined ? '-' : ms(malicious!.stageMs.consistency),
-        ms(secure!.wallMs),
-        ms(malicious!.wallMs),
-        ratio(malicious!.wallMs, secure!.wallMs),
-        secure!.bytesPerClient.mean.toFixed(0),
-        malicious!.bytesPerClient.mean.toFixed(0),
-        ratio(malicious!.bytesPerClient.mean, secure!.bytesPerClient.mean),
-        ms(secure!.serverCpuMs),
-        ms(malicious!.serverCpuMs),
-        ratio(malicious!.serverCpuMs, secure!.serverCpuMs),
-      ]),
+      both.map(({ spec, settingPairs: pairs }) => {
+        const semi = pairs!.map((p) => p.secure);
+        const mal = pairs!.map((p) => p.malicious);
+        const med = (runs: RoundRun[], f: (r: RoundRun) => number) => medianOf(runs, f)!;
+        const wallRatios = pairs!.map((p) => p.malicious.wallMs / p.secure.wallMs);
+        return [
+          String(spec.clients),
+          kShort(spec.length),
+          wallRatios.map((r) => `${r.toFixed(2)}`).join(' '),
+          ms(med(semi, (r) => r.wallMs)),
+          ms(med(mal, (r) => r.wallMs)),
+          `${median(wallRatios).toFixed(2)}×`,
+          med(semi, (r) => r.bytesPerClient.mean).toFixed(0),
+          med(mal, (r) => r.bytesPerClient.mean).toFixed(0),
+          ratioText(
+            med(mal, (r) => r.bytesPerClient.mean),
+            med(semi, (r) => r.bytesPerClient.mean),
+          ),
+          ms(med(semi, (r) => r.serverCpuMs)),
+          ms(med(mal, (r) => r.serverCpuMs)),
+          `${median(pairs!.map((p) => p.malicious.serverCpuMs / p.secure.serverCpuMs)).toFixed(2)}×`,
+        ];
+      }),
     );
   }
   for (const cell of cells) {
@@ -396,7 +445,9 @@ function project(cells: readonly Cell[], cell: Cell): number | undefined {
   const clientSecure = Math.min(base.secure!.clientCpuMs, base.secure!.wallMs);
   const secure = clientSecure * quadratic + (base.secure!.wallMs - clientSecure) * linear;
   const malicious = base.malicious ? (secure * base.malicious.wallMs) / base.secure!.wallMs : 0;
-  return secure + malicious + base.plain!.wallMs * linear;
+  // With the malicious setting, the two secure rounds run --setting-pairs times.
+  const pairs = base.malicious ? settingPairs! : 1;
+  return pairs * (secure + malicious) + base.plain!.wallMs * linear;
 }
 
 await main();
