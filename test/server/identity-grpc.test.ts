@@ -4,6 +4,7 @@
  * its identity key. What each side refuses: the coordinator a name its roster does not enroll
  * (PERMISSION_DENIED); a client a cohort member its roster does not enroll (naming it), a key other
  * than its roster's, and a semi-honest round (a downgrade).
+ * And liveness: one client whose signatures are garbage is ended alone, and the round completes.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -262,5 +263,83 @@ describe('the malicious setting over gRPC', () => {
       () => participant(1, 'ben', { signer: signers.get('ana')!, roster: ROSTER }),
       /enrolls 'ben' with another key than this identity's/,
     );
+  });
+});
+
+describe('one client signing garbage is dropped, not the round (malicious setting over gRPC)', () => {
+  const sumOf = (names: readonly string[]) => {
+    const sum = new Uint32Array(DIM);
+    for (const name of names) {
+      const x = inputOf(NAMES.indexOf(name));
+      for (let j = 0; j < DIM; j++) sum[j] = (sum[j]! + x[j]!) >>> 0;
+    }
+    return sum;
+  };
+  /** Every client but `offender` completed; the offender was told, in words matching `why`. */
+  function assertOnlyOffenderEnded(
+    results: PromiseSettledResult<unknown>[],
+    offender: string,
+    why: RegExp,
+  ): void {
+    results.forEach((result, i) => {
+      if (NAMES[i] !== offender) {
+        assert.equal(result.status, 'fulfilled', `${NAMES[i]} completed`);
+        return;
+      }
+      assert.equal(result.status, 'rejected', `${offender} did not complete`);
+      assert.match(String((result as PromiseRejectedResult).reason), why);
+    });
+  }
+
+  /**
+   * `name`'s enrolled identity, whose signatures over messages with the domain `label` (PROTOCOL.md
+   * §4.0, §4.4) are 64 bytes of garbage: a client that is broken or malicious, not an impostor.
+   */
+  function garbleSignatures(name: string, label: 'advertise' | 'consistency'): ClientIdentity {
+    const signer = Ed25519Signer.generate(new DeterministicRng(`id/${name}`));
+    const honest = signer.sign.bind(signer);
+    const domain = `privagg/v1/${label}`;
+    signer.sign = (message: Uint8Array) =>
+      Buffer.from(message.subarray(0, domain.length)).toString('latin1') === domain
+        ? new Uint8Array(64).fill(0x5a)
+        : honest(message);
+    return { signer, roster: ROSTER };
+  }
+
+  it('a garbage advertise signature: that client dropped at advertise, the others summed exactly', async () => {
+    const { coordinator, port, running } = await startCoordinator(config());
+    const offender = 'dee';
+    const results = await runAll(port, (name) =>
+      name === offender
+        ? garbleSignatures(name, 'advertise')
+        : { signer: signers.get(name)!, roster: ROSTER },
+    );
+    const [outcome] = await outcomesOf(coordinator, running);
+    assert.ok(outcome);
+    assert.equal(outcome.status, 'ok', outcome.reason);
+    const survivors = NAMES.filter((n) => n !== offender);
+    assert.deepEqual(outcome.survivors, survivors);
+    assert.deepEqual(outcome.dropped, { [offender]: 'advertise' });
+    assert.deepEqual(outcome.sums[0], sumOf(survivors));
+    assertOnlyOffenderEnded(results, offender, /key advertisement signature is invalid/);
+  });
+
+  it('a garbage consistency signature: that client gets no unmask request; the sum is still exact', async () => {
+    // Its masked input is already in (U3, the list every client signed, is fixed at the masked
+    // stage), so it stays a survivor; it is told why it is ended, and is not asked to unmask (U4).
+    const { coordinator, port, running } = await startCoordinator(config());
+    const offender = 'dee';
+    const results = await runAll(port, (name) =>
+      name === offender
+        ? garbleSignatures(name, 'consistency')
+        : { signer: signers.get(name)!, roster: ROSTER },
+    );
+    const [outcome] = await outcomesOf(coordinator, running);
+    assert.ok(outcome);
+    assert.equal(outcome.status, 'ok', outcome.reason);
+    assert.deepEqual(outcome.survivors, NAMES);
+    assert.deepEqual(outcome.dropped, {});
+    assert.deepEqual(outcome.sums[0], sumOf(NAMES));
+    assertOnlyOffenderEnded(results, offender, /consistency signature is invalid/);
   });
 });
