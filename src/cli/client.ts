@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
 import type { AssignedRound, Participation } from '../client/sdk.ts';
 import type { NamedTensors } from '../dp/tensors.ts';
-import type { Stage } from '../secagg/messages.ts';
+import { STAGES, type Stage } from '../secagg/messages.ts';
 import type { RoundParams } from '../secagg/params.ts';
 import { describeValue, ECHO_PATH_CHARS, echo } from '../text/echo.ts';
 import { JsonTextError, parseJson } from '../text/json.ts';
@@ -28,13 +28,7 @@ import { type ClientTlsFiles, readClientTlsFiles } from './tls-files.ts';
 export const FAIL_AT_EXIT_CODE = 3;
 
 /** The stages `--fail-at` accepts (`consistency` is reached in the malicious setting only). */
-export const FAIL_AT_STAGES = [
-  'advertise',
-  'share',
-  'masked',
-  'consistency',
-  'unmask',
-] as const satisfies readonly Stage[];
+export const FAIL_AT_STAGES: readonly Stage[] = STAGES;
 
 const DEFAULT_RETRIES = 6;
 const DEFAULT_MIN_NOISE_MULTIPLIER = 0.5;

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { packedLength } from '../secagg/bitpack.ts';
 import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
-import type { Stage } from '../secagg/messages.ts';
+import { STAGES } from '../secagg/messages.ts';
 import { defaultThreshold } from '../secagg/params.ts';
 import type { ServerModel, VectorSpec } from '../secagg/types.ts';
 import { describeValue, ECHO_PATH_CHARS, echo } from '../text/echo.ts';
@@ -35,14 +35,8 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The stages a per-stage deadline can be set for (`consistency` runs in the malicious setting only). */
-export const DEADLINE_STAGES = [
-  'advertise',
-  'share',
-  'masked',
-  'consistency',
-  'unmask',
-] as const satisfies readonly Stage[];
+/** The stages a per-stage deadline can be set for: every stage (`consistency` runs in the malicious setting only). */
+export const DEADLINE_STAGES = STAGES;
 
 /** The monitoring HTTP server's settings (server/http.ts). */
 export interface ServeHttpSettings {

@@ -8,38 +8,26 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
 import { type Aggregation, ControlClient, decodeSums, RoundStatus } from '../../src/client/control.ts';
-import { generateIdentity, writeKeyFile } from '../../src/identity/keyfile.ts';
-import { inputVector, lines, Proc, privagg, Serve, scratch, sumMod32 } from './procs.ts';
+import {
+  enroll,
+  failedStatus,
+  inputVector,
+  lines,
+  Proc,
+  privagg,
+  Serve,
+  scratch,
+  sumMod32,
+} from './procs.ts';
 
 const DIM = 8;
 const OPERATOR_TOKEN = 'operator-token-0123456789abcdef';
 const NAMES = ['c1', 'c2', 'c3', 'c4'];
 
-async function refusal(call: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try {
-    await call;
-  } catch (error) {
-    const { code, details } = error as { code: number; details: string };
-    return { code, details };
-  }
-  throw new Error('the call succeeded');
-}
-
 describe('privagg serve --control --roster', () => {
   const tmp = scratch();
   after(() => tmp.cleanup());
-  const keys = new Map(
-    NAMES.map((name) => {
-      const identity = generateIdentity();
-      const path = `${tmp.dir}/${name}.key`;
-      writeKeyFile(path, identity.pem, path);
-      return [name, { path, publicKey: Buffer.from(identity.publicKey).toString('base64') }];
-    }),
-  );
-  const roster = tmp.file(
-    'roster.json',
-    Object.fromEntries(NAMES.map((name) => [name, keys.get(name)!.publicKey])),
-  );
+  const { keys, roster } = enroll(tmp, NAMES);
   const operatorToken = tmp.file('operator-token', `${OPERATOR_TOKEN}\n`);
 
   it('refuses a roster it cannot read, in one line naming it', async () => {
@@ -79,7 +67,7 @@ describe('privagg serve --control --roster', () => {
           ...overrides,
         });
         // t = 3 of 5 with n_C = 1 satisfies the semi-honest rules (2t > N, t > n_C), not 2t > N + n_C.
-        const low = await refusal(
+        const low = await failedStatus(
           control.define(
             aggregation({
               cohort: { clients: 5, minClients: 5, checkInWindowMs: 0 },
@@ -89,7 +77,7 @@ describe('privagg serve --control --roster', () => {
         );
         assert.equal(low.code, status.INVALID_ARGUMENT, low.details);
         assert.match(low.details, /^aggregation\.graph\.complete\.threshold: .*malicious/);
-        const sparse = await refusal(
+        const sparse = await failedStatus(
           control.define(
             aggregation({
               graph: {

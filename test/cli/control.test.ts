@@ -25,23 +25,22 @@ import { roundCost } from '../../src/dp/budget.ts';
 import { DEFAULT_RDP_ORDERS } from '../../src/dp/orders.ts';
 import { PrivacyRounds } from '../../src/dp/round-planner.ts';
 import { tightEpsilon } from '../../src/dp/tightest.ts';
-import { inputVector, lines, Proc, privagg, readRounds, Serve, scratch, sumMod32 } from './procs.ts';
+import {
+  failedStatus,
+  inputVector,
+  lines,
+  Proc,
+  privagg,
+  readRounds,
+  Serve,
+  scratch,
+  sumMod32,
+} from './procs.ts';
 
 const DIM = 8;
 const OPERATOR_TOKEN = 'operator-token-0123456789abcdef';
 const PARTICIPANTS = ['c1', 'c2', 'c3', 'c4', 'd1', 'd2', 'd3'] as const;
 const tokenOf = (name: string) => `participant-${name}-0123456789`;
-
-/** Rejects with the call's status: its code and details. */
-async function refusal(call: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try {
-    await call;
-  } catch (error) {
-    const { code, details } = error as { code: number; details: string };
-    return { code, details };
-  }
-  throw new Error('the call succeeded');
-}
 
 /** Collects events from an outcome stream until `count` outcomes (or the end) have come. */
 async function take(events: AsyncIterator<ControlEvent>, count: number): Promise<ControlEvent[]> {
@@ -110,7 +109,7 @@ describe('privagg serve --control', () => {
     try {
       // ---- operator authentication -----------------------------------------------------------
       const anonymous = new ControlClient({ address, credentials: credentials.createInsecure(), token: 'x' });
-      const wrong = await refusal(anonymous.define(plainAggregation()));
+      const wrong = await failedStatus(anonymous.define(plainAggregation()));
       assert.equal(wrong.code, status.UNAUTHENTICATED);
       assert.match(wrong.details, /not the operator token/);
       anonymous.close();
@@ -119,7 +118,10 @@ describe('privagg serve --control', () => {
         credentials: credentials.createInsecure(),
         token: tokenOf('c1'),
       });
-      assert.equal((await refusal(asParticipant.define(plainAggregation()))).code, status.UNAUTHENTICATED);
+      assert.equal(
+        (await failedStatus(asParticipant.define(plainAggregation()))).code,
+        status.UNAUTHENTICATED,
+      );
       asParticipant.close();
       const Raw = makeGenericClientConstructor(
         {
@@ -144,12 +146,12 @@ describe('privagg serve --control', () => {
             (error: Error | null, value: unknown) => (error ? reject(error) : resolve(value)),
           ),
         );
-      const none = await refusal(rawDefine(Buffer.alloc(0), new Metadata()));
+      const none = await failedStatus(rawDefine(Buffer.alloc(0), new Metadata()));
       assert.equal(none.code, status.UNAUTHENTICATED);
       assert.match(none.details, /^missing bearer token/);
       const operatorMetadata = new Metadata();
       operatorMetadata.set('authorization', `Bearer ${OPERATOR_TOKEN}`);
-      const malformed = await refusal(rawDefine(Buffer.from([0x0a, 0xff]), operatorMetadata));
+      const malformed = await failedStatus(rawDefine(Buffer.from([0x0a, 0xff]), operatorMetadata));
       assert.equal(malformed.code, status.INVALID_ARGUMENT);
       assert.match(malformed.details, /^request: not a valid DefineRequest/);
       raw.close();
@@ -174,11 +176,11 @@ describe('privagg serve --control', () => {
         ],
       ];
       for (const [aggregation, message] of bad) {
-        const { code, details } = await refusal(control.define(aggregation));
+        const { code, details } = await failedStatus(control.define(aggregation));
         assert.equal(code, status.INVALID_ARGUMENT, details);
         assert.match(details, message);
       }
-      const unknown = await refusal(control.startRound('nope'));
+      const unknown = await failedStatus(control.startRound('nope'));
       assert.equal(unknown.code, status.NOT_FOUND);
       assert.equal(unknown.details, "aggregation: no aggregation named 'nope' is defined");
 
@@ -188,8 +190,8 @@ describe('privagg serve --control', () => {
         { name: defined.name, threshold: defined.threshold, firstRound: defined.firstRound },
         { name: 'plain', threshold: 3, firstRound: 1 },
       );
-      assert.equal((await refusal(control.define(plainAggregation()))).code, status.ALREADY_EXISTS);
-      const budgetless = await refusal(control.budget('plain'));
+      assert.equal((await failedStatus(control.define(plainAggregation()))).code, status.ALREADY_EXISTS);
+      const budgetless = await failedStatus(control.budget('plain'));
       assert.equal(budgetless.code, status.FAILED_PRECONDITION);
       assert.match(budgetless.details, /^aggregation: 'plain' has no differential privacy/);
       const events = control.watch('plain')[Symbol.asyncIterator]();
@@ -224,7 +226,7 @@ describe('privagg serve --control', () => {
       const started = await control.startRound('plain', Buffer.from(JSON.stringify(task1)));
       assert.equal(started.round, 1);
       assert.equal(started.taskDigest.length, 32);
-      const busy = await refusal(control.startRound('plain', Buffer.from('[]')));
+      const busy = await failedStatus(control.startRound('plain', Buffer.from('[]')));
       assert.equal(busy.code, status.FAILED_PRECONDITION);
       assert.match(
         busy.details,
@@ -267,7 +269,7 @@ describe('privagg serve --control', () => {
         replay.map((e) => (e.kind === 'outcome' ? e.outcome.round : e.kind)),
         [2, 'ended'],
       );
-      const afterStop = await refusal(control.startRound('plain'));
+      const afterStop = await failedStatus(control.startRound('plain'));
       assert.equal(afterStop.code, status.FAILED_PRECONDITION);
 
       // ---- aggregation 2: distributed DP, its release and budget ------------------------------
@@ -287,7 +289,7 @@ describe('privagg serve --control', () => {
           adaptiveClipQuantile: 0,
         },
       };
-      const noLedger = await refusal(
+      const noLedger = await failedStatus(
         control.define({ ...privateAggregation, privacy: { ...privateAggregation.privacy!, ledger: '' } }),
       );
       assert.equal(noLedger.code, status.INVALID_ARGUMENT);

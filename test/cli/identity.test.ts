@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { generateIdentity, writeKeyFile } from '../../src/identity/keyfile.ts';
-import { inputVector, lines, Proc, privagg, readRounds, Serve, scratch, sumMod32 } from './procs.ts';
+import { enroll, inputVector, lines, Proc, privagg, readRounds, Serve, scratch, sumMod32 } from './procs.ts';
 
 const DIM = 32;
 const NAMES = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8'];
@@ -46,18 +46,7 @@ describe('privagg keygen', () => {
 describe('a malicious-setting round of privagg client processes', () => {
   const tmp = scratch();
   after(() => tmp.cleanup());
-  const keys = new Map(
-    NAMES.map((name) => {
-      const identity = generateIdentity();
-      const path = `${tmp.dir}/${name}.key`;
-      writeKeyFile(path, identity.pem, path);
-      return [name, { path, publicKey: Buffer.from(identity.publicKey).toString('base64') }];
-    }),
-  );
-  const roster = tmp.file(
-    'roster.json',
-    Object.fromEntries(NAMES.map((name) => [name, keys.get(name)!.publicKey])),
-  );
+  const { keys, roster } = enroll(tmp, NAMES);
   const inputs = new Map(NAMES.map((name, i) => [name, inputVector(i, DIM)]));
 
   async function round(failAt: Record<string, string>, out: string) {

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateIdentity, writeKeyFile } from '../../src/identity/keyfile.ts';
 
 /** How a process ended and what it printed. */
 export interface Run {
@@ -152,4 +153,39 @@ export async function httpPort(serve: Serve): Promise<number> {
   const match = /^http on 127\.0\.0\.1:(\d+)$/.exec(line);
   if (!match) throw new Error(`unexpected second line: ${line}`);
   return Number(match[1]);
+}
+
+/**
+ * Enrolls `names`: an identity key file for each (as `privagg keygen` writes one) in `tmp`, and the
+ * roster of their public keys.
+ * @returns each name's key file and base64 public key, and the roster file's path
+ */
+export function enroll(
+  tmp: ReturnType<typeof scratch>,
+  names: readonly string[],
+): { keys: ReadonlyMap<string, { path: string; publicKey: string }>; roster: string } {
+  const keys = new Map(
+    names.map((name) => {
+      const identity = generateIdentity();
+      const path = `${tmp.dir}/${name}.key`;
+      writeKeyFile(path, identity.pem, path);
+      return [name, { path, publicKey: Buffer.from(identity.publicKey).toString('base64') }];
+    }),
+  );
+  const roster = tmp.file(
+    'roster.json',
+    Object.fromEntries([...keys].map(([name, k]) => [name, k.publicKey])),
+  );
+  return { keys, roster };
+}
+
+/** The gRPC status a call failed with (its code and details); throws if the call succeeded. */
+export async function failedStatus(call: Promise<unknown>): Promise<{ code: number; details: string }> {
+  try {
+    await call;
+  } catch (error) {
+    const { code, details } = error as { code: number; details: string };
+    return { code, details };
+  }
+  throw new Error('the call succeeded');
 }
