@@ -17,16 +17,21 @@
  * (passed to serve and to the SDK), `--seed S`, `--json FILE`, `--cpu-prof-dir DIR` (profile the
  * coordinator with `node --cpu-prof`), `--serve-node-flags='...'` (Node flags for the coordinator alone,
  * e.g. `--trace-gc`; its stdout is echoed), `--client-nice 10` (the client processes' nice value: they
- * stand for devices elsewhere and yield the two cores to the coordinator; 0 to compete equally).
+ * stand for devices elsewhere and yield the two cores to the coordinator; 0 to compete equally),
+ * `--setting malicious` (every participant gets an identity key and the coordinator and participants
+ * one roster: the malicious setting, whose `auto` plans the complete graph; default semi-honest).
  * @module
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { encodeIdentityKey } from '../src/identity/roster.ts';
+import { Ed25519Signer } from '../src/secagg/crypto/ed25519.ts';
 import type { Stage } from '../src/secagg/messages.ts';
 import type { ClientRound, HostClient, HostJob, HostReport } from './lib/load-host.ts';
 import { loadSum } from './lib/load-inputs.ts';
@@ -49,6 +54,7 @@ const { values } = parseArgs({
     'cpu-prof-dir': { type: 'string' },
     'client-nice': { type: 'string', default: '10' },
     'serve-node-flags': { type: 'string' },
+    setting: { type: 'string', default: 'semi-honest' },
   },
 });
 
@@ -75,7 +81,18 @@ if (!Number.isInteger(clientNice) || clientNice < 0 || clientNice > 19) {
   throw new RangeError('--client-nice must be an integer in [0, 19]');
 }
 
+const setting = values.setting;
+if (setting !== 'semi-honest' && setting !== 'malicious') {
+  throw new RangeError(`--setting must be semi-honest or malicious, got '${setting}'`);
+}
+const malicious = setting === 'malicious';
+
+/** The stages a participant may vanish at (every setting has them). */
 const STAGES: readonly Stage[] = ['advertise', 'share', 'masked', 'unmask'];
+/** The stages timed per client: the malicious setting adds the consistency stage. */
+const TIMED_STAGES: readonly Stage[] = malicious
+  ? ['advertise', 'share', 'masked', 'consistency', 'unmask']
+  : STAGES;
 const EXPECTED_DROPOUT = 0.1;
 const ADVERSARIAL_FRACTION = 0.05;
 /** Participants per client-host process by default. */
@@ -180,6 +197,19 @@ async function runCell(cell: Cell): Promise<CellResult> {
       : []),
     ...(keepaliveMs !== undefined ? ['--keepalive-ms', keepaliveMs] : []),
   ];
+  const names = Array.from({ length: cell.n }, (_, i) => `c${String(i).padStart(5, '0')}`);
+  // The malicious setting: identity keys from fixed seeds (test data) and the roster of their public
+  // keys, made before the coordinator starts (enrolment is not part of a round).
+  const seeds = malicious
+    ? names.map((name) => createHash('sha256').update(`bench:load identity ${seed} ${name}`).digest())
+    : undefined;
+  if (seeds) {
+    const roster = Object.fromEntries(
+      names.map((name, i) => [name, encodeIdentityKey(Ed25519Signer.fromSeed(seeds[i]!).publicKey)]),
+    );
+    writeFileSync(join(dir, 'roster.json'), JSON.stringify(roster));
+    serveArgs.push('--roster', join(dir, 'roster.json'));
+  }
   const started = performance.now();
   const profile = values['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof-dir']] : [];
   const nodeFlags = values['serve-node-flags']?.split(' ').filter(Boolean) ?? [];
@@ -219,7 +249,6 @@ async function runCell(cell: Cell): Promise<CellResult> {
     2,
     values.hosts ? list(values.hosts, 'hosts')[0]! : Math.ceil(cell.n / CLIENTS_PER_HOST),
   );
-  const names = Array.from({ length: cell.n }, (_, i) => `c${String(i).padStart(5, '0')}`);
   const hostJobs: HostClient[][] = Array.from({ length: hostCount }, () => []);
   names.forEach((name, index) => {
     const failAt: Record<number, Stage> = {};
@@ -227,7 +256,12 @@ async function runCell(cell: Cell): Promise<CellResult> {
       const stage = chosen.get(index);
       if (stage) failAt[round] = stage;
     }
-    hostJobs[index % hostCount]!.push({ name, index, failAt });
+    hostJobs[index % hostCount]!.push({
+      name,
+      index,
+      failAt,
+      ...(seeds && { identitySeed: seeds[index]!.toString('hex') }),
+    });
   });
   const hosts: ChildProcess[] = hostJobs.map((clients) => {
     const host = fork(join(import.meta.dirname, 'lib', 'load-host.ts'), [], {
@@ -243,6 +277,7 @@ async function runCell(cell: Cell): Promise<CellResult> {
       dim: cell.d,
       clients,
       keepaliveMs: keepaliveMs === undefined ? 30_000 : Number(keepaliveMs),
+      ...(seeds && { roster: readFileSync(join(dir, 'roster.json'), 'utf8') }),
     } satisfies HostJob);
     return host;
   });
@@ -332,7 +367,7 @@ async function runCell(cell: Cell): Promise<CellResult> {
   // ---- the clients' view ------------------------------------------------------------------------
   const all: ClientRound[] = hostReports.flatMap((r) => r.rounds);
   const stageMs: Record<string, { p50: number; p99: number }> = {};
-  for (const stage of STAGES) {
+  for (const stage of TIMED_STAGES) {
     const samples = all
       .filter((r) => r.result === 'done' && r.stageMs[stage] !== undefined)
       .map((r) => r.stageMs[stage]!)
@@ -390,7 +425,7 @@ async function main(): Promise<void> {
   console.log(`load average at start: ${loadLine()}`);
   console.log(
     `rounds per cell: ${rounds}; participants failing on purpose per round: ${(failFraction * 100).toFixed(0)}%; ` +
-      `client processes at nice ${clientNice}`,
+      `client processes at nice ${clientNice}; setting: ${setting}`,
   );
   const cells: Cell[] = [];
   for (const graph of graphs) {
@@ -423,7 +458,7 @@ async function main(): Promise<void> {
     'rounds ok',
     'spurious',
     'exact',
-    ...STAGES.map((s) => `${s} p50/p99 ms`),
+    ...TIMED_STAGES.map((s) => `${s} p50/p99 ms`),
     'loop p99/max ms',
     'coord cpu s',
     'peak MiB',
@@ -437,7 +472,7 @@ async function main(): Promise<void> {
     `${r.roundsOk}/${rounds}`,
     String(r.spuriousDrops),
     r.exact ? 'yes' : 'no',
-    ...STAGES.map((s) => `${fmtMs(r.stageMs[s]!.p50)}/${fmtMs(r.stageMs[s]!.p99)}`),
+    ...TIMED_STAGES.map((s) => `${fmtMs(r.stageMs[s]!.p50)}/${fmtMs(r.stageMs[s]!.p99)}`),
     `${fmtMs(r.eventLoopDelayMs.p99)}/${fmtMs(r.eventLoopDelayMs.max)}`,
     r.coordinatorCpuS.toFixed(1),
     String(r.coordinatorPeakRssMiB),

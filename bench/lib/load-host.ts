@@ -12,6 +12,8 @@
  */
 import { credentials } from '@grpc/grpc-js';
 import { CoordinatorAbortError, Participant } from '../../src/client/sdk.ts';
+import { parseRoster } from '../../src/identity/roster.ts';
+import { Ed25519Signer } from '../../src/secagg/crypto/ed25519.ts';
 import type { Stage } from '../../src/secagg/messages.ts';
 import { loadInput } from './load-inputs.ts';
 
@@ -22,6 +24,8 @@ export interface HostClient {
   readonly index: number;
   /** Round number → the stage at which this participant vanishes in that round. */
   readonly failAt: Readonly<Record<number, Stage>>;
+  /** The malicious setting: the 32-byte seed of its identity key, hex (benchmark data, not a secret). */
+  readonly identitySeed?: string;
 }
 
 /** What the parent asks a host to run. */
@@ -32,6 +36,8 @@ export interface HostJob {
   readonly clients: readonly HostClient[];
   /** Client-side keepalive (ms; 0: none). */
   readonly keepaliveMs: number;
+  /** The malicious setting: the roster's JSON text (every client holds it). */
+  readonly roster?: string;
 }
 
 export interface HostStarted {
@@ -132,6 +138,7 @@ function main(): void {
       const checkedIn = () => {
         if (--pending === 0) process.send!({ type: 'started' } satisfies HostStarted);
       };
+      const roster = message.roster === undefined ? undefined : parseRoster(message.roster, 'the roster');
       running = Promise.all(
         message.clients.map((client) => {
           const stageHook: { onStage?: (stage: Stage) => void } = {};
@@ -144,6 +151,13 @@ function main(): void {
             // shares one connection among the channels to an address in a process).
             channelOptions: { 'grpc.use_local_subchannel_pool': 1 },
             onStage: (stage) => stageHook.onStage?.(stage),
+            ...(roster &&
+              client.identitySeed && {
+                identity: {
+                  signer: Ed25519Signer.fromSeed(Buffer.from(client.identitySeed, 'hex')),
+                  roster,
+                },
+              }),
           });
           participants.push({ name: client.name, participant });
           const hooks = { stopped: () => stopping, record: (r: ClientRound) => rounds.push(r), checkedIn };
