@@ -91,7 +91,8 @@ def main():
     except grpc.RpcError as error:
         print(f"Define refused: {error.code().name}: {error.details()}", file=sys.stderr)
         return 1
-    print(f"defined '{defined.name}': {defined.graph}" + (f", noise multiplier {defined.noise_multiplier:.3f}" if args.dp else ""))
+    setting = "malicious setting" if defined.setting == pb.SETTING_MALICIOUS else "semi-honest setting"
+    print(f"defined '{defined.name}': {defined.graph}, {setting}" + (f", noise multiplier {defined.noise_multiplier:.3f}" if args.dp else ""))
     events = control.WatchOutcomes(pb.WatchOutcomesRequest(aggregation=args.name), metadata=metadata)
 
     theta = np.zeros(model.PARAMETERS, dtype=np.float32)

@@ -47,6 +47,7 @@ export {
   EndReason,
   PrivacyMechanism,
   RoundStatus,
+  Setting,
   /** The stage a client was lost at, in `RoundOutcome.dropped`. */
   Stage as RoundStage,
 } from '../gen/privagg/v1/control.ts';

@@ -30,6 +30,7 @@ import {
   DefineRequest,
   type DefineResponse,
   GetBudgetRequest,
+  Setting,
   StartRoundRequest,
   type StartRoundResponse,
   StopRequest,
@@ -199,6 +200,7 @@ export class ControlService {
         clients: definition.clients,
         minClients: definition.minClients,
         threshold: definition.threshold,
+        serverModel: this.#env.aggregations.serverModel ?? 'semi-honest',
         vectors: definition.vectors.map((v) => `${v.name}[${v.length}]/${v.bits}`),
         ...(definition.privacy && {
           dp: definition.privacy.mechanism,
@@ -215,6 +217,10 @@ export class ControlService {
       graph: definition.graphPlans?.[0]?.summary ?? `complete graph, threshold t=${definition.threshold}`,
       firstRound: aggregation.firstRound,
       noiseMultiplier: aggregation.noiseMultiplier ?? 0,
+      setting:
+        this.#env.aggregations.serverModel === 'malicious'
+          ? Setting.SETTING_MALICIOUS
+          : Setting.SETTING_SEMI_HONEST,
     };
   }
 

@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { credentials, status } from '@grpc/grpc-js';
-import { type Aggregation, ControlClient, decodeSums, RoundStatus } from '../../src/client/control.ts';
+import {
+  type Aggregation,
+  ControlClient,
+  decodeSums,
+  RoundStatus,
+  Setting,
+} from '../../src/client/control.ts';
 import {
   enroll,
   failedStatus,
@@ -91,6 +97,7 @@ describe('privagg serve --control --roster', () => {
 
         const defined = await control.define(aggregation({}));
         assert.equal(defined.threshold, 3);
+        assert.equal(defined.setting, Setting.SETTING_MALICIOUS);
         const events = control.watch('signed')[Symbol.asyncIterator]();
         const inputs = new Map(NAMES.map((name, i) => [name, inputVector(20 + i, DIM)]));
         const clients = NAMES.map(

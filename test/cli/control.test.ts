@@ -19,6 +19,7 @@ import {
   type RoundOutcome,
   RoundStage,
   RoundStatus,
+  Setting,
 } from '../../src/client/control.ts';
 import { planMechanism, privacyPlan } from '../../src/dp/announced.ts';
 import { roundCost } from '../../src/dp/budget.ts';
@@ -187,8 +188,13 @@ describe('privagg serve --control', () => {
       // ---- aggregation 1: two rounds, a client lost at the masked stage ----------------------
       const defined = await control.define(plainAggregation());
       assert.deepEqual(
-        { name: defined.name, threshold: defined.threshold, firstRound: defined.firstRound },
-        { name: 'plain', threshold: 3, firstRound: 1 },
+        {
+          name: defined.name,
+          threshold: defined.threshold,
+          firstRound: defined.firstRound,
+          setting: defined.setting,
+        },
+        { name: 'plain', threshold: 3, firstRound: 1, setting: Setting.SETTING_SEMI_HONEST },
       );
       assert.equal((await failedStatus(control.define(plainAggregation()))).code, status.ALREADY_EXISTS);
       const budgetless = await failedStatus(control.budget('plain'));

@@ -73,6 +73,28 @@ export namespace PrivacyMechanism {
   export type UNRECOGNIZED = typeof PrivacyMechanism.UNRECOGNIZED;
 }
 
+/** Whom the clients protect themselves against (PROTOCOL.md §1, §2.3). */
+export const Setting = {
+  SETTING_UNSPECIFIED: 0,
+  /** SETTING_SEMI_HONEST - A coordinator that follows the protocol: clients hold no identity keys. */
+  SETTING_SEMI_HONEST: 1,
+  /**
+   * SETTING_MALICIOUS - A coordinator that may deviate: clients hold identity keys enrolled in the roster, check each
+   * round's cohort against it, and sign their keys and the survivor list (the consistency stage).
+   */
+  SETTING_MALICIOUS: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type Setting = typeof Setting[keyof typeof Setting];
+
+export namespace Setting {
+  export type SETTING_UNSPECIFIED = typeof Setting.SETTING_UNSPECIFIED;
+  export type SETTING_SEMI_HONEST = typeof Setting.SETTING_SEMI_HONEST;
+  export type SETTING_MALICIOUS = typeof Setting.SETTING_MALICIOUS;
+  export type UNRECOGNIZED = typeof Setting.UNRECOGNIZED;
+}
+
 export const RoundStatus = {
   ROUND_STATUS_UNSPECIFIED: 0,
   /** ROUND_STATUS_OK - The round produced a sum (or a release) of exactly the survivors' inputs. */
@@ -278,6 +300,11 @@ export interface DefineResponse {
   readonly firstRound: number;
   /** With privacy: the noise multiplier every round uses (given or calibrated); 0 without. */
   readonly noiseMultiplier: number;
+  /**
+   * The setting the aggregation runs in: the server's (`privagg serve --control`, malicious with
+   * `--roster`), which a definition cannot change.
+   */
+  readonly setting: Setting;
 }
 
 export interface StartRoundRequest {
@@ -1145,7 +1172,7 @@ export const PrivacyDefinition: MessageFns<PrivacyDefinition> = {
 };
 
 function createBaseDefineResponse(): DefineResponse {
-  return { name: "", vectors: [], threshold: 0, graph: "", firstRound: 0, noiseMultiplier: 0 };
+  return { name: "", vectors: [], threshold: 0, graph: "", firstRound: 0, noiseMultiplier: 0, setting: 0 };
 }
 
 export const DefineResponse: MessageFns<DefineResponse> = {
@@ -1167,6 +1194,9 @@ export const DefineResponse: MessageFns<DefineResponse> = {
     }
     if (message.noiseMultiplier !== 0) {
       writer.uint32(49).double(message.noiseMultiplier);
+    }
+    if (message.setting !== 0) {
+      writer.uint32(56).int32(message.setting);
     }
     return writer;
   },
@@ -1232,6 +1262,14 @@ export const DefineResponse: MessageFns<DefineResponse> = {
             message.noiseMultiplier = reader.double();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.setting = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1255,6 +1293,7 @@ export const DefineResponse: MessageFns<DefineResponse> = {
     message.graph = object.graph ?? "";
     message.firstRound = object.firstRound ?? 0;
     message.noiseMultiplier = object.noiseMultiplier ?? 0;
+    message.setting = object.setting ?? 0;
     return message;
   },
 };
