@@ -865,22 +865,47 @@ function graphSettings(
       `--graph ${mode} needs --adversarial-fraction F (the fraction of clients that may collude with the coordinator)`,
     );
   }
-  const sizes = minClients < clients ? [clients, minClients] : [clients];
-  const graphPlans = sizes.map((n) => {
-    try {
-      return planGraph({
-        n,
-        dropoutRate: expectedDropout,
-        adversarialRate: adversarialFraction,
-        mode,
-        serverModel,
-      });
-    } catch (error) {
-      if (error instanceof RangeError) throw new ConfigError(`--graph ${mode}: ${error.message}`);
-      throw error;
-    }
-  });
+  let graphPlans: GraphPlan[];
+  try {
+    graphPlans = planCohortGraphs({
+      clients,
+      minClients,
+      expectedDropout,
+      adversarialFraction,
+      mode,
+      serverModel,
+    });
+  } catch (error) {
+    if (error instanceof RangeError) throw new ConfigError(`--graph ${mode}: ${error.message}`);
+    throw error;
+  }
   return { graph: { mode, expectedDropout, adversarialFraction }, graphPlans };
+}
+
+/**
+ * The graph plans for a cohort of `clients` that may shrink to `minClients` (both sizes, the full one
+ * first), as `privagg serve --graph auto|harary` and the control API's Define choose them.
+ * @throws RangeError when no plan fits a size (planGraph's reason)
+ */
+export function planCohortGraphs(cohort: {
+  readonly clients: number;
+  readonly minClients: number;
+  readonly expectedDropout: number;
+  readonly adversarialFraction: number;
+  readonly mode: 'auto' | 'harary';
+  readonly serverModel: ServerModel;
+}): GraphPlan[] {
+  const { clients, minClients } = cohort;
+  const sizes = minClients < clients ? [clients, minClients] : [clients];
+  return sizes.map((n) =>
+    planGraph({
+      n,
+      dropoutRate: cohort.expectedDropout,
+      adversarialRate: cohort.adversarialFraction,
+      mode: cohort.mode,
+      serverModel: cohort.serverModel,
+    }),
+  );
 }
 
 /** Default δ of `--dp`. */

@@ -10,11 +10,11 @@
  */
 import { status as Status } from '@grpc/grpc-js';
 import { type Aggregation, type PrivacyDefinition, PrivacyMechanism } from '../gen/privagg/v1/control.ts';
-import { type GraphPlan, planGraph } from '../secagg/graph-plan.ts';
+import type { GraphPlan } from '../secagg/graph-plan.ts';
 import { defaultThreshold, roundParams } from '../secagg/params.ts';
 import type { ServerModel, VectorSpec } from '../secagg/types.ts';
 import { echo } from '../text/echo.ts';
-import { DEFAULT_DELTA, SERVE_DEFAULTS } from './config.ts';
+import { DEFAULT_DELTA, planCohortGraphs, SERVE_DEFAULTS } from './config.ts';
 import type { CoordinatorGraph } from './coordinator.ts';
 import {
   type Limit,
@@ -195,21 +195,20 @@ function checkGraph(
     choice.value.adversarialFraction,
     '[0, 1)',
   );
-  const sizes = minClients < clients ? [clients, minClients] : [clients];
-  const graphPlans = sizes.map((n) => {
-    try {
-      return planGraph({
-        n,
-        dropoutRate: expectedDropout,
-        adversarialRate: adversarialFraction,
-        mode,
-        serverModel,
-      });
-    } catch (error) {
-      if (error instanceof RangeError) throw invalid(field, error.message);
-      throw error;
-    }
-  });
+  let graphPlans: GraphPlan[];
+  try {
+    graphPlans = planCohortGraphs({
+      clients,
+      minClients,
+      expectedDropout,
+      adversarialFraction,
+      mode,
+      serverModel,
+    });
+  } catch (error) {
+    if (error instanceof RangeError) throw invalid(field, error.message);
+    throw error;
+  }
   const complete = graphPlans.find(
     (p) => p.graph.kind === 'complete' && p.n > MAX_COMPLETE_GRAPH_CLIENTS.max,
   );
