@@ -24,7 +24,7 @@ import type { NamedTensors } from '../dp/tensors.ts';
 import type { ClientFrame } from '../gen/privagg/v1/secagg.ts';
 import type { Roster } from '../identity/roster.ts';
 import { SecAggClient } from '../secagg/client.ts';
-import { type Ed25519Signer, VerifiedSignatures } from '../secagg/crypto/ed25519.ts';
+import { type Ed25519Signer, VerifiedSignatures, verifyEachOnTheSpot } from '../secagg/crypto/ed25519.ts';
 import { equalBytes } from '../secagg/encoding.ts';
 import { ProtocolViolation, Refusal } from '../secagg/errors.ts';
 import { STAGE_ENTERED, type Stage } from '../secagg/messages.ts';
@@ -49,6 +49,7 @@ import {
   participateClientClass,
   type TrafficMeter,
 } from '../wire/service.ts';
+import { sharedSignaturePool } from './signature-pool.ts';
 import { takeTurn } from './turns.ts';
 
 /** The coordinator aborted the round (or dropped or did not select this client). */
@@ -399,10 +400,11 @@ class ParticipantSession {
     if (!core) throw new ProtocolViolation(`'${frame.type}' before the round announcement`);
     this.#stage = STAGE_ENTERED[frame.type];
     this.options.onStage?.(this.#stage);
-    // The malicious setting's signature checks (n − 1 or t of them) run ahead on the threadpool, in
+    // The malicious setting's signature checks (n − 1 or t of them) run ahead on worker threads, in
     // parallel and beside the event loop; the step then finds them done (and checks anything else).
     const checks = core.signatureChecks(frame);
-    const verified = checks.length > 0 ? await VerifiedSignatures.verifyAll(checks) : undefined;
+    const verifyBatch = sharedSignaturePool()?.verify ?? verifyEachOnTheSpot;
+    const verified = checks.length > 0 ? await VerifiedSignatures.verifyAll(checks, verifyBatch) : undefined;
     if (this.#settled) return;
     const reply = await takeTurn(() => core.handle(frame, verified));
     if (this.#settled) return;
@@ -427,6 +429,8 @@ class ParticipantSession {
       throw error;
     }
     this.#checkCohort(clientId, params);
+    // Its signature checks come one stage later: start the threads that will run them now.
+    if (params.serverModel === 'malicious') sharedSignaturePool()?.warm();
     const refusal = checkAnnouncedPrivacy(privacy, params, this.options.privacyPolicy);
     if (refusal !== undefined) throw new Refusal('insufficient-privacy', refusal);
     this.#round = params.round;

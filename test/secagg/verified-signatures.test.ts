@@ -1,4 +1,4 @@
-// Signatures verified ahead, in parallel on the threadpool (VerifiedSignatures), and what the client
+// Signatures verified ahead, by a batch verifier (VerifiedSignatures), and what the client
 // core makes of them: it lists exactly the checks it will make, and its decision never depends on
 // what was verified ahead — a forged signature is refused whatever set it is handed.
 import assert from 'node:assert/strict';
@@ -7,7 +7,6 @@ import { SecAggClient } from '../../src/secagg/client.ts';
 import {
   Ed25519Signer,
   ed25519Verify,
-  ed25519VerifyAsync,
   type SignatureCheck,
   VerifiedSignatures,
 } from '../../src/secagg/crypto/ed25519.ts';
@@ -31,26 +30,6 @@ function forged(check: SignatureCheck): SignatureCheck {
   return { ...check, signature };
 }
 
-describe('ed25519VerifyAsync', () => {
-  it('agrees with ed25519Verify on valid, forged, re-targeted and malformed signatures', async () => {
-    const valid = signed('a', 'the survivor list');
-    const cases: SignatureCheck[] = [
-      valid,
-      forged(valid),
-      { ...valid, message: text('another list') },
-      { ...valid, publicKey: signed('b', 'x').publicKey },
-      { ...valid, signature: valid.signature.subarray(0, 63) },
-      { ...valid, publicKey: new Uint8Array(31) },
-    ];
-    const results = await Promise.all(cases.map(ed25519VerifyAsync));
-    assert.deepEqual(
-      results,
-      cases.map((c) => ed25519Verify(c.publicKey, c.message, c.signature)),
-    );
-    assert.deepEqual(results, [true, false, false, false, false, false]);
-  });
-});
-
 describe('VerifiedSignatures', () => {
   it('holds what it found valid, and verifies anything else on the spot', async () => {
     const a = signed('a', 'keys of client 1');
@@ -62,6 +41,23 @@ describe('VerifiedSignatures', () => {
     assert.equal(verified.verify(b.publicKey, b.message, b.signature), true);
     const f = forged(b);
     assert.equal(verified.verify(f.publicKey, f.message, f.signature), false);
+  });
+
+  it('takes the answers of the batch verifier it is given, and none from one that answers the wrong number', async () => {
+    const a = signed('a', 'keys of client 1');
+    const b = signed('b', 'keys of client 2');
+    const calls: number[] = [];
+    const counting = async (checks: readonly SignatureCheck[]) => {
+      calls.push(checks.length);
+      return checks.map((c) => ed25519Verify(c.publicKey, c.message, c.signature));
+    };
+    assert.equal((await VerifiedSignatures.verifyAll([a, b, forged(a)], counting)).size, 2);
+    assert.deepEqual(calls, [3]);
+    const short = await VerifiedSignatures.verifyAll([a, b], async () => [true]);
+    assert.equal(short.size, 0);
+    // Nothing found valid ahead: the answers are still the truth, verified on the spot.
+    assert.equal(short.verify(a.publicKey, a.message, a.signature), true);
+    assert.equal(short.verify(a.publicKey, a.message, forged(a).signature), false);
   });
 
   it('answers for a known signature only with the key and bytes it was verified with', async () => {

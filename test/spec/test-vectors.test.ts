@@ -25,6 +25,7 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, concatBytes } from '@noble/hashes/utils.js';
 import { DP_VECTOR_FILES } from '../../scripts/gen-dp-vectors.ts';
+import { ED25519_VECTOR_FILE } from '../../scripts/gen-ed25519-vectors.ts';
 import { buildVectorFile, serialise, VECTOR_CASES } from '../../scripts/gen-test-vectors.ts';
 import { leafPaths, MalformedVectorValue, MissingVectorValue, VectorNode } from './vector-reader.ts';
 
@@ -1369,7 +1370,10 @@ describe('spec/test-vectors', () => {
   it('holds exactly the files the generators write', () => {
     const files = readdirSync(VECTOR_DIR).filter((f) => f.endsWith('.json'));
     // This file's rounds, and the differential-privacy vectors that test/spec/dp-vectors.test.ts checks.
-    assert.deepEqual(files.sort(), [...VECTOR_CASES.map((c) => c.file), ...DP_VECTOR_FILES].sort());
+    assert.deepEqual(
+      files.sort(),
+      [...VECTOR_CASES.map((c) => c.file), ...DP_VECTOR_FILES, ED25519_VECTOR_FILE].sort(),
+    );
   });
 
   for (const vectorCase of VECTOR_CASES) {

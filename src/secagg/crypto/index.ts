@@ -6,12 +6,13 @@
  */
 export { aesGcmOpen, aesGcmSeal } from './aead.ts';
 export {
+  type BatchVerifier,
   Ed25519Signer,
   ed25519Verify,
-  ed25519VerifyAsync,
   type SignatureCheck,
   type SignatureVerifier,
   VerifiedSignatures,
+  verifyEachOnTheSpot,
   verifyOnTheSpot,
 } from './ed25519.ts';
 export { hkdf, sha256 } from './hash.ts';
