@@ -112,9 +112,11 @@ export class SignaturePool {
     if (this.#disabled || checks.length < MIN_POOLED_CHECKS) return verifyEachOnTheSpot(checks);
     // A key or signature of the wrong length is invalid whatever its bytes: answered here, not sent.
     const sent = checks.flatMap((check, i) => (isPackable(check) ? [i] : []));
+    // Chunks of equal size (67 checks as 34 + 33, not 64 + 3): each costs a message.
+    const chunkSize = Math.ceil(sent.length / Math.ceil(sent.length / CHUNK_CHECKS));
     const chunks: Promise<readonly boolean[]>[] = [];
-    for (let from = 0; from < sent.length; from += CHUNK_CHECKS) {
-      const slice = sent.slice(from, from + CHUNK_CHECKS).map((i) => checks[i]!);
+    for (let from = 0; from < sent.length; from += chunkSize) {
+      const slice = sent.slice(from, from + chunkSize).map((i) => checks[i]!);
       chunks.push(new Promise((resolve) => this.#enqueue({ id: this.#nextId++, checks: slice, resolve })));
     }
     const answers = checks.map(() => false);
