@@ -12,12 +12,16 @@
  *   once per mask (one pass each, the previous client code), and against the keystream alone
  *   (AES-128-CTR through node:crypto in 64 KiB chunks: the floor of any mask expansion here).
  * - coordinator, unmasking: a batch of 64 mask jobs through `addMasks`, against one pass per job.
+ * - client, the malicious setting's signature checks: 100 Ed25519 verifications by `ed25519Verify`
+ *   (libsodium, through sodium-native), against OpenSSL's implementation of the same equation
+ *   (node:crypto, what privagg used before and falls back to).
  *
  * Each figure is the median of repeated timings (wall clock) after a warm-up.
  * @module
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { ED25519_EQUATIONS, Ed25519Signer, ed25519Verify } from '../src/secagg/crypto/ed25519.ts';
 import {
   addMask,
   addMasks,
@@ -27,6 +31,7 @@ import {
 } from '../src/secagg/crypto/prg.ts';
 import { addInRange } from '../src/secagg/ring.ts';
 import { RingSum } from '../src/secagg/ring-sum.ts';
+import { systemRng } from '../src/secagg/rng.ts';
 import { baselineAddInto, baselineFirstOutOfRange } from './lib/baseline-kernels.ts';
 import { loadLine, machineLine } from './lib/machine.ts';
 import { median, table } from './lib/stats.ts';
@@ -136,6 +141,31 @@ const termsOf = (count: number): MaskTerm[] =>
   });
   const fused = time(() => addMasks(acc, terms));
   row('coordinator: 64 unmask jobs', 'one pass per job', oneByOne, fused);
+}
+
+// ---- client: Ed25519 verification (the malicious setting's n − 1 + t checks per round) ---------
+{
+  const { libsodium, openssl } = ED25519_EQUATIONS;
+  const checks = Array.from({ length: 100 }, (_, i) => {
+    const signer = Ed25519Signer.generate(systemRng);
+    const message = randomBytes(150 + i);
+    return { publicKey: signer.publicKey, message, signature: signer.sign(message) };
+  });
+  const viaOpenSsl = time(() => {
+    for (const c of checks)
+      if (!openssl(c.publicKey, c.message, c.signature))
+        throw new Error('OpenSSL rejected a valid signature');
+  });
+  const now = time(() => {
+    for (const c of checks)
+      if (!ed25519Verify(c.publicKey, c.message, c.signature)) throw new Error('rejected a valid signature');
+  });
+  row(
+    `client: 100 Ed25519 verifications (${libsodium ? 'libsodium' : 'OpenSSL: sodium-native did not load'})`,
+    'OpenSSL (node:crypto)',
+    viaOpenSsl,
+    now,
+  );
 }
 
 console.log(table(['kernel', 'baseline', 'baseline ms', 'now ms', 'speed-up'], rows));
