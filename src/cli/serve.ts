@@ -45,8 +45,9 @@ Appends one JSON line per round to FILE:
   {"round":1,"status":"ok","survivors":["id",...],"dropped":{"id":"stage",...},"sum":[...]}
   {"round":2,"status":"aborted","survivors":[],"dropped":{...},"reason":"..."}
 plus, only when a round had them, "badShares" ({"id":["whose secret",...]}: unmask shares found
-wrong, by sender), "unreadableShares" ({"id":["recipient",...]}: share messages not readable) and
-"refusals" ({"reason":count,...}: requests the clients refused, by refusal reason).
+wrong, by sender), "unreadableShares" ({"id":["recipient",...]}: share messages not readable),
+"refusals" ({"reason":count,...}: requests the clients refused, by refusal reason) and
+"lostAfterMasked" ({"id":"stage",...}: survivors, summed, lost at consistency or unmask).
 The first line on stdout is "listening on HOST:PORT"; then one summary line per round. Logs (JSON,
 pino) go to stderr. Exits 0 after R rounds, or when the privacy budget allows no further round
 (a "stopped: ..." line on stdout; checked before binding too); 130/143 after SIGINT/SIGTERM (the
@@ -191,6 +192,7 @@ export function outcomeRecord(outcome: RoundOutcome): Record<string, unknown> {
   if (outcome.badShares) record['badShares'] = outcome.badShares;
   if (outcome.unreadableShares) record['unreadableShares'] = outcome.unreadableShares;
   if (outcome.refusals) record['refusals'] = { ...outcome.refusals };
+  if (outcome.lostAfterMasked) record['lostAfterMasked'] = { ...outcome.lostAfterMasked };
   return record;
 }
 

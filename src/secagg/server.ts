@@ -149,6 +149,12 @@ export type RoundResult =
       readonly survivors: readonly ClientId[];
       /** Every other selected client, with the stage at which it was lost. */
       readonly dropped: ReadonlyMap<ClientId, Stage>;
+      /**
+       * Survivors lost after their masked input was taken — at the consistency stage (e.g. a bad
+       * signature) or at unmask — with that stage. Their inputs are in the sum (everyone signed or
+       * was asked to unmask a survivor list with them), yet they did not finish the round.
+       */
+      readonly lostAfterMasked: ReadonlyMap<ClientId, Stage>;
     })
   | (ShareReport & {
       readonly status: 'aborted';
@@ -737,6 +743,7 @@ export class SecAggServer {
       sums,
       survivors: this.#survivors,
       dropped: this.#droppedMap(),
+      lostAfterMasked: this.#lostAfterMaskedMap(),
       ...this.#shareReport(),
     });
   }
@@ -1030,6 +1037,15 @@ export class SecAggServer {
       if (record.droppedAt && !survivors.has(id)) dropped.set(id, record.droppedAt);
     }
     return dropped;
+  }
+
+  #lostAfterMaskedMap(): Map<ClientId, Stage> {
+    const survivors = new Set(this.#survivors);
+    const lost = new Map<ClientId, Stage>();
+    for (const [id, record] of this.#records) {
+      if (record.droppedAt && survivors.has(id)) lost.set(id, record.droppedAt);
+    }
+    return lost;
   }
 
   #abort(code: RoundAborted['code'], stage: Stage, reason: string): void {

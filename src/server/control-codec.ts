@@ -48,6 +48,13 @@ function littleEndian(values: Uint32Array | Float64Array): Uint8Array {
   return out;
 }
 
+/** Clients and the stage each was lost at, sorted by client. */
+function droppedClients(lost: Readonly<Record<string, CoreStage>>): { client: string; stage: Stage }[] {
+  return Object.entries(lost)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([client, stage]) => ({ client, stage: STAGES[stage] }));
+}
+
 /**
  * One round's outcome as the control service streams it.
  * @param privateRounds - the aggregation has differential privacy: raw sums are never encoded, even
@@ -60,9 +67,8 @@ export function outcomeMessage(outcome: RoundOutcome, privateRounds: boolean): R
     round: outcome.round,
     status: ok ? RoundStatus.ROUND_STATUS_OK : RoundStatus.ROUND_STATUS_ABORTED,
     survivors: [...outcome.survivors],
-    dropped: Object.entries(outcome.dropped)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([client, stage]) => ({ client, stage: STAGES[stage] })),
+    dropped: droppedClients(outcome.dropped),
+    lostAfterMasked: droppedClients(outcome.lostAfterMasked ?? {}),
     // A private round's outcome has no raw sums (coordinator.ts #released): only its release.
     sums:
       ok && !privateRounds

@@ -157,6 +157,12 @@ export interface RoundOutcome {
   /** Every other selected client, with the stage at which it was lost. */
   readonly dropped: Readonly<Record<string, Stage>>;
   /**
+   * Survivors lost after their masked input was taken, with the stage (`consistency` — e.g. a
+   * signature that did not verify — or `unmask`): in `survivors` and in the sum, yet they did not
+   * finish the round. Absent when there were none (and when aborted: then everyone is in `dropped`).
+   */
+  readonly lostAfterMasked?: Readonly<Record<string, Stage>>;
+  /**
    * One sum per vector (in `vectors` order) when `status` is ok and the round has no differential
    * privacy. A private round's raw sums are never published (with central DP they carry no noise):
    * see `release`.
@@ -1263,6 +1269,11 @@ export class Coordinator implements CoordinatorGauges {
         status: 'ok',
         survivors: result.survivors.map(nameOf),
         dropped,
+        ...(result.lostAfterMasked.size > 0 && {
+          lostAfterMasked: Object.fromEntries(
+            [...result.lostAfterMasked].map(([id, stage]) => [nameOf(id), stage]),
+          ),
+        }),
         sums: result.sums,
         vectors: params.vectors,
         timing,
@@ -1289,6 +1300,7 @@ export class Coordinator implements CoordinatorGauges {
         status: outcome.status,
         survivors: outcome.survivors.length,
         dropped: Object.keys(outcome.dropped).length,
+        lostAfterMasked: outcome.lostAfterMasked && Object.keys(outcome.lostAfterMasked).length,
         reason: outcome.reason,
         ms: Math.round(outcome.timing.totalMs),
         stageMs: roundedMs(outcome.timing.stageMs),

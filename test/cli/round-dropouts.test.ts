@@ -52,11 +52,17 @@ describe('privagg serve with 20 client processes', () => {
     assert.equal(rounds.length, 1);
     const survivors = names.filter((n) => !FAIL_AT[n] || FAIL_AT[n] === 'unmask');
     const dropped = Object.fromEntries(Object.entries(FAIL_AT).filter(([, stage]) => stage !== 'unmask'));
+    // A client lost at unmask is a survivor (its input is in the sum) that did not finish.
+    const lostAfterMasked = Object.fromEntries(
+      Object.entries(FAIL_AT).filter(([, stage]) => stage === 'unmask'),
+    );
+    assert.ok(Object.keys(lostAfterMasked).length > 0);
     assert.deepEqual(rounds[0], {
       round: 1,
       status: 'ok',
       survivors,
       dropped,
+      lostAfterMasked,
       sum: sumMod32(
         survivors.map((n) => inputs.get(n)!),
         DIM,

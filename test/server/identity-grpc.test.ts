@@ -126,6 +126,7 @@ describe('the malicious setting over gRPC', () => {
     const survivors = NAMES.filter((n) => n !== 'cai');
     assert.deepEqual(outcome.survivors, survivors);
     assert.deepEqual(outcome.dropped, { cai: 'masked' });
+    assert.equal(outcome.lostAfterMasked, undefined, 'everyone left in the round finished it');
     const expected = new Uint32Array(DIM);
     for (const name of survivors) {
       const x = inputOf(NAMES.indexOf(name));
@@ -339,6 +340,8 @@ describe('one client signing garbage is dropped, not the round (malicious settin
     assert.equal(outcome.status, 'ok', outcome.reason);
     assert.deepEqual(outcome.survivors, NAMES);
     assert.deepEqual(outcome.dropped, {});
+    // …and the outcome shows it was ended after its input was taken.
+    assert.deepEqual(outcome.lostAfterMasked, { [offender]: 'consistency' });
     assert.deepEqual(outcome.sums[0], sumOf(NAMES));
     assertOnlyOffenderEnded(results, offender, /consistency signature is invalid/);
   });

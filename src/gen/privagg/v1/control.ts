@@ -368,6 +368,12 @@ export interface RoundOutcome {
   readonly epsilonSpent: number;
   /** From the round's announcement to its result, in ms. */
   readonly durationMs: number;
+  /**
+   * When ok: survivors lost after their masked input was taken (at STAGE_CONSISTENCY, e.g. a
+   * signature that did not verify, or at STAGE_UNMASK), sorted by client. They are in `survivors`
+   * and in the result, yet did not finish the round.
+   */
+  readonly lostAfterMasked: readonly DroppedClient[];
 }
 
 export interface DroppedClient {
@@ -1591,6 +1597,7 @@ function createBaseRoundOutcome(): RoundOutcome {
     reason: "",
     epsilonSpent: 0,
     durationMs: 0,
+    lostAfterMasked: [],
   };
 }
 
@@ -1622,6 +1629,9 @@ export const RoundOutcome: MessageFns<RoundOutcome> = {
     }
     if (message.durationMs !== 0) {
       writer.uint32(73).double(message.durationMs);
+    }
+    for (const v of message.lostAfterMasked) {
+      DroppedClient.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1711,6 +1721,14 @@ export const RoundOutcome: MessageFns<RoundOutcome> = {
             message.durationMs = reader.double();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lostAfterMasked.push(DroppedClient.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1739,6 +1757,7 @@ export const RoundOutcome: MessageFns<RoundOutcome> = {
     message.reason = object.reason ?? "";
     message.epsilonSpent = object.epsilonSpent ?? 0;
     message.durationMs = object.durationMs ?? 0;
+    message.lostAfterMasked = object.lostAfterMasked?.map((e) => DroppedClient.fromPartial(e)) || [];
     return message;
   },
 };

@@ -13,23 +13,23 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18privagg/v1/control.proto\x12\nprivagg.v1\"=\n\rDefineRequest\x12,\n\x0b\x61ggregation\x18\x01 \x01(\x0b\x32\x17.privagg.v1.Aggregation\"\xe0\x01\n\x0b\x41ggregation\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x07vectors\x18\x02 \x03(\x0b\x32\x1c.privagg.v1.VectorDefinition\x12\"\n\x06\x63ohort\x18\x03 \x01(\x0b\x32\x12.privagg.v1.Cohort\x12&\n\x05graph\x18\x04 \x01(\x0b\x32\x17.privagg.v1.GraphChoice\x12\x18\n\x10stage_timeout_ms\x18\x05 \x01(\r\x12.\n\x07privacy\x18\x06 \x01(\x0b\x32\x1d.privagg.v1.PrivacyDefinition\">\n\x10VectorDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06length\x18\x02 \x01(\r\x12\x0c\n\x04\x62its\x18\x03 \x01(\r\"J\n\x06\x43ohort\x12\x0f\n\x07\x63lients\x18\x01 \x01(\r\x12\x13\n\x0bmin_clients\x18\x02 \x01(\r\x12\x1a\n\x12\x63heck_in_window_ms\x18\x03 \x01(\r\"\x9b\x01\n\x0bGraphChoice\x12.\n\x08\x63omplete\x18\x01 \x01(\x0b\x32\x1a.privagg.v1.FixedThresholdH\x00\x12\'\n\x04\x61uto\x18\x02 \x01(\x0b\x32\x17.privagg.v1.ThreatModelH\x00\x12)\n\x06harary\x18\x03 \x01(\x0b\x32\x17.privagg.v1.ThreatModelH\x00\x42\x08\n\x06\x63hoice\"@\n\x0e\x46ixedThreshold\x12\x11\n\tthreshold\x18\x01 \x01(\r\x12\x1b\n\x13max_corrupt_clients\x18\x02 \x01(\r\"E\n\x0bThreatModel\x12\x18\n\x10\x65xpected_dropout\x18\x01 \x01(\x01\x12\x1c\n\x14\x61\x64versarial_fraction\x18\x02 \x01(\x01\"\x81\x02\n\x11PrivacyDefinition\x12/\n\tmechanism\x18\x01 \x01(\x0e\x32\x1c.privagg.v1.PrivacyMechanism\x12\x11\n\tdimension\x18\x02 \x01(\r\x12\x0c\n\x04\x63lip\x18\x03 \x01(\x01\x12\x1a\n\x10noise_multiplier\x18\x04 \x01(\x01H\x00\x12\x1e\n\x14\x63\x61librate_for_rounds\x18\x05 \x01(\rH\x00\x12\x16\n\x0etarget_epsilon\x18\x06 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x07 \x01(\x01\x12\x0e\n\x06ledger\x18\x08 \x01(\t\x12\x1e\n\x16\x61\x64\x61ptive_clip_quantile\x18\t \x01(\x01\x42\x07\n\x05noise\"\xc4\x01\n\x0e\x44\x65\x66ineResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x07vectors\x18\x02 \x03(\x0b\x32\x1c.privagg.v1.VectorDefinition\x12\x11\n\tthreshold\x18\x03 \x01(\r\x12\r\n\x05graph\x18\x04 \x01(\t\x12\x13\n\x0b\x66irst_round\x18\x05 \x01(\r\x12\x18\n\x10noise_multiplier\x18\x06 \x01(\x01\x12$\n\x07setting\x18\x07 \x01(\x0e\x32\x13.privagg.v1.Setting\"6\n\x11StartRoundRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\x0c\"8\n\x12StartRoundResponse\x12\r\n\x05round\x18\x01 \x01(\r\x12\x13\n\x0btask_digest\x18\x02 \x01(\x0c\"@\n\x14WatchOutcomesRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x66ter_round\x18\x02 \x01(\r\"w\n\x10\x41ggregationEvent\x12+\n\x07outcome\x18\x01 \x01(\x0b\x32\x18.privagg.v1.RoundOutcomeH\x00\x12-\n\x05\x65nded\x18\x02 \x01(\x0b\x32\x1c.privagg.v1.AggregationEndedH\x00\x42\x07\n\x05\x65vent\"\x93\x02\n\x0cRoundOutcome\x12\r\n\x05round\x18\x01 \x01(\r\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.privagg.v1.RoundStatus\x12\x11\n\tsurvivors\x18\x03 \x03(\t\x12*\n\x07\x64ropped\x18\x04 \x03(\x0b\x32\x19.privagg.v1.DroppedClient\x12#\n\x04sums\x18\x05 \x03(\x0b\x32\x15.privagg.v1.VectorSum\x12+\n\x07release\x18\x06 \x01(\x0b\x32\x1a.privagg.v1.PrivateRelease\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x15\n\repsilon_spent\x18\x08 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\t \x01(\x01\"A\n\rDroppedClient\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12 \n\x05stage\x18\x02 \x01(\x0e\x32\x11.privagg.v1.Stage\"7\n\tVectorSum\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0e\n\x06values\x18\x03 \x01(\x0c\"G\n\x0ePrivateRelease\x12\x0b\n\x03sum\x18\x01 \x01(\x0c\x12\x1c\n\x12unclipped_fraction\x18\x02 \x01(\x01H\x00\x42\n\n\x08\x61\x64\x61ptive\"]\n\x10\x41ggregationEnded\x12%\n\x06reason\x18\x01 \x01(\x0e\x32\x15.privagg.v1.EndReason\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x12\n\nlast_round\x18\x03 \x01(\r\"\'\n\x10GetBudgetRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\"r\n\x06\x42udget\x12\x15\n\repsilon_spent\x18\x01 \x01(\x01\x12\x16\n\x0etarget_epsilon\x18\x02 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x03 \x01(\x01\x12\x16\n\x0erounds_counted\x18\x04 \x01(\r\x12\x12\n\naccountant\x18\x05 \x01(\t\"\"\n\x0bStopRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\"\"\n\x0cStopResponse\x12\x12\n\nlast_round\x18\x01 \x01(\r*\x88\x01\n\x10PrivacyMechanism\x12!\n\x1dPRIVACY_MECHANISM_UNSPECIFIED\x10\x00\x12)\n%PRIVACY_MECHANISM_DISTRIBUTED_SKELLAM\x10\x01\x12&\n\"PRIVACY_MECHANISM_CENTRAL_GAUSSIAN\x10\x02*R\n\x07Setting\x12\x17\n\x13SETTING_UNSPECIFIED\x10\x00\x12\x17\n\x13SETTING_SEMI_HONEST\x10\x01\x12\x15\n\x11SETTING_MALICIOUS\x10\x02*Z\n\x0bRoundStatus\x12\x1c\n\x18ROUND_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0fROUND_STATUS_OK\x10\x01\x12\x18\n\x14ROUND_STATUS_ABORTED\x10\x02*\x7f\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTAGE_ADVERTISE\x10\x01\x12\x0f\n\x0bSTAGE_SHARE\x10\x02\x12\x10\n\x0cSTAGE_MASKED\x10\x03\x12\x15\n\x11STAGE_CONSISTENCY\x10\x04\x12\x10\n\x0cSTAGE_UNMASK\x10\x05*\x90\x01\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45ND_REASON_STOPPED\x10\x01\x12\x1f\n\x1b\x45ND_REASON_BUDGET_EXHAUSTED\x10\x02\x12\x17\n\x13\x45ND_REASON_SHUTDOWN\x10\x03\x12\x15\n\x11\x45ND_REASON_FAILED\x10\x04\x32\xef\x02\n\x12\x41ggregationControl\x12?\n\x06\x44\x65\x66ine\x12\x19.privagg.v1.DefineRequest\x1a\x1a.privagg.v1.DefineResponse\x12K\n\nStartRound\x12\x1d.privagg.v1.StartRoundRequest\x1a\x1e.privagg.v1.StartRoundResponse\x12Q\n\rWatchOutcomes\x12 .privagg.v1.WatchOutcomesRequest\x1a\x1c.privagg.v1.AggregationEvent0\x01\x12=\n\tGetBudget\x12\x1c.privagg.v1.GetBudgetRequest\x1a\x12.privagg.v1.Budget\x12\x39\n\x04Stop\x12\x17.privagg.v1.StopRequest\x1a\x18.privagg.v1.StopResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18privagg/v1/control.proto\x12\nprivagg.v1\"=\n\rDefineRequest\x12,\n\x0b\x61ggregation\x18\x01 \x01(\x0b\x32\x17.privagg.v1.Aggregation\"\xe0\x01\n\x0b\x41ggregation\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x07vectors\x18\x02 \x03(\x0b\x32\x1c.privagg.v1.VectorDefinition\x12\"\n\x06\x63ohort\x18\x03 \x01(\x0b\x32\x12.privagg.v1.Cohort\x12&\n\x05graph\x18\x04 \x01(\x0b\x32\x17.privagg.v1.GraphChoice\x12\x18\n\x10stage_timeout_ms\x18\x05 \x01(\r\x12.\n\x07privacy\x18\x06 \x01(\x0b\x32\x1d.privagg.v1.PrivacyDefinition\">\n\x10VectorDefinition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06length\x18\x02 \x01(\r\x12\x0c\n\x04\x62its\x18\x03 \x01(\r\"J\n\x06\x43ohort\x12\x0f\n\x07\x63lients\x18\x01 \x01(\r\x12\x13\n\x0bmin_clients\x18\x02 \x01(\r\x12\x1a\n\x12\x63heck_in_window_ms\x18\x03 \x01(\r\"\x9b\x01\n\x0bGraphChoice\x12.\n\x08\x63omplete\x18\x01 \x01(\x0b\x32\x1a.privagg.v1.FixedThresholdH\x00\x12\'\n\x04\x61uto\x18\x02 \x01(\x0b\x32\x17.privagg.v1.ThreatModelH\x00\x12)\n\x06harary\x18\x03 \x01(\x0b\x32\x17.privagg.v1.ThreatModelH\x00\x42\x08\n\x06\x63hoice\"@\n\x0e\x46ixedThreshold\x12\x11\n\tthreshold\x18\x01 \x01(\r\x12\x1b\n\x13max_corrupt_clients\x18\x02 \x01(\r\"E\n\x0bThreatModel\x12\x18\n\x10\x65xpected_dropout\x18\x01 \x01(\x01\x12\x1c\n\x14\x61\x64versarial_fraction\x18\x02 \x01(\x01\"\x81\x02\n\x11PrivacyDefinition\x12/\n\tmechanism\x18\x01 \x01(\x0e\x32\x1c.privagg.v1.PrivacyMechanism\x12\x11\n\tdimension\x18\x02 \x01(\r\x12\x0c\n\x04\x63lip\x18\x03 \x01(\x01\x12\x1a\n\x10noise_multiplier\x18\x04 \x01(\x01H\x00\x12\x1e\n\x14\x63\x61librate_for_rounds\x18\x05 \x01(\rH\x00\x12\x16\n\x0etarget_epsilon\x18\x06 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x07 \x01(\x01\x12\x0e\n\x06ledger\x18\x08 \x01(\t\x12\x1e\n\x16\x61\x64\x61ptive_clip_quantile\x18\t \x01(\x01\x42\x07\n\x05noise\"\xc4\x01\n\x0e\x44\x65\x66ineResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\x07vectors\x18\x02 \x03(\x0b\x32\x1c.privagg.v1.VectorDefinition\x12\x11\n\tthreshold\x18\x03 \x01(\r\x12\r\n\x05graph\x18\x04 \x01(\t\x12\x13\n\x0b\x66irst_round\x18\x05 \x01(\r\x12\x18\n\x10noise_multiplier\x18\x06 \x01(\x01\x12$\n\x07setting\x18\x07 \x01(\x0e\x32\x13.privagg.v1.Setting\"6\n\x11StartRoundRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\x12\x0c\n\x04task\x18\x02 \x01(\x0c\"8\n\x12StartRoundResponse\x12\r\n\x05round\x18\x01 \x01(\r\x12\x13\n\x0btask_digest\x18\x02 \x01(\x0c\"@\n\x14WatchOutcomesRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x66ter_round\x18\x02 \x01(\r\"w\n\x10\x41ggregationEvent\x12+\n\x07outcome\x18\x01 \x01(\x0b\x32\x18.privagg.v1.RoundOutcomeH\x00\x12-\n\x05\x65nded\x18\x02 \x01(\x0b\x32\x1c.privagg.v1.AggregationEndedH\x00\x42\x07\n\x05\x65vent\"\xc9\x02\n\x0cRoundOutcome\x12\r\n\x05round\x18\x01 \x01(\r\x12\'\n\x06status\x18\x02 \x01(\x0e\x32\x17.privagg.v1.RoundStatus\x12\x11\n\tsurvivors\x18\x03 \x03(\t\x12*\n\x07\x64ropped\x18\x04 \x03(\x0b\x32\x19.privagg.v1.DroppedClient\x12#\n\x04sums\x18\x05 \x03(\x0b\x32\x15.privagg.v1.VectorSum\x12+\n\x07release\x18\x06 \x01(\x0b\x32\x1a.privagg.v1.PrivateRelease\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12\x15\n\repsilon_spent\x18\x08 \x01(\x01\x12\x13\n\x0b\x64uration_ms\x18\t \x01(\x01\x12\x34\n\x11lost_after_masked\x18\n \x03(\x0b\x32\x19.privagg.v1.DroppedClient\"A\n\rDroppedClient\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t\x12 \n\x05stage\x18\x02 \x01(\x0e\x32\x11.privagg.v1.Stage\"7\n\tVectorSum\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x62its\x18\x02 \x01(\r\x12\x0e\n\x06values\x18\x03 \x01(\x0c\"G\n\x0ePrivateRelease\x12\x0b\n\x03sum\x18\x01 \x01(\x0c\x12\x1c\n\x12unclipped_fraction\x18\x02 \x01(\x01H\x00\x42\n\n\x08\x61\x64\x61ptive\"]\n\x10\x41ggregationEnded\x12%\n\x06reason\x18\x01 \x01(\x0e\x32\x15.privagg.v1.EndReason\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x12\n\nlast_round\x18\x03 \x01(\r\"\'\n\x10GetBudgetRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\"r\n\x06\x42udget\x12\x15\n\repsilon_spent\x18\x01 \x01(\x01\x12\x16\n\x0etarget_epsilon\x18\x02 \x01(\x01\x12\r\n\x05\x64\x65lta\x18\x03 \x01(\x01\x12\x16\n\x0erounds_counted\x18\x04 \x01(\r\x12\x12\n\naccountant\x18\x05 \x01(\t\"\"\n\x0bStopRequest\x12\x13\n\x0b\x61ggregation\x18\x01 \x01(\t\"\"\n\x0cStopResponse\x12\x12\n\nlast_round\x18\x01 \x01(\r*\x88\x01\n\x10PrivacyMechanism\x12!\n\x1dPRIVACY_MECHANISM_UNSPECIFIED\x10\x00\x12)\n%PRIVACY_MECHANISM_DISTRIBUTED_SKELLAM\x10\x01\x12&\n\"PRIVACY_MECHANISM_CENTRAL_GAUSSIAN\x10\x02*R\n\x07Setting\x12\x17\n\x13SETTING_UNSPECIFIED\x10\x00\x12\x17\n\x13SETTING_SEMI_HONEST\x10\x01\x12\x15\n\x11SETTING_MALICIOUS\x10\x02*Z\n\x0bRoundStatus\x12\x1c\n\x18ROUND_STATUS_UNSPECIFIED\x10\x00\x12\x13\n\x0fROUND_STATUS_OK\x10\x01\x12\x18\n\x14ROUND_STATUS_ABORTED\x10\x02*\x7f\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTAGE_ADVERTISE\x10\x01\x12\x0f\n\x0bSTAGE_SHARE\x10\x02\x12\x10\n\x0cSTAGE_MASKED\x10\x03\x12\x15\n\x11STAGE_CONSISTENCY\x10\x04\x12\x10\n\x0cSTAGE_UNMASK\x10\x05*\x90\x01\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45ND_REASON_STOPPED\x10\x01\x12\x1f\n\x1b\x45ND_REASON_BUDGET_EXHAUSTED\x10\x02\x12\x17\n\x13\x45ND_REASON_SHUTDOWN\x10\x03\x12\x15\n\x11\x45ND_REASON_FAILED\x10\x04\x32\xef\x02\n\x12\x41ggregationControl\x12?\n\x06\x44\x65\x66ine\x12\x19.privagg.v1.DefineRequest\x1a\x1a.privagg.v1.DefineResponse\x12K\n\nStartRound\x12\x1d.privagg.v1.StartRoundRequest\x1a\x1e.privagg.v1.StartRoundResponse\x12Q\n\rWatchOutcomes\x12 .privagg.v1.WatchOutcomesRequest\x1a\x1c.privagg.v1.AggregationEvent0\x01\x12=\n\tGetBudget\x12\x1c.privagg.v1.GetBudgetRequest\x1a\x12.privagg.v1.Budget\x12\x39\n\x04Stop\x12\x17.privagg.v1.StopRequest\x1a\x18.privagg.v1.StopResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'privagg.v1.control_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _PRIVACYMECHANISM._serialized_start=2325
-  _PRIVACYMECHANISM._serialized_end=2461
-  _SETTING._serialized_start=2463
-  _SETTING._serialized_end=2545
-  _ROUNDSTATUS._serialized_start=2547
-  _ROUNDSTATUS._serialized_end=2637
-  _STAGE._serialized_start=2639
-  _STAGE._serialized_end=2766
-  _ENDREASON._serialized_start=2769
-  _ENDREASON._serialized_end=2913
+  _PRIVACYMECHANISM._serialized_start=2379
+  _PRIVACYMECHANISM._serialized_end=2515
+  _SETTING._serialized_start=2517
+  _SETTING._serialized_end=2599
+  _ROUNDSTATUS._serialized_start=2601
+  _ROUNDSTATUS._serialized_end=2691
+  _STAGE._serialized_start=2693
+  _STAGE._serialized_end=2820
+  _ENDREASON._serialized_start=2823
+  _ENDREASON._serialized_end=2967
   _DEFINEREQUEST._serialized_start=40
   _DEFINEREQUEST._serialized_end=101
   _AGGREGATION._serialized_start=104
@@ -57,23 +57,23 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _AGGREGATIONEVENT._serialized_start=1404
   _AGGREGATIONEVENT._serialized_end=1523
   _ROUNDOUTCOME._serialized_start=1526
-  _ROUNDOUTCOME._serialized_end=1801
-  _DROPPEDCLIENT._serialized_start=1803
-  _DROPPEDCLIENT._serialized_end=1868
-  _VECTORSUM._serialized_start=1870
-  _VECTORSUM._serialized_end=1925
-  _PRIVATERELEASE._serialized_start=1927
-  _PRIVATERELEASE._serialized_end=1998
-  _AGGREGATIONENDED._serialized_start=2000
-  _AGGREGATIONENDED._serialized_end=2093
-  _GETBUDGETREQUEST._serialized_start=2095
-  _GETBUDGETREQUEST._serialized_end=2134
-  _BUDGET._serialized_start=2136
-  _BUDGET._serialized_end=2250
-  _STOPREQUEST._serialized_start=2252
-  _STOPREQUEST._serialized_end=2286
-  _STOPRESPONSE._serialized_start=2288
-  _STOPRESPONSE._serialized_end=2322
-  _AGGREGATIONCONTROL._serialized_start=2916
-  _AGGREGATIONCONTROL._serialized_end=3283
+  _ROUNDOUTCOME._serialized_end=1855
+  _DROPPEDCLIENT._serialized_start=1857
+  _DROPPEDCLIENT._serialized_end=1922
+  _VECTORSUM._serialized_start=1924
+  _VECTORSUM._serialized_end=1979
+  _PRIVATERELEASE._serialized_start=1981
+  _PRIVATERELEASE._serialized_end=2052
+  _AGGREGATIONENDED._serialized_start=2054
+  _AGGREGATIONENDED._serialized_end=2147
+  _GETBUDGETREQUEST._serialized_start=2149
+  _GETBUDGETREQUEST._serialized_end=2188
+  _BUDGET._serialized_start=2190
+  _BUDGET._serialized_end=2304
+  _STOPREQUEST._serialized_start=2306
+  _STOPREQUEST._serialized_end=2340
+  _STOPRESPONSE._serialized_start=2342
+  _STOPRESPONSE._serialized_end=2376
+  _AGGREGATIONCONTROL._serialized_start=2970
+  _AGGREGATIONCONTROL._serialized_end=3337
 # @@protoc_insertion_point(module_scope)
