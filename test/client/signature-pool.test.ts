@@ -4,11 +4,7 @@
 // then verifies on the spot, so what a client decides never depends on the threads.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { packChecks, unpackChecks } from '../../src/client/signature-batch.ts';
 import { CHUNK_CHECKS, SignaturePool } from '../../src/client/signature-pool.ts';
 import {
@@ -18,12 +14,11 @@ import {
   VerifiedSignatures,
 } from '../../src/secagg/crypto/ed25519.ts';
 import { DeterministicRng } from '../../src/secagg/rng.ts';
+import { standInWorkers } from '../fixtures/stand-in-workers.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'privagg-signature-pool-'));
 const pools: SignaturePool[] = [];
 after(async () => {
   await Promise.all(pools.map((p) => p.close()));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function pool(options: ConstructorParameters<typeof SignaturePool>[0] = {}): SignaturePool {
@@ -32,12 +27,7 @@ function pool(options: ConstructorParameters<typeof SignaturePool>[0] = {}): Sig
   return p;
 }
 
-/** A stand-in worker module, written to a temporary file. */
-function workerModule(name: string, source: string): URL {
-  const path = join(dir, name);
-  writeFileSync(path, source);
-  return pathToFileURL(path);
-}
+const workerModule = standInWorkers('privagg-signature-pool-');
 const EXITS_ON_FIRST_BATCH = workerModule(
   'exits.mjs',
   `import { parentPort } from 'node:worker_threads';

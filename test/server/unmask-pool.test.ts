@@ -4,11 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { CoordinatorAbortError, Participant } from '../../src/client/sdk.ts';
@@ -24,22 +20,16 @@ import {
 } from '../../src/server/coordinator.ts';
 import { UnmaskPool, UnmaskPoolError } from '../../src/server/unmask-pool.ts';
 import { participateService } from '../../src/wire/service.ts';
+import { standInWorkers } from '../fixtures/stand-in-workers.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'privagg-unmask-pool-'));
 const pools: UnmaskPool[] = [];
 const servers: Server[] = [];
 after(async () => {
   for (const s of servers) s.forceShutdown();
   await Promise.all(pools.map((p) => p.close()));
-  rmSync(dir, { recursive: true, force: true });
 });
 
-/** A stand-in worker module, written to a temporary file. */
-function workerModule(name: string, source: string): URL {
-  const path = join(dir, name);
-  writeFileSync(path, source);
-  return pathToFileURL(path);
-}
+const workerModule = standInWorkers('privagg-unmask-pool-');
 const EXITS_ON_JOBS = workerModule(
   'exits.mjs',
   `import { parentPort } from 'node:worker_threads';
