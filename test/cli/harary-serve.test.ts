@@ -56,6 +56,7 @@ describe('privagg serve --graph harary', () => {
         status: 'ok',
         survivors,
         dropped: { c04: 'masked' },
+        lostAfterMasked: { c09: 'unmask' },
         sum: sumMod32(
           survivors.map((n) => inputs.get(n)!),
           DIM,
