@@ -742,8 +742,7 @@ export class SecAggServer {
       status: 'ok',
       sums,
       survivors: this.#survivors,
-      dropped: this.#droppedMap(),
-      lostAfterMasked: this.#lostAfterMaskedMap(),
+      ...this.#lostClients(),
       ...this.#shareReport(),
     });
   }
@@ -1030,22 +1029,18 @@ export class SecAggServer {
   }
 
   /** Every selected client whose input is not in the sum, with the stage it was lost at. */
-  #droppedMap(): Map<ClientId, Stage> {
+  /**
+   * Every client lost in a completed round, with its stage, split by whether its input is in the sum:
+   * `dropped` (not a survivor) and `lostAfterMasked` (a survivor that did not finish).
+   */
+  #lostClients(): { dropped: Map<ClientId, Stage>; lostAfterMasked: Map<ClientId, Stage> } {
     const survivors = new Set(this.#survivors);
     const dropped = new Map<ClientId, Stage>();
+    const lostAfterMasked = new Map<ClientId, Stage>();
     for (const [id, record] of this.#records) {
-      if (record.droppedAt && !survivors.has(id)) dropped.set(id, record.droppedAt);
+      if (record.droppedAt) (survivors.has(id) ? lostAfterMasked : dropped).set(id, record.droppedAt);
     }
-    return dropped;
-  }
-
-  #lostAfterMaskedMap(): Map<ClientId, Stage> {
-    const survivors = new Set(this.#survivors);
-    const lost = new Map<ClientId, Stage>();
-    for (const [id, record] of this.#records) {
-      if (record.droppedAt && survivors.has(id)) lost.set(id, record.droppedAt);
-    }
-    return lost;
+    return { dropped, lostAfterMasked };
   }
 
   #abort(code: RoundAborted['code'], stage: Stage, reason: string): void {
